@@ -1,0 +1,35 @@
+# Two commands for people: `make run` opens the workbench, `make test` runs the tests.
+# Both create .venv and install the pinned requirements first (once; again when they change).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3)
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.requirements-installed
+
+.PHONY: run test setup demo-data bench lint clean-cache
+
+run: $(STAMP)
+	$(PY) workbench.py
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -r requirements.txt
+	touch $(STAMP)
+
+demo-data: $(STAMP)
+	$(PY) workbench.py make-demo-data
+
+bench: $(STAMP)
+	$(PY) bench/data_loading.py
+
+lint: $(STAMP)
+	$(PY) -m ruff format --check .
+	$(PY) -m ruff check .
+
+clean-cache:
+	rm -rf data/cache

@@ -1,0 +1,265 @@
+"""Audio reading and speech features: soundfile in, log-mel (or MFCC) out, cached on disk.
+
+Audio is read with soundfile (``torchaudio.load`` would need torchcodec), downmixed to mono,
+resampled to 16 kHz with soxr, trimmed of leading and trailing silence and centred in a
+fixed-length window. Features are computed in batches with torchaudio transforms.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import soundfile as sf
+import soxr
+import torch
+import torchaudio
+
+from . import cache
+from .errors import WorkbenchError, describe
+
+AUDIO_HINT = "choose a WAV or FLAC recording instead"
+
+
+@dataclass(frozen=True)
+class FeatureParams:
+    """Everything that decides a feature matrix; stored in checkpoints and cache keys."""
+
+    kind: Literal["logmel", "mfcc"] = "logmel"
+    sample_rate: int = 16_000  # Hz
+    duration: float = 3.0  # seconds in the fixed window
+    n_mels: int = 64
+    n_mfcc: int = 40
+    n_fft: int = 512
+    win_length: int = 400  # 25 ms at 16 kHz
+    hop_length: int = 160  # 10 ms at 16 kHz
+    f_min: float = 20.0
+    f_max: float = 8_000.0
+    trim_db: float | None = 40.0  # silence threshold below the peak; None keeps silence
+
+    @property
+    def n_samples(self) -> int:
+        return int(round(self.duration * self.sample_rate))
+
+    @property
+    def n_bins(self) -> int:
+        """Rows of the feature matrix."""
+        return self.n_mels if self.kind == "logmel" else self.n_mfcc
+
+    @property
+    def n_frames(self) -> int:
+        """Columns of the feature matrix (centred STFT frames)."""
+        return self.n_samples // self.hop_length + 1
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> FeatureParams:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+# ---------------------------------------------------------------- reading
+
+
+def read_audio(path: str | Path, sr: int = 16_000) -> np.ndarray:
+    """Read a WAV or FLAC file as mono float32 at ``sr`` Hz; shape (n_samples,).
+
+    Any rate, bit depth (16/24-bit, float) and channel count is accepted. A missing,
+    empty or non-audio file raises ``WorkbenchError`` naming it.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise WorkbenchError(f"Audio file {describe(path)} does not exist; check the path.")
+    if path.stat().st_size == 0:
+        raise WorkbenchError(f"Audio file {describe(path)} is empty (0 bytes); {AUDIO_HINT}.")
+    try:
+        y, native_sr = sf.read(path, dtype="float32", always_2d=True)  # (n, channels)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        raise WorkbenchError(
+            f"{describe(path)} is not a readable audio file ({exc}); {AUDIO_HINT}."
+        ) from None
+    if y.shape[0] == 0:
+        raise WorkbenchError(f"Audio file {describe(path)} holds no samples; {AUDIO_HINT}.")
+    return resample(y.mean(axis=1), native_sr, sr)
+
+
+def resample(y: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
+    """Resample mono float32 audio (soxr, high quality)."""
+    if sr_in == sr_out:
+        return np.ascontiguousarray(y, dtype=np.float32)
+    return soxr.resample(y, sr_in, sr_out, quality="HQ").astype(np.float32, copy=False)
+
+
+def require_sound(y: np.ndarray, sr: int, path: str | Path, *, min_seconds: float = 0.25) -> None:
+    """Raise ``WorkbenchError`` when a recording is too short or silent to classify."""
+    if len(y) < min_seconds * sr:
+        raise WorkbenchError(
+            f"Audio file {describe(path)} lasts only {len(y) / sr:.2f} s; "
+            f"record at least {min_seconds} s of speech."
+        )
+    if float(np.abs(y).max()) < 1e-4:
+        raise WorkbenchError(
+            f"Audio file {describe(path)} is silent; check the microphone and record again."
+        )
+
+
+# ------------------------------------------------------------- windowing
+
+
+def trim_silence(y: np.ndarray, top_db: float, frame: int = 400, hop: int = 160) -> np.ndarray:
+    """Cut leading and trailing frames quieter than ``top_db`` below the loudest frame."""
+    if len(y) < frame:
+        return y
+    n = 1 + (len(y) - frame) // hop
+    frames = np.lib.stride_tricks.sliding_window_view(y, frame)[::hop][:n]  # (n, frame)
+    rms_db = 10 * np.log10(np.mean(frames**2, axis=1) + 1e-12)
+    loud = np.flatnonzero(rms_db > rms_db.max() - top_db)
+    if len(loud) == 0:
+        return y
+    return y[loud[0] * hop : loud[-1] * hop + frame]
+
+
+def fix_length(y: np.ndarray, n: int) -> np.ndarray:
+    """Centre-crop or zero-pad (both sides) to exactly ``n`` samples."""
+    if len(y) >= n:
+        start = (len(y) - n) // 2
+        return y[start : start + n]
+    left = (n - len(y)) // 2
+    return np.pad(y, (left, n - len(y) - left))
+
+
+def window(y: np.ndarray, params: FeatureParams) -> np.ndarray:
+    """The fixed-length analysis window of a 16 kHz recording; shape (params.n_samples,)."""
+    if params.trim_db is not None:
+        y = trim_silence(y, params.trim_db)
+    return fix_length(y, params.n_samples)
+
+
+# -------------------------------------------------------------- features
+
+
+@lru_cache(maxsize=8)
+def _transform(params: FeatureParams) -> torch.nn.Module:
+    mel = dict(
+        n_fft=params.n_fft,
+        win_length=params.win_length,
+        hop_length=params.hop_length,
+        f_min=params.f_min,
+        f_max=params.f_max,
+        n_mels=params.n_mels,
+    )
+    if params.kind == "mfcc":
+        return torchaudio.transforms.MFCC(params.sample_rate, n_mfcc=params.n_mfcc, melkwargs=mel)
+    if params.kind == "logmel":
+        return torch.nn.Sequential(
+            torchaudio.transforms.MelSpectrogram(params.sample_rate, power=2.0, **mel),
+            # Absolute dB (no per-file peak normalisation): loudness is an emotion cue.
+            torchaudio.transforms.AmplitudeToDB(stype="power", top_db=None),
+        )
+    raise WorkbenchError(f"Unknown feature kind {params.kind!r}; use 'logmel' or 'mfcc'.")
+
+
+def compute_features(windows: np.ndarray, params: FeatureParams) -> np.ndarray:
+    """Features of fixed-length windows (B, n_samples) → (B, n_bins, n_frames) float32."""
+    with torch.no_grad():
+        x = torch.from_numpy(np.ascontiguousarray(windows, dtype=np.float32))
+        out = _transform(params)(x)
+        if params.kind == "logmel":
+            out = out.clamp(min=-100.0)  # digital silence would otherwise be -inf-like
+    return out.numpy().astype(np.float32, copy=False)
+
+
+def features_of(y: np.ndarray, params: FeatureParams = FeatureParams()) -> np.ndarray:
+    """Features of one in-memory 16 kHz recording; shape (n_bins, n_frames)."""
+    return compute_features(window(y, params)[None], params)[0]
+
+
+@dataclass
+class FeatureSet:
+    """Features of a list of files: ``x[i]`` belongs to ``paths[kept[i]]``."""
+
+    x: np.ndarray  # (N, n_bins, n_frames) float32
+    kept: np.ndarray  # (N,) int indices into the input paths
+    skipped: list[dict[str, str]] = field(default_factory=list)  # [{path, reason}]
+
+
+def extract_features(
+    paths: Sequence[str | Path],
+    params: FeatureParams = FeatureParams(),
+    *,
+    cache_dir: str | Path | None = None,
+    use_cache: bool = True,
+    skip_bad: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    batch_size: int = 64,
+) -> FeatureSet:
+    """Features for many audio files, read in parallel and cached per file.
+
+    The cache key is the file's path, size and mtime plus ``params``, so an edited file
+    or a changed parameter is recomputed. A bad file raises ``WorkbenchError``, or with
+    ``skip_bad`` is listed in ``skipped`` and left out.
+    """
+    folder = cache.resolve_dir(cache_dir, "features")
+    pdict = params.to_dict()
+    x: list[np.ndarray | None] = [None] * len(paths)
+    skipped: list[dict[str, str]] = []
+    bad: set[int] = set()
+
+    keys: list[Path] = []
+    todo: list[int] = []
+    for i, p in enumerate(paths):
+        try:
+            key = cache.make_key("features", cache.file_signature(p), pdict)
+        except OSError:
+            key = "missing"  # read_audio below reports it properly
+        entry = folder / key[:2] / f"{key}.npy"
+        keys.append(entry)
+        if use_cache and key != "missing" and (hit := cache.load_npy(entry)) is not None:
+            x[i] = hit
+        else:
+            todo.append(i)
+
+    def load_window(i: int) -> np.ndarray | str:
+        try:
+            return window(read_audio(paths[i], params.sample_rate), params)
+        except WorkbenchError as exc:
+            if not skip_bad:
+                raise
+            return str(exc)
+
+    done = len(paths) - len(todo)
+    # soundfile and soxr release the GIL, so threads overlap decoding on every core.
+    with ThreadPoolExecutor(max_workers=min(4, (os.cpu_count() or 2) + 1)) as pool:
+        for start in range(0, len(todo), batch_size):
+            chunk = todo[start : start + batch_size]
+            results = list(pool.map(load_window, chunk))
+            ok = [(i, w) for i, w in zip(chunk, results) if not isinstance(w, str)]
+            for i, w in zip(chunk, results):
+                if isinstance(w, str):
+                    bad.add(i)
+                    skipped.append({"path": str(paths[i]), "reason": w})
+            if ok:
+                feats = compute_features(np.stack([w for _, w in ok]), params)
+                for (i, _), f in zip(ok, feats):
+                    x[i] = f
+                    if use_cache:
+                        cache.save_npy(keys[i], f)
+            done += len(chunk)
+            if progress:
+                progress(done, len(paths))
+
+    kept = np.array([i for i in range(len(paths)) if i not in bad], dtype=np.int64)
+    if len(kept):
+        stacked = np.stack([x[i] for i in kept])
+    else:
+        stacked = np.zeros((0, params.n_bins, params.n_frames), np.float32)
+    return FeatureSet(stacked, kept, skipped)

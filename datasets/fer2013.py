@@ -1,0 +1,394 @@
+"""FER-2013 in every layout users have, held as one uint8 tensor.
+
+Layouts accepted (a folder, or the CSV file itself):
+
+* the original ``fer2013.csv`` (``emotion,pixels,Usage``);
+* torchvision's ``icml_face_data.csv`` (``emotion, Usage, pixels``) and ``train.csv``
+  (``emotion,pixels``); its ``test.csv`` has no labels and is listed as skipped;
+* the Kaggle image folders ``train/<class>/*.jpg`` and ``test/<class>/*.jpg``
+  (either may be absent), or a single folder of class folders.
+
+Splits: ``train``, ``val``, ``test`` and ``all``. Validation is PublicTest when the data has
+it, else a stratified, seeded share of the training images; test is PrivateTest or the
+``test/`` folder. The parsed set is cached, so a second load takes well under a second.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import cache
+from .errors import WorkbenchError, describe
+from .images import IMAGE_SUFFIXES, read_gray, to_48
+from .labels import FER_CLASSES, FER_FOLDER_NAMES
+
+SPLITS = ("train", "val", "test", "all")
+CSV_NAMES = ("fer2013.csv", "icml_face_data.csv", "train.csv")
+DOWNLOAD_HINT = (
+    "download FER-2013 from Kaggle ('fer2013.csv', or the train/ and test/ image folders) "
+    "and point the workbench at that folder"
+)
+
+# Usage codes stored per image.
+TRAINING, PUBLIC_TEST, PRIVATE_TEST = 0, 1, 2
+_USAGE_CODES = {"training": TRAINING, "publictest": PUBLIC_TEST, "privatetest": PRIVATE_TEST}
+_CACHE_FORMAT = 1
+
+
+@dataclass
+class FerData:
+    """The whole parsed set: every image of every split, as loaded from disk."""
+
+    images: np.ndarray  # (N, 48, 48) uint8
+    labels: np.ndarray  # (N,) int64, index into FER_CLASSES
+    usage: np.ndarray  # (N,) int8: TRAINING, PUBLIC_TEST or PRIVATE_TEST
+    sources: np.ndarray  # (N,) str: image path relative to the root, or "file.csv:line"
+    layout: str  # "csv" or "folders"
+    root: Path
+    skipped: list[dict[str, str]] = field(default_factory=list)  # [{path, reason}]
+
+
+def find_layout(path: str | Path) -> tuple[str, list[Path]]:
+    """Work out which FER-2013 layout ``path`` holds.
+
+    Returns ``("csv", [csv files])`` or ``("folders", [class-folder parents])``.
+    Raises ``WorkbenchError`` when the path is missing or holds neither layout.
+    """
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise WorkbenchError(f"FER-2013 path {describe(path)} does not exist; {DOWNLOAD_HINT}.")
+    if path.is_file():
+        if path.suffix.lower() != ".csv":
+            raise WorkbenchError(
+                f"{describe(path)} is not a FER-2013 CSV file; choose 'fer2013.csv' or the "
+                "folder holding train/ and test/."
+            )
+        return "csv", [path]
+    for base in (path, path / "fer2013"):
+        for name in CSV_NAMES:
+            if (base / name).is_file():
+                files = [base / name]
+                if name == "train.csv" and (base / "test.csv").is_file():
+                    files.append(base / "test.csv")
+                return "csv", files
+    split_dirs = [path / s for s in ("train", "test") if _has_class_folders(path / s)]
+    if split_dirs:
+        return "folders", split_dirs
+    if _has_class_folders(path):
+        return "folders", [path]
+    raise WorkbenchError(
+        f"{describe(path)} holds neither a FER-2013 CSV (fer2013.csv, icml_face_data.csv, "
+        f"train.csv) nor class folders such as train/angry/*.jpg; {DOWNLOAD_HINT}."
+    )
+
+
+def _has_class_folders(path: Path) -> bool:
+    return path.is_dir() and any(
+        (path / name).is_dir() for name in FER_FOLDER_NAMES if name in FER_CLASSES
+    )
+
+
+def load_fer2013(
+    path: str | Path,
+    *,
+    cache_dir: str | Path | None = None,
+    use_cache: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> FerData:
+    """Parse a FER-2013 folder or CSV (any layout) into a ``FerData``; cached on disk.
+
+    ``progress(done, total)`` is called now and then during a cold folder load.
+    """
+    layout, sources = find_layout(path)
+    root = Path(path).expanduser().resolve()
+    if layout == "csv":
+        signature: list = [cache.file_signature(f) for f in sources]
+    else:
+        files = _list_images(sources)
+        stats = ((p, p.stat()) for p in files)
+        signature = [(str(p), st.st_size, st.st_mtime_ns) for p, st in stats]
+    key = cache.make_key("fer2013", _CACHE_FORMAT, str(root), signature)
+    entry = cache.resolve_dir(cache_dir, "fer2013") / f"{key}.npz"
+    if use_cache and (hit := cache.load_npz(entry)) is not None:
+        return _from_arrays(hit, layout, root)
+    data = _parse_csvs(sources, root) if layout == "csv" else _read_folders(files, root, progress)
+    if use_cache:
+        cache.save_npz(
+            entry,
+            images=data.images,
+            labels=data.labels,
+            usage=data.usage,
+            sources=data.sources,
+            skipped_path=np.array([s["path"] for s in data.skipped], dtype=str),
+            skipped_reason=np.array([s["reason"] for s in data.skipped], dtype=str),
+        )
+    return data
+
+
+def _from_arrays(a: dict[str, np.ndarray], layout: str, root: Path) -> FerData:
+    skipped = [
+        {"path": str(p), "reason": str(r)} for p, r in zip(a["skipped_path"], a["skipped_reason"])
+    ]
+    return FerData(a["images"], a["labels"], a["usage"], a["sources"], layout, root, skipped)
+
+
+# ---------------------------------------------------------------- CSV layouts
+
+
+def _parse_csvs(files: list[Path], root: Path) -> FerData:
+    images: list[np.ndarray] = []
+    labels: list[int] = []
+    usage: list[int] = []
+    sources: list[str] = []
+    skipped: list[dict[str, str]] = []
+    for f in files:
+        _parse_csv(f, root, images, labels, usage, sources, skipped)
+    if not images:
+        raise WorkbenchError(
+            f"{describe(files[0])} holds no labelled FER-2013 rows; {DOWNLOAD_HINT}."
+        )
+    return FerData(
+        images=np.stack(images),
+        labels=np.asarray(labels, dtype=np.int64),
+        usage=np.asarray(usage, dtype=np.int8),
+        sources=np.asarray(sources, dtype=str),
+        layout="csv",
+        root=root,
+        skipped=skipped,
+    )
+
+
+def _parse_csv(
+    f: Path,
+    root: Path,
+    images: list,
+    labels: list,
+    usage: list,
+    sources: list,
+    skipped: list,
+) -> None:
+    try:
+        fh = open(f, newline="", encoding="utf-8")
+    except OSError as exc:
+        raise WorkbenchError(
+            f"Cannot open {describe(f)} ({exc.strerror}); check its permissions."
+        ) from None
+    with fh:
+        reader = csv.reader(fh)
+        try:
+            header = [h.strip().lower() for h in next(reader)]
+        except (StopIteration, csv.Error, UnicodeDecodeError):
+            raise WorkbenchError(
+                f"{describe(f)} is empty or not a text CSV file; {DOWNLOAD_HINT}."
+            ) from None
+        if "pixels" not in header:
+            raise WorkbenchError(
+                f"{describe(f)} has no 'pixels' column (found: {', '.join(header)}); "
+                "a FER-2013 CSV needs the columns emotion,pixels[,Usage]."
+            )
+        if "emotion" not in header:
+            # torchvision's test.csv: the challenge's unlabelled test images.
+            skipped.append({"path": f.name, "reason": "no 'emotion' column: unlabelled, not used"})
+            return
+        i_emo, i_pix = header.index("emotion"), header.index("pixels")
+        i_use = header.index("usage") if "usage" in header else None
+        for row in reader:
+            line = reader.line_num
+            if not row:
+                continue
+            try:
+                emotion = int(row[i_emo])
+                pixels = row[i_pix]
+            except (IndexError, ValueError):
+                raise WorkbenchError(
+                    f"{describe(f)} line {line}: expected an emotion number 0-6 and a pixels "
+                    "field; fix or delete that row."
+                ) from None
+            if not 0 <= emotion < len(FER_CLASSES):
+                raise WorkbenchError(
+                    f"{describe(f)} line {line}: emotion {emotion} is outside 0-6; "
+                    "fix or delete that row."
+                )
+            # int16 so that values above 255 are seen rather than wrapped around.
+            px = np.fromstring(pixels, dtype=np.int16, sep=" ")
+            if px.size != 48 * 48 or px.min() < 0 or px.max() > 255:
+                raise WorkbenchError(
+                    f"{describe(f)} line {line}: the pixels field must hold 2304 numbers "
+                    f"0-255 (48x48), found {px.size} values; fix or delete that row."
+                )
+            if i_use is None:
+                use = TRAINING
+            else:
+                raw = row[i_use].strip().lower() if i_use < len(row) else ""
+                if raw not in _USAGE_CODES:
+                    raise WorkbenchError(
+                        f"{describe(f)} line {line}: Usage {raw!r} is not Training, PublicTest "
+                        "or PrivateTest; fix or delete that row."
+                    )
+                use = _USAGE_CODES[raw]
+            images.append(px.astype(np.uint8).reshape(48, 48))
+            labels.append(emotion)
+            usage.append(use)
+            sources.append(f"{f.name}:{line}")
+
+
+# -------------------------------------------------------------- folder layout
+
+
+def _list_images(split_dirs: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for d in split_dirs:
+        for cls in sorted(os.listdir(d)):
+            if cls.lower() not in FER_FOLDER_NAMES or not (d / cls).is_dir():
+                continue
+            files.extend(
+                d / cls / n
+                for n in sorted(os.listdir(d / cls))
+                if n.lower().endswith(IMAGE_SUFFIXES)
+            )
+    return files
+
+
+def _read_folders(
+    files: list[Path], root: Path, progress: Callable[[int, int], None] | None
+) -> FerData:
+    def read(p: Path) -> np.ndarray | str:
+        try:
+            return to_48(read_gray(p))
+        except Exception as exc:  # one bad file must not stop a 28,709-image load
+            return str(exc)
+
+    images, labels, usage, sources, skipped = [], [], [], [], []
+    # PIL releases the GIL while decoding, so threads use every core.
+    with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 2) + 2)) as pool:
+        for i, (p, result) in enumerate(zip(files, pool.map(read, files, chunksize=256))):
+            rel = os.path.relpath(p, root)
+            if isinstance(result, str):
+                skipped.append({"path": rel, "reason": result})
+            else:
+                images.append(result)
+                labels.append(FER_FOLDER_NAMES[p.parent.name.lower()])
+                in_test = p.parent.parent.name.lower() == "test"
+                usage.append(PRIVATE_TEST if in_test else TRAINING)
+                sources.append(rel)
+            if progress and i % 1024 == 0:
+                progress(i, len(files))
+    if not images:
+        raise WorkbenchError(f"No readable face images under {describe(root)}; {DOWNLOAD_HINT}.")
+    return FerData(
+        images=np.stack(images),
+        labels=np.asarray(labels, dtype=np.int64),
+        usage=np.asarray(usage, dtype=np.int8),
+        sources=np.asarray(sources, dtype=str),
+        layout="folders",
+        root=root,
+        skipped=skipped,
+    )
+
+
+# ------------------------------------------------------------------- splits
+
+
+def split_indices(
+    data: FerData, split: str, *, val_fraction: float = 0.1, seed: int = 0
+) -> np.ndarray:
+    """Indices into ``data`` for ``split``; validation never overlaps training.
+
+    With PublicTest rows present they are the validation set. Otherwise ``val_fraction``
+    of each class of the training images is held out, chosen by ``seed``.
+    """
+    if split not in SPLITS:
+        raise WorkbenchError(f"Unknown split {split!r}; use one of {', '.join(SPLITS)}.")
+    if split == "all":
+        return np.arange(len(data.labels))
+    if split == "test":
+        return np.flatnonzero(data.usage == PRIVATE_TEST)
+    train = np.flatnonzero(data.usage == TRAINING)
+    if (data.usage == PUBLIC_TEST).any():
+        return train if split == "train" else np.flatnonzero(data.usage == PUBLIC_TEST)
+    val = stratified_holdout(data.labels[train], val_fraction, seed)
+    mask = np.zeros(len(train), dtype=bool)
+    mask[val] = True
+    return train[~mask] if split == "train" else train[mask]
+
+
+def stratified_holdout(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Positions of a seeded ``fraction`` of each class (at least one where a class has 2+)."""
+    rng = np.random.default_rng(seed)
+    held: list[np.ndarray] = []
+    for c in np.unique(labels):
+        pos = np.flatnonzero(labels == c)
+        n = int(round(len(pos) * fraction))
+        if len(pos) >= 2:
+            n = min(max(n, 1), len(pos) - 1)
+        held.append(rng.permutation(pos)[:n])
+    return np.sort(np.concatenate(held)) if held else np.array([], dtype=np.int64)
+
+
+# ------------------------------------------------------------------ dataset
+
+
+class FER2013:
+    """One split of FER-2013 (``root, split, transform`` like torchvision's datasets).
+
+    ``images`` is the whole split as one (N, 48, 48) uint8 tensor and ``labels`` an (N,)
+    int64 tensor, so training can move the set to the GPU at once. Indexing gives a dict
+    ``{"image": (1, 48, 48) float in [0, 1], "label": int}`` for per-sample use.
+    """
+
+    classes: tuple[str, ...] = FER_CLASSES
+
+    def __init__(
+        self,
+        root: str | Path,
+        split: str = "train",
+        transform: Callable | None = None,
+        *,
+        val_fraction: float = 0.1,
+        seed: int = 0,
+        cache_dir: str | Path | None = None,
+        data: FerData | None = None,
+    ) -> None:
+        self.data = data if data is not None else load_fer2013(root, cache_dir=cache_dir)
+        self.split = split
+        self.transform = transform
+        self.indices = split_indices(self.data, split, val_fraction=val_fraction, seed=seed)
+        self.images = torch.from_numpy(self.data.images[self.indices])
+        self.labels = torch.from_numpy(self.data.labels[self.indices])
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int) -> dict:
+        image = self.images[i].unsqueeze(0).float() / 255.0  # (1, 48, 48)
+        if self.transform is not None:
+            image = self.transform(image)
+        return {"image": image, "label": int(self.labels[i])}
+
+    def class_counts(self) -> dict[str, int]:
+        """Images per class in this split, in FER class order."""
+        counts = np.bincount(self.labels.numpy(), minlength=len(FER_CLASSES))
+        return {name: int(n) for name, n in zip(FER_CLASSES, counts)}
+
+    def get_metadata(self, i: int) -> dict:
+        """Where image ``i`` came from, without decoding anything."""
+        j = int(self.indices[i])
+        usage = ("Training", "PublicTest", "PrivateTest")[int(self.data.usage[j])]
+        label = int(self.data.labels[j])
+        return {
+            "source": str(self.data.sources[j]),
+            "usage": usage,
+            "label": label,
+            "emotion": FER_CLASSES[label],
+        }
+
+    def __repr__(self) -> str:
+        return f"FER2013(root={str(self.data.root)!r}, split={self.split!r}, n={len(self)})"

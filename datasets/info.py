@@ -1,0 +1,116 @@
+"""What a folder holds: the kind of data set, counts per class, actor and split, skipped files."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from .errors import WorkbenchError, describe
+from .fer2013 import find_layout, load_fer2013, split_indices
+from .labels import FER_CLASSES, RAVDESS_EMOTIONS
+from .ravdess import RavdessScan, scan_ravdess
+
+
+def detect_kind(path: str | Path) -> str:
+    """``"fer2013"`` or ``"ravdess"``; ``WorkbenchError`` when it is neither or both."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise WorkbenchError(f"{describe(path)} does not exist; check the path.")
+    is_fer = _try(lambda: find_layout(path))
+    is_ravdess = path.is_dir() and _try(lambda: scan_ravdess(path))
+    if is_fer and is_ravdess:
+        raise WorkbenchError(
+            f"{describe(path)} holds both FER-2013 and RAVDESS data; point at the folder "
+            "of one of them."
+        )
+    if is_fer:
+        return "fer2013"
+    if is_ravdess:
+        return "ravdess"
+    raise WorkbenchError(
+        f"{describe(path)} holds neither FER-2013 (fer2013.csv or train/<emotion>/*.jpg) nor "
+        "RAVDESS files (03-01-05-02-01-01-12.wav); point at the folder you downloaded."
+    )
+
+
+def _try(fn) -> bool:
+    try:
+        fn()
+        return True
+    except WorkbenchError:
+        return False
+
+
+def data_info(path: str | Path, *, cache_dir: str | Path | None = None) -> dict:
+    """A JSON-ready summary of the data set at ``path``.
+
+    Keys: ``kind``, ``path``, ``n_items``, ``classes`` {name: count}, ``skipped``
+    [{path, reason}]; FER-2013 adds ``layout`` and ``splits`` {name: count}; RAVDESS adds
+    ``actors`` [ints], ``per_actor``, ``modalities`` and ``channels`` {name: count}.
+    """
+    kind = detect_kind(path)
+    if kind == "fer2013":
+        return _fer_info(path, cache_dir)
+    return _ravdess_info(scan_ravdess(path))
+
+
+def _fer_info(path: str | Path, cache_dir: str | Path | None) -> dict:
+    data = load_fer2013(path, cache_dir=cache_dir)
+    counts = np.bincount(data.labels, minlength=len(FER_CLASSES))
+    return {
+        "kind": "fer2013",
+        "path": str(data.root),
+        "layout": data.layout,
+        "n_items": int(len(data.labels)),
+        "classes": {c: int(n) for c, n in zip(FER_CLASSES, counts)},
+        "splits": {s: int(len(split_indices(data, s))) for s in ("train", "val", "test")},
+        "skipped": data.skipped,
+    }
+
+
+def _ravdess_info(scan: RavdessScan) -> dict:
+    clips = scan.clips
+    emotions = Counter(c.emotion_name for c in clips)
+    per_actor = Counter(c.actor for c in clips)
+    return {
+        "kind": "ravdess",
+        "path": str(scan.root),
+        "n_items": len(clips),
+        "classes": {e: emotions.get(e, 0) for e in RAVDESS_EMOTIONS},
+        "actors": sorted(per_actor),
+        "per_actor": {str(a): per_actor[a] for a in sorted(per_actor)},
+        "modalities": dict(sorted(Counter(c.modality_name for c in clips).items())),
+        "channels": dict(sorted(Counter(c.channel_name for c in clips).items())),
+        "skipped": scan.skipped,
+    }
+
+
+def format_info(info: dict) -> str:
+    """The summary as a few lines of text for the terminal."""
+    lines = [f"{info['kind']} at {info['path']}: {info['n_items']} items"]
+    if info["kind"] == "fer2013":
+        lines.append(f"  layout: {info['layout']}")
+        lines.append("  splits: " + ", ".join(f"{k} {v}" for k, v in info["splits"].items()))
+    else:
+        lines.append(
+            "  modalities: " + ", ".join(f"{k} {v}" for k, v in info["modalities"].items())
+        )
+        lines.append("  channels: " + ", ".join(f"{k} {v}" for k, v in info["channels"].items()))
+        lines.append(
+            f"  actors ({len(info['actors'])}): "
+            + ", ".join(f"{a}:{n}" for a, n in info["per_actor"].items())
+        )
+    width = max(len(c) for c in info["classes"])
+    total = max(1, info["n_items"])
+    lines.append("  per class:")
+    for name, n in info["classes"].items():
+        lines.append(f"    {name:<{width}}  {n:6d}  {100 * n / total:5.1f}%")
+    if info["skipped"]:
+        lines.append(f"  skipped {len(info['skipped'])} file(s):")
+        for s in info["skipped"][:20]:
+            lines.append(f"    {s['path']}: {s['reason']}")
+        if len(info["skipped"]) > 20:
+            lines.append(f"    … and {len(info['skipped']) - 20} more (see --json)")
+    return "\n".join(lines)

@@ -1,0 +1,173 @@
+"""Video clips: evenly sampled face frames, and the audio of the same take.
+
+Frames are decoded with OpenCV; the audio comes from the audio-only file of the same
+RAVDESS take (``03-`` + the other six fields) when one is found, else from the clip's own
+audio track, decoded with PyAV (its wheel carries FFmpeg).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from .audio import read_audio, resample
+from .errors import NoFaceError, WorkbenchError, describe
+from .faces import Box, FaceDetector, default_detector
+from .ravdess import parse_name
+
+VIDEO_HINT = "choose an .mp4 clip that plays in a video player"
+
+
+@dataclass
+class ClipFaces:
+    """Faces from N evenly spaced frames of a clip."""
+
+    frames: list[np.ndarray]  # N sampled frames, (H, W) uint8 grayscale, full size
+    faces: np.ndarray  # (F, 48, 48) uint8: the frames where a face was found
+    boxes: list[Box | None]  # per sampled frame: the face box, or None
+    found: np.ndarray  # (N,) bool: a face was found in sampled frame i
+    times: np.ndarray  # (N,) seconds of each sampled frame
+    fps: float
+    n_total: int  # frames in the clip
+
+
+def _open(path: Path) -> cv2.VideoCapture:
+    if not path.is_file():
+        raise WorkbenchError(f"Video {describe(path)} does not exist; check the path.")
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened() or cap.get(cv2.CAP_PROP_FRAME_COUNT) <= 0:
+        cap.release()
+        raise WorkbenchError(
+            f"{describe(path)} is not a video the workbench can read; {VIDEO_HINT}."
+        )
+    return cap
+
+
+def sample_frames(path: str | Path, n: int = 8) -> tuple[list[np.ndarray], np.ndarray, float, int]:
+    """Decode ``n`` evenly spaced frames as grayscale.
+
+    Returns (frames, times in s, fps, total frames). Frames are read in order with
+    ``grab()`` (no seeking: H.264 seeks are slow and not always exact); only the chosen
+    ones are converted.
+    """
+    path = Path(path)
+    cap = _open(path)
+    try:
+        total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+        # Centres of n equal segments, so the first and last frames (often blank) are avoided.
+        wanted = np.unique(((np.arange(n) + 0.5) * total / n).astype(int))
+        frames, times = [], []
+        j = 0
+        for idx in range(total):
+            if j == len(wanted):
+                break
+            if not cap.grab():
+                break  # the header over-counted frames
+            if idx == wanted[j]:
+                ok, bgr = cap.retrieve()
+                if ok:
+                    frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY))
+                    times.append(idx / fps)
+                j += 1
+    finally:
+        cap.release()
+    if not frames:
+        raise WorkbenchError(f"No frames could be decoded from {describe(path)}; {VIDEO_HINT}.")
+    return frames, np.asarray(times), float(fps), total
+
+
+def clip_faces(
+    path: str | Path, n_frames: int = 8, detector: FaceDetector | None = None
+) -> ClipFaces:
+    """Face crops from ``n_frames`` evenly spaced frames; ``NoFaceError`` if none has a face."""
+    detector = detector or default_detector()
+    frames, times, fps, total = sample_frames(path, n_frames)
+    faces, boxes, found = [], [], []
+    for frame in frames:
+        try:
+            crop = detector.find(frame, source=path)
+        except NoFaceError:
+            boxes.append(None)
+            found.append(False)
+            continue
+        faces.append(crop.face)
+        boxes.append(crop.box)
+        found.append(True)
+    if not faces:
+        raise NoFaceError(
+            f"No face found in any of the {len(frames)} sampled frames of {describe(path)}; "
+            "use a clip with a frontal, well-lit face."
+        )
+    return ClipFaces(frames, np.stack(faces), boxes, np.asarray(found), times, fps, total)
+
+
+def find_take_audio(path: str | Path, roots: Iterable[str | Path] = ()) -> Path | None:
+    """The audio-only file (``03-…wav|flac``) of the same RAVDESS take as clip ``path``.
+
+    Looks in the clip's folder, then recursively in ``roots`` (default: the folder above
+    the clip's), so both the original RAVDESS layout and a flat folder work.
+    """
+    path = Path(path)
+    try:
+        clip = parse_name(path)
+    except ValueError:
+        return None  # not a RAVDESS name: there is no "same take" to look for
+    names = {clip.sibling_name(3, ext) for ext in ("wav", "flac")}
+    for name in sorted(names):
+        if (path.parent / name).is_file():
+            return path.parent / name
+    for root in list(roots) or [path.parent.parent]:
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames.sort()
+            hit = names.intersection(filenames)
+            if hit:
+                return Path(dirpath) / sorted(hit)[0]
+    return None
+
+
+def read_track_audio(path: str | Path, sr: int = 16_000) -> np.ndarray:
+    """A video file's own audio track as mono float32 at ``sr`` Hz."""
+    path = Path(path)
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.audio:
+                raise WorkbenchError(
+                    f"Video {describe(path)} has no audio track and no matching RAVDESS "
+                    "audio file (03-…wav) was found; put the take's WAV next to the clip."
+                )
+            stream = container.streams.audio[0]
+            native = stream.rate
+            chunks = []
+            for frame in container.decode(stream):
+                a = frame.to_ndarray()
+                if a.dtype.kind == "i":  # s16/s32 sample formats
+                    a = a.astype(np.float32) / np.iinfo(a.dtype).max
+                a = a.astype(np.float32, copy=False)
+                if frame.format.is_planar:  # (channels, n)
+                    chunks.append(a.mean(axis=0))
+                else:  # (1, n * channels), interleaved
+                    chunks.append(a.reshape(-1, len(frame.layout.channels)).mean(axis=1))
+    except av.FFmpegError as exc:
+        raise WorkbenchError(
+            f"Cannot decode the audio of {describe(path)} ({exc}); {VIDEO_HINT}."
+        ) from None
+    if not chunks:
+        raise WorkbenchError(f"The audio track of {describe(path)} is empty; {VIDEO_HINT}.")
+    return resample(np.concatenate(chunks), native, sr)
+
+
+def clip_audio(
+    path: str | Path, sr: int = 16_000, roots: Iterable[str | Path] = ()
+) -> tuple[np.ndarray, Path]:
+    """Audio of a clip's take: (mono float32 at ``sr``, the file it came from)."""
+    take = find_take_audio(path, roots)
+    if take is not None:
+        return read_audio(take, sr), take
+    return read_track_audio(path, sr), Path(path)

@@ -1,0 +1,110 @@
+"""Shared fixtures: tiny fake data sets written to tmp_path, and the real data when present."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from datasets.labels import FER_CLASSES, ravdess_name  # noqa: E402
+
+SHARED_DATA = Path(os.environ.get("WORKBENCH_SHARED_DATA", ROOT.parent / "shared" / "data"))
+needs_shared = pytest.mark.skipif(
+    not SHARED_DATA.is_dir(),
+    reason=f"real data folder {SHARED_DATA} is absent (set WORKBENCH_SHARED_DATA to use another)",
+)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_cache(tmp_path_factory):
+    """Keep test caches and generated data out of the project's data/ folder."""
+    base = tmp_path_factory.mktemp("workbench")
+    old = {k: os.environ.get(k) for k in ("WORKBENCH_CACHE_DIR", "WORKBENCH_DATA_DIR")}
+    os.environ["WORKBENCH_CACHE_DIR"] = str(base / "cache")
+    os.environ["WORKBENCH_DATA_DIR"] = str(base / "data")
+    yield
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+def face_pixels(rng: np.random.Generator) -> np.ndarray:
+    """A random (48, 48) uint8 image."""
+    return rng.integers(0, 256, size=(48, 48), dtype=np.uint8)
+
+
+def write_fer_csv(path: Path, rows: list[tuple[int, np.ndarray, str | None]], header: str) -> Path:
+    """Write FER rows (emotion, pixels, usage) with the given header, e.g. 'emotion,pixels,Usage'."""
+    cols = [c.strip() for c in header.split(",")]
+    lines = [header]
+    for emotion, px, usage in rows:
+        values = {"emotion": str(emotion), "pixels": " ".join(map(str, px.ravel())), "Usage": usage}
+        lines.append(",".join(values[c] for c in cols))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def fer_rows(n_per_class: int, usages=("Training",), seed: int = 0):
+    rng = np.random.default_rng(seed)
+    return [
+        (c, face_pixels(rng), usage)
+        for usage in usages
+        for c in range(len(FER_CLASSES))
+        for _ in range(n_per_class)
+    ]
+
+
+@pytest.fixture
+def fer_csv(tmp_path) -> Path:
+    """An original-layout fer2013.csv: 4 Training, 2 PublicTest, 1 PrivateTest per class."""
+    rows = fer_rows(4) + fer_rows(2, ("PublicTest",), seed=1) + fer_rows(1, ("PrivateTest",), seed=2)
+    return write_fer_csv(tmp_path / "fer" / "fer2013.csv", rows, "emotion,pixels,Usage")
+
+
+def write_fer_folders(root: Path, splits: dict[str, int], seed: int = 0) -> Path:
+    """Kaggle layout: root/<split>/<class>/*.png with n images per class per split."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    for split, n in splits.items():
+        for name in ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"):
+            d = root / split / name
+            d.mkdir(parents=True, exist_ok=True)
+            for i in range(n):
+                Image.fromarray(face_pixels(rng)).save(d / f"{split}_{name}_{i}.png")
+    return root
+
+
+def tone(seconds: float, sr: int, freq: float = 220.0, channels: int = 1) -> np.ndarray:
+    """A sine tone with a short silence at both ends; (n,) or (n, channels) float32."""
+    t = np.arange(int(seconds * sr)) / sr
+    y = 0.3 * np.sin(2 * np.pi * freq * t) * ((t > 0.2) & (t < seconds - 0.2))
+    y = y.astype(np.float32)
+    return np.stack([y] * channels, axis=1) if channels > 1 else y
+
+
+def write_ravdess(root: Path, actors=(1, 2, 3), emotions=(1, 3, 5), seconds: float = 1.0) -> Path:
+    """Actor_XX/03-01-EE-01-01-01-AA.wav files (16 kHz tones) in the RAVDESS layout."""
+    for a in actors:
+        d = root / f"Actor_{a:02d}"
+        d.mkdir(parents=True, exist_ok=True)
+        for e in emotions:
+            for s in (1, 2):
+                name = ravdess_name(3, 1, e, 1, s, 1, a)
+                sf.write(d / name, tone(seconds, 16_000, 100.0 + 40 * e + 5 * a), 16_000)
+    return root
+
+
+@pytest.fixture
+def ravdess_dir(tmp_path) -> Path:
+    return write_ravdess(tmp_path / "ravdess")
