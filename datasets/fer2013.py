@@ -218,11 +218,15 @@ def _parse_csv(
                     "fix or delete that row."
                 )
             # int16 so that values above 255 are seen rather than wrapped around.
-            px = np.fromstring(pixels, dtype=np.int16, sep=" ")
+            try:
+                px = np.fromstring(pixels, dtype=np.int16, sep=" ")
+                found = f"found {px.size} values"
+            except ValueError:  # a token that is not a number
+                px, found = np.zeros(0, np.int16), "found text that is not a number"
             if px.size != 48 * 48 or px.min() < 0 or px.max() > 255:
                 raise WorkbenchError(
                     f"{describe(f)} line {line}: the pixels field must hold 2304 numbers "
-                    f"0-255 (48x48), found {px.size} values; fix or delete that row."
+                    f"0-255 (48x48), {found}; fix or delete that row."
                 )
             if i_use is None:
                 use = TRAINING

@@ -67,7 +67,9 @@ def fer_rows(n_per_class: int, usages=("Training",), seed: int = 0):
 @pytest.fixture
 def fer_csv(tmp_path) -> Path:
     """An original-layout fer2013.csv: 4 Training, 2 PublicTest, 1 PrivateTest per class."""
-    rows = fer_rows(4) + fer_rows(2, ("PublicTest",), seed=1) + fer_rows(1, ("PrivateTest",), seed=2)
+    rows = (
+        fer_rows(4) + fer_rows(2, ("PublicTest",), seed=1) + fer_rows(1, ("PrivateTest",), seed=2)
+    )
     return write_fer_csv(tmp_path / "fer" / "fer2013.csv", rows, "emotion,pixels,Usage")
 
 

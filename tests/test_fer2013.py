@@ -139,7 +139,9 @@ def test_bad_pixel_row_names_its_line(tmp_path):
     lines = csv.read_text().splitlines()
     lines[3] = "2," + " ".join(["1"] * 2300) + ",Training"  # 4 numbers short, file line 4
     csv.write_text("\n".join(lines) + "\n")
-    with pytest.raises(WorkbenchError, match=r"line 4: the pixels field must hold 2304 .* found 2300"):
+    with pytest.raises(
+        WorkbenchError, match=r"line 4: the pixels field must hold 2304 .* found 2300"
+    ):
         load_fer2013(csv, use_cache=False)
 
 
@@ -147,6 +149,13 @@ def test_pixel_value_out_of_range(tmp_path):
     csv = tmp_path / "fer2013.csv"
     csv.write_text("emotion,pixels,Usage\n0," + " ".join(["300"] * 2304) + ",Training\n")
     with pytest.raises(WorkbenchError, match="line 2"):
+        load_fer2013(csv, use_cache=False)
+
+
+def test_pixel_that_is_not_a_number(tmp_path):
+    csv = tmp_path / "fer2013.csv"
+    csv.write_text("emotion,pixels,Usage\n0," + " ".join(["3"] * 2303) + " x,Training\n")
+    with pytest.raises(WorkbenchError, match="line 2: .* found text that is not a number"):
         load_fer2013(csv, use_cache=False)
 
 

@@ -68,7 +68,11 @@ def test_scan_of_missing_or_empty_folder(tmp_path):
 
 @pytest.mark.parametrize(
     "n, test, val",
-    [(24, (21, 22, 23, 24), (17, 18, 19, 20)), (18, (16, 17, 18), (13, 14, 15)), (12, (11, 12), (9, 10))],
+    [
+        (24, (21, 22, 23, 24), (17, 18, 19, 20)),
+        (18, (16, 17, 18), (13, 14, 15)),
+        (12, (11, 12), (9, 10)),
+    ],
 )
 def test_default_split_holds_out_the_last_actors(n, test, val):
     s = default_actor_split(range(1, n + 1))
