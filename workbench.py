@@ -32,9 +32,8 @@ def cmd_data_info(args: argparse.Namespace) -> int:
 
 
 def cmd_make_demo_data(args: argparse.Namespace) -> int:
-    from datasets.demo import make_demo_data
-
     from datasets import paths
+    from datasets.demo import make_demo_data
 
     out = Path(args.out) if args.out else paths.demo_dir()
     t0 = time.perf_counter()
@@ -46,7 +45,6 @@ def cmd_make_demo_data(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from datasets.demo import ensure_demo_data
-
     from datasets.info import data_info, format_info
 
     root = ensure_demo_data()
