@@ -35,12 +35,18 @@ def timed(fn) -> tuple[float, object]:
 
 
 def report(name: str, seconds: float, target: float | None = None) -> None:
-    verdict = "" if target is None else f"  (target <= {target:g} s: {'ok' if seconds <= target else 'MISSED'})"
+    verdict = (
+        ""
+        if target is None
+        else f"  (target <= {target:g} s: {'ok' if seconds <= target else 'MISSED'})"
+    )
     print(f"{name:<42} {seconds:8.2f} s{verdict}")
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--skip-demo", action="store_true", help="do not time demo-data generation")
     args = ap.parse_args()

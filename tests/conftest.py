@@ -110,3 +110,33 @@ def write_ravdess(root: Path, actors=(1, 2, 3), emotions=(1, 3, 5), seconds: flo
 @pytest.fixture
 def ravdess_dir(tmp_path) -> Path:
     return write_ravdess(tmp_path / "ravdess")
+
+
+@pytest.fixture(scope="session")
+def display():
+    """A display for Tk: the current one, or a private Xvfb server started for the tests."""
+    import shutil
+    import subprocess
+
+    if os.environ.get("DISPLAY"):
+        yield os.environ["DISPLAY"]
+        return
+    if not shutil.which("Xvfb"):
+        pytest.skip("no DISPLAY and Xvfb is not installed (apt-get install xvfb)")
+    read, write = os.pipe()
+    proc = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+        pass_fds=(write,),
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write)
+    with os.fdopen(read) as f:
+        number = f.readline().strip()  # Xvfb writes the display number once it is ready
+    if not number:
+        proc.kill()
+        pytest.skip("Xvfb did not start")
+    os.environ["DISPLAY"] = f":{number}"
+    yield os.environ["DISPLAY"]
+    os.environ.pop("DISPLAY", None)
+    proc.terminate()
+    proc.wait(timeout=10)

@@ -1,0 +1,270 @@
+"""The Emotion Workbench window.
+
+Left: actions grouped by task. Right: tabs of charts. Top: a banner naming the data in use
+(and saying so when it is the synthetic demo). Bottom: status text and a progress bar.
+Long work runs as a ``BackgroundJob``; the Tk thread only polls its queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import sys
+import tkinter as tk
+from pathlib import Path
+from tkinter import filedialog, messagebox, ttk
+
+from datasets.errors import WorkbenchError
+from datasets.fer2013 import load_fer2013
+from datasets.info import data_info
+from datasets.sources import DataSources, default_sources, demo_sources
+
+from .data_view import DataView
+from .jobs import BackgroundJob, JobEvent
+
+log = logging.getLogger(__name__)
+POLL_MS = 100
+EVENTS_PER_TICK = 50
+
+
+def load_data(sources: DataSources, emit) -> dict:
+    """Summaries of both data sets plus the face images for the sample grid.
+
+    Runs on a worker thread. Loading is cached, so the second time it is quick.
+    """
+    emit("Reading faces…", 0.1)
+    fer_info = data_info(sources.fer)
+    if fer_info["kind"] != "fer2013":
+        raise WorkbenchError(
+            f"'{sources.fer}' holds RAVDESS recordings, not FER-2013 faces; choose the FER-2013 folder."
+        )
+    fer = load_fer2013(sources.fer)
+    emit("Scanning speech recordings…", 0.7)
+    rav_info = data_info(sources.ravdess)
+    if rav_info["kind"] != "ravdess":
+        raise WorkbenchError(
+            f"'{sources.ravdess}' holds FER-2013 faces, not RAVDESS recordings; choose the RAVDESS folder."
+        )
+    return {
+        "sources": sources,
+        "fer_info": fer_info,
+        "ravdess_info": rav_info,
+        "images": fer.images,
+        "labels": fer.labels,
+    }
+
+
+class WorkbenchApp:
+    """The main window. Every method runs on the Tk thread unless its docstring says otherwise."""
+
+    def __init__(self, root: tk.Tk, sources: DataSources | None = None) -> None:
+        self.root = root
+        self.sources: DataSources | None = None
+        self.loaded: dict | None = None
+        self.events: queue.Queue[JobEvent] = queue.Queue()
+        self.jobs: dict[str, BackgroundJob] = {}
+
+        root.title("Emotion Workbench")
+        root.geometry("1280x800")
+        root.minsize(960, 600)
+        root.report_callback_exception = self._report_tk_error
+        root.protocol("WM_DELETE_WINDOW", self.close)
+        self._build()
+        self._bind_keys()
+        self._after_id = root.after(POLL_MS, self._poll)
+        if sources is None:
+            self._start("data", lambda emit: load_data(default_sources(), emit), "Preparing data…")
+        else:
+            self.use_sources(sources)
+
+    # ------------------------------------------------------------- layout
+
+    def _build(self) -> None:
+        self.banner_var = tk.StringVar(value="Data: preparing…")
+        banner = ttk.Label(
+            self.root,
+            textvariable=self.banner_var,
+            anchor="w",
+            padding=(10, 6),
+            font=("TkDefaultFont", 11, "bold"),
+        )
+        banner.pack(side=tk.TOP, fill=tk.X)
+        self.banner = banner
+
+        status = ttk.Frame(self.root, padding=(8, 3))
+        status.pack(side=tk.BOTTOM, fill=tk.X)
+        self.status_var = tk.StringVar(value="Ready")
+        ttk.Label(status, textvariable=self.status_var, anchor="w").pack(
+            side=tk.LEFT, fill=tk.X, expand=True
+        )
+        self.progress = ttk.Progressbar(status, length=240, maximum=1.0)
+        self.progress.pack(side=tk.RIGHT)
+
+        body = ttk.Frame(self.root)
+        body.pack(fill=tk.BOTH, expand=True)
+        side = ttk.Frame(body, padding=8)
+        side.pack(side=tk.LEFT, fill=tk.Y)
+        data_box = ttk.LabelFrame(side, text="Data", padding=6)
+        data_box.pack(fill=tk.X)
+        self.buttons = {
+            "fer": ttk.Button(data_box, text="Load FER-2013…", command=self.ask_fer),
+            "ravdess": ttk.Button(data_box, text="Load RAVDESS…", command=self.ask_ravdess),
+            "demo": ttk.Button(data_box, text="Use demo data", command=self.use_demo),
+        }
+        for b in self.buttons.values():
+            b.pack(fill=tk.X, pady=2)
+        ttk.Label(
+            side,
+            text="Ctrl+O faces · Ctrl+R speech\nCtrl+D demo · Ctrl+Q quit",
+            foreground="gray40",
+            padding=(0, 12),
+        ).pack()
+
+        self.tabs = ttk.Notebook(body)
+        self.tabs.pack(side=tk.RIGHT, fill=tk.BOTH, expand=True, padx=(0, 8), pady=(0, 4))
+        self.data_view = DataView(self.tabs)
+        self.tabs.add(self.data_view, text="Data")
+
+        menu = tk.Menu(self.root)
+        file_menu = tk.Menu(menu, tearoff=False)
+        file_menu.add_command(
+            label="Load FER-2013 folder…", accelerator="Ctrl+O", command=self.ask_fer
+        )
+        file_menu.add_command(label="Load FER-2013 CSV file…", command=self.ask_fer_csv)
+        file_menu.add_command(
+            label="Load RAVDESS folder…", accelerator="Ctrl+R", command=self.ask_ravdess
+        )
+        file_menu.add_command(label="Use demo data", accelerator="Ctrl+D", command=self.use_demo)
+        file_menu.add_separator()
+        file_menu.add_command(label="Quit", accelerator="Ctrl+Q", command=self.close)
+        menu.add_cascade(label="File", menu=file_menu)
+        self.root.config(menu=menu)
+
+    def _bind_keys(self) -> None:
+        for key, action in (
+            ("o", self.ask_fer),
+            ("r", self.ask_ravdess),
+            ("d", self.use_demo),
+            ("q", self.close),
+        ):
+            self.root.bind_all(f"<Control-{key}>", lambda _e, a=action: a())
+
+    # ------------------------------------------------------------ actions
+
+    def ask_fer(self) -> None:
+        folder = filedialog.askdirectory(
+            title="FER-2013 folder (fer2013.csv, or train/ and test/)", mustexist=True
+        )
+        if folder:
+            self._replace(fer=Path(folder))
+
+    def ask_fer_csv(self) -> None:
+        f = filedialog.askopenfilename(
+            title="FER-2013 CSV", filetypes=[("CSV files", "*.csv"), ("All files", "*")]
+        )
+        if f:
+            self._replace(fer=Path(f))
+
+    def ask_ravdess(self) -> None:
+        folder = filedialog.askdirectory(
+            title="RAVDESS folder (Actor_01 … Actor_24)", mustexist=True
+        )
+        if folder:
+            self._replace(ravdess=Path(folder))
+
+    def use_demo(self) -> None:
+        self._start(
+            "data", lambda emit: load_data(demo_sources(), emit), "Preparing the demo data…"
+        )
+
+    def use_sources(self, sources: DataSources) -> None:
+        """Load ``sources`` in the background; the current data stays until they are valid."""
+        self._start("data", lambda emit: load_data(sources, emit), "Loading data…")
+
+    def _replace(self, *, fer: Path | None = None, ravdess: Path | None = None) -> None:
+        cur = self.sources
+        if cur is None:
+            self._error("The data is still being prepared; try again in a moment.")
+            return
+        self.use_sources(
+            DataSources(
+                fer or cur.fer,
+                ravdess or cur.ravdess,
+                cur.fer_is_demo and fer is None,
+                cur.ravdess_is_demo and ravdess is None,
+            )
+        )
+
+    # --------------------------------------------------------------- jobs
+
+    def _start(self, name: str, fn, status: str) -> None:
+        if (job := self.jobs.get(name)) and job.is_alive():
+            self._error("Data is still loading; wait for it to finish.")
+            return
+        self.status_var.set(status)
+        self.progress["value"] = 0
+        self.jobs[name] = BackgroundJob(name, fn, self.events).start()
+
+    def _poll(self) -> None:
+        """Handle a bounded number of job events, then reschedule (keeps the UI fluid)."""
+        for _ in range(EVENTS_PER_TICK):
+            try:
+                ev = self.events.get_nowait()
+            except queue.Empty:
+                break
+            self._handle(ev)
+        self._after_id = self.root.after(POLL_MS, self._poll)
+
+    def _handle(self, ev: JobEvent) -> None:
+        if ev.kind == "progress":
+            text, fraction = ev.payload
+            self.status_var.set(text)
+            self.progress["value"] = fraction
+        elif ev.kind == "error":
+            exc, tb = ev.payload
+            self.progress["value"] = 0
+            self.status_var.set("Ready")
+            if not isinstance(exc, WorkbenchError):
+                log.error("job %s failed:\n%s", ev.job, tb)
+            self._error(str(exc) if isinstance(exc, WorkbenchError) else f"{ev.job} failed: {exc}")
+        elif ev.kind == "done" and ev.job == "data":
+            self.loaded = ev.payload
+            self.sources = ev.payload["sources"]
+            self.banner_var.set(f"Data: {self.sources.describe()}")
+            self.data_view.show(ev.payload)
+            self.progress["value"] = 1.0
+            self.status_var.set(
+                f"Loaded {ev.payload['fer_info']['n_items']:,} faces and {ev.payload['ravdess_info']['n_items']:,} recordings"
+            )
+
+    # ------------------------------------------------------------- errors
+
+    def _error(self, message: str) -> None:
+        messagebox.showerror("Emotion Workbench", message, parent=self.root)
+
+    def _report_tk_error(self, exc_type, exc, tb) -> None:
+        log.error("UI callback failed", exc_info=(exc_type, exc, tb))
+        self._error(str(exc) if isinstance(exc, WorkbenchError) else f"Something went wrong: {exc}")
+
+    def close(self) -> None:
+        """Stop polling and close the window; data jobs are daemon threads and end with it."""
+        try:
+            self.root.after_cancel(self._after_id)
+        except tk.TclError:
+            pass
+        self.root.destroy()
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        root = tk.Tk()
+    except tk.TclError as exc:
+        print(
+            f"The window cannot open ({exc}); run 'python workbench.py demo' in the terminal instead.",
+            file=sys.stderr,
+        )
+        return 2
+    WorkbenchApp(root)
+    root.mainloop()
+    return 0

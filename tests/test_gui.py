@@ -1,0 +1,63 @@
+"""The window on a virtual screen: it loads data off the Tk thread and draws it."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from conftest import write_ravdess
+
+from datasets.labels import FER_CLASSES
+from datasets.sources import DataSources
+
+
+def pump(root, until, timeout: float = 60.0) -> None:
+    """Run the Tk event loop until ``until()`` is true."""
+    end = time.monotonic() + timeout
+    while not until():
+        if time.monotonic() > end:
+            raise AssertionError("the window did not get there in time")
+        root.update()
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def app(display, fer_csv, tmp_path, monkeypatch):
+    import tkinter as tk
+    from tkinter import messagebox
+
+    from emotion_gui.app import WorkbenchApp
+
+    errors: list[str] = []
+    monkeypatch.setattr(messagebox, "showerror", lambda title, msg, **kw: errors.append(msg))
+    root = tk.Tk()
+    sources = DataSources(fer_csv.parent, write_ravdess(tmp_path / "ravdess", actors=(1, 2, 3)))
+    wb = WorkbenchApp(root, sources)
+    wb.errors = errors
+    pump(root, lambda: wb.loaded is not None)
+    yield wb
+    if root.winfo_exists():
+        wb.close()
+
+
+def test_window_shows_the_data_it_loaded(app):
+    assert "Emotion Workbench" in app.root.title()
+    assert app.banner_var.get().startswith("Data: faces: FER-2013 at ")
+    heights = [int(b.get_height()) for b in app.data_view.fer_bars]
+    assert heights == [7] * len(FER_CLASSES)  # 4 train + 2 public + 1 private per class
+    speech = dict(zip(app.loaded["ravdess_info"]["classes"], (int(b.get_height()) for b in app.data_view.ravdess_bars)))
+    assert speech["neutral"] == 6 and speech["happy"] == 6 and speech["calm"] == 0
+    assert app.data_view.ax_faces.get_images()[0].get_array().shape == (7 * 48, 6 * 48)
+
+
+def test_bad_folder_gives_a_dialog_and_keeps_the_data(app, tmp_path):
+    before = app.loaded
+    (tmp_path / "junk").mkdir()
+    app._replace(fer=tmp_path / "junk")
+    pump(app.root, lambda: app.errors)
+    assert "holds neither FER-2013" in app.errors[0]
+    assert app.loaded is before and app.root.winfo_exists()
+
+
+def test_demo_banner_says_synthetic(display, tmp_path):
+    assert "synthetic demo data" in DataSources(tmp_path / "f", tmp_path / "r", True, True).describe()
