@@ -45,7 +45,12 @@ def test_window_shows_the_data_it_loaded(app):
     assert app.banner_var.get().startswith("Data: faces: FER-2013 at ")
     heights = [int(b.get_height()) for b in app.data_view.fer_bars]
     assert heights == [7] * len(FER_CLASSES)  # 4 train + 2 public + 1 private per class
-    speech = dict(zip(app.loaded["ravdess_info"]["classes"], (int(b.get_height()) for b in app.data_view.ravdess_bars)))
+    speech = dict(
+        zip(
+            app.loaded["ravdess_info"]["classes"],
+            (int(b.get_height()) for b in app.data_view.ravdess_bars),
+        )
+    )
     assert speech["neutral"] == 6 and speech["happy"] == 6 and speech["calm"] == 0
     assert app.data_view.ax_faces.get_images()[0].get_array().shape == (7 * 48, 6 * 48)
 
@@ -60,4 +65,6 @@ def test_bad_folder_gives_a_dialog_and_keeps_the_data(app, tmp_path):
 
 
 def test_demo_banner_says_synthetic(display, tmp_path):
-    assert "synthetic demo data" in DataSources(tmp_path / "f", tmp_path / "r", True, True).describe()
+    assert (
+        "synthetic demo data" in DataSources(tmp_path / "f", tmp_path / "r", True, True).describe()
+    )

@@ -1,0 +1,1 @@
+"""Neural networks: FaceCNN, SpeechCNN and the fusion models."""
