@@ -44,10 +44,10 @@ def cmd_make_demo_data(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from datasets.demo import ensure_demo_data
     from datasets.info import data_info, format_info
+    from datasets.sources import ensure_demo
 
-    root = ensure_demo_data()
+    root = ensure_demo()
     print(f"built-in synthetic demo data in {root}")
     for sub in ("fer2013", "ravdess"):
         print(format_info(data_info(root / sub)))
@@ -108,6 +108,27 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # Output piped into e.g. `head`, which stopped reading: not an error of ours.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except OSError as exc:
+        # A file-system problem the loaders did not foresee: still one sentence, no traceback.
+        what = f" '{exc.filename}'" if exc.filename else ""
+        print(
+            f"error: cannot use{what} ({exc.strerror or exc}); check the path and its permissions.",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    except Exception as exc:
+        if os.environ.get("WORKBENCH_DEBUG"):
+            raise
+        print(
+            f"error: unexpected {type(exc).__name__} ({exc}); please report it "
+            "(run with WORKBENCH_DEBUG=1 to see the details).",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -26,6 +26,8 @@ from . import cache
 from .errors import WorkbenchError, describe
 
 AUDIO_HINT = "choose a WAV or FLAC recording instead"
+# Bump when reading, windowing or feature code changes: old cache entries are then ignored.
+FEATURE_FORMAT = 1
 
 
 @dataclass(frozen=True)
@@ -83,12 +85,21 @@ def read_audio(path: str | Path, sr: int = 16_000) -> np.ndarray:
         raise WorkbenchError(f"Audio file {describe(path)} is empty (0 bytes); {AUDIO_HINT}.")
     try:
         y, native_sr = sf.read(path, dtype="float32", always_2d=True)  # (n, channels)
+    except PermissionError:
+        raise WorkbenchError(
+            f"Audio file {describe(path)} cannot be read (permission denied); check its permissions."
+        ) from None
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
         raise WorkbenchError(
             f"{describe(path)} is not a readable audio file ({exc}); {AUDIO_HINT}."
         ) from None
     if y.shape[0] == 0:
         raise WorkbenchError(f"Audio file {describe(path)} holds no samples; {AUDIO_HINT}.")
+    if not np.isfinite(y).all():
+        raise WorkbenchError(
+            f"Audio file {describe(path)} contains invalid (NaN or infinite) samples; "
+            "re-export it from your audio editor."
+        )
     return resample(y.mean(axis=1), native_sr, sr)
 
 
@@ -154,7 +165,7 @@ def _transform(params: FeatureParams) -> torch.nn.Module:
         win_length=params.win_length,
         hop_length=params.hop_length,
         f_min=params.f_min,
-        f_max=params.f_max,
+        f_max=min(params.f_max, params.sample_rate / 2),
         n_mels=params.n_mels,
     )
     if params.kind == "mfcc":
@@ -218,7 +229,7 @@ def extract_features(
     todo: list[int] = []
     for i, p in enumerate(paths):
         try:
-            key = cache.make_key("features", cache.file_signature(p), pdict)
+            key = cache.make_key("features", FEATURE_FORMAT, cache.file_signature(p), pdict)
         except OSError:
             key = "missing"  # read_audio below reports it properly
         entry = folder / key[:2] / f"{key}.npy"
@@ -230,7 +241,9 @@ def extract_features(
 
     def load_window(i: int) -> np.ndarray | str:
         try:
-            return window(read_audio(paths[i], params.sample_rate), params)
+            y = read_audio(paths[i], params.sample_rate)
+            require_sound(y, params.sample_rate, paths[i])  # no all-padding features in training
+            return window(y, params)
         except WorkbenchError as exc:
             if not skip_bad:
                 raise

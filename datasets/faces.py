@@ -47,6 +47,8 @@ class FaceDetector:
     def detect(self, gray: np.ndarray) -> list[Box]:
         """All faces in a (H, W) uint8 image, largest first."""
         h, w = gray.shape
+        if min(h, w) < 24:  # smaller than the cascade's window: nothing can be found
+            return []
         scale = min(1.0, self.max_side / max(h, w))
         small = (
             gray

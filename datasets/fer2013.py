@@ -16,6 +16,7 @@ it, else a stratified, seeded share of the training images; test is PrivateTest 
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -40,7 +41,7 @@ DOWNLOAD_HINT = (
 # Usage codes stored per image.
 TRAINING, PUBLIC_TEST, PRIVATE_TEST = 0, 1, 2
 _USAGE_CODES = {"training": TRAINING, "publictest": PUBLIC_TEST, "privatetest": PRIVATE_TEST}
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2  # bump when parsing changes, so old cache entries are ignored
 
 
 @dataclass
@@ -91,9 +92,13 @@ def find_layout(path: str | Path) -> tuple[str, list[Path]]:
 
 
 def _has_class_folders(path: Path) -> bool:
-    return path.is_dir() and any(
-        (path / name).is_dir() for name in FER_FOLDER_NAMES if name in FER_CLASSES
-    )
+    """True when ``path`` holds emotion-named folders (any case: ``Angry``, ``happy`` …)."""
+    try:
+        return path.is_dir() and any(
+            n.lower() in FER_FOLDER_NAMES and (path / n).is_dir() for n in os.listdir(path)
+        )
+    except OSError:
+        return False
 
 
 def load_fer2013(
@@ -176,73 +181,87 @@ def _parse_csv(
     sources: list,
     skipped: list,
 ) -> None:
+    # Rows of a file called test.csv are test images even without a Usage column.
+    default_use = PRIVATE_TEST if f.name.lower() == "test.csv" else TRAINING
+    line = 1
     try:
-        fh = open(f, newline="", encoding="utf-8")
+        # utf-8-sig: spreadsheet programs often start a CSV with a byte-order mark.
+        with open(f, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh)
+            header = [h.strip().lower() for h in next(reader, [])]
+            if "pixels" not in header:
+                raise WorkbenchError(
+                    f"{describe(f)} has no 'pixels' column (found: {', '.join(header) or 'nothing'}); "
+                    "a FER-2013 CSV needs the columns emotion,pixels[,Usage]."
+                )
+            if "emotion" not in header:
+                # torchvision's test.csv: the challenge's unlabelled test images.
+                skipped.append(
+                    {"path": f.name, "reason": "no 'emotion' column: unlabelled, not used"}
+                )
+                return
+            cols = (
+                header.index("emotion"),
+                header.index("pixels"),
+                header.index("usage") if "usage" in header else None,
+            )
+            for row in reader:
+                line = reader.line_num
+                if row:
+                    emotion, px, use = _parse_row(
+                        row, cols, default_use, f"{describe(f)} line {line}"
+                    )
+                    images.append(px)
+                    labels.append(emotion)
+                    usage.append(use)
+                    sources.append(f"{f.name}:{line}")
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise WorkbenchError(
+            f"{describe(f)} near line {line + 1} is not plain CSV text ({exc}); "
+            "re-export it as a UTF-8 CSV file."
+        ) from None
     except OSError as exc:
         raise WorkbenchError(
-            f"Cannot open {describe(f)} ({exc.strerror}); check its permissions."
+            f"Cannot read {describe(f)} ({exc.strerror}); check that it exists and its permissions."
         ) from None
-    with fh:
-        reader = csv.reader(fh)
-        try:
-            header = [h.strip().lower() for h in next(reader)]
-        except (StopIteration, csv.Error, UnicodeDecodeError):
+
+
+def _parse_row(
+    row: list[str], cols: tuple[int, int, int | None], default_use: int, where: str
+) -> tuple[int, np.ndarray, int]:
+    """(emotion, (48, 48) uint8 pixels, usage code) of one CSV row; ``where`` names the line."""
+    i_emo, i_pix, i_use = cols
+    try:
+        emotion = int(row[i_emo])
+        pixels = row[i_pix]
+    except (IndexError, ValueError):
+        raise WorkbenchError(
+            f"{where}: expected an emotion number 0-6 and a pixels field; fix or delete that row."
+        ) from None
+    if not 0 <= emotion < len(FER_CLASSES):
+        raise WorkbenchError(f"{where}: emotion {emotion} is outside 0-6; fix or delete that row.")
+    # int32 so that values above 255 are seen rather than wrapped around.
+    try:
+        px = np.fromstring(pixels, dtype=np.int32, sep=" ")
+        found = f"found {px.size} values"
+    except ValueError:  # a token that is not a number
+        px, found = np.zeros(0, np.int32), "found text that is not a number"
+    if px.size != 48 * 48 or px.min() < 0 or px.max() > 255:
+        raise WorkbenchError(
+            f"{where}: the pixels field must hold 2304 numbers 0-255 (48x48), {found}; "
+            "fix or delete that row."
+        )
+    if i_use is None:
+        use = default_use
+    else:
+        raw = row[i_use].strip().lower() if i_use < len(row) else ""
+        if raw not in _USAGE_CODES:
             raise WorkbenchError(
-                f"{describe(f)} is empty or not a text CSV file; {DOWNLOAD_HINT}."
-            ) from None
-        if "pixels" not in header:
-            raise WorkbenchError(
-                f"{describe(f)} has no 'pixels' column (found: {', '.join(header)}); "
-                "a FER-2013 CSV needs the columns emotion,pixels[,Usage]."
+                f"{where}: Usage {raw!r} is not Training, PublicTest or PrivateTest; "
+                "fix or delete that row."
             )
-        if "emotion" not in header:
-            # torchvision's test.csv: the challenge's unlabelled test images.
-            skipped.append({"path": f.name, "reason": "no 'emotion' column: unlabelled, not used"})
-            return
-        i_emo, i_pix = header.index("emotion"), header.index("pixels")
-        i_use = header.index("usage") if "usage" in header else None
-        for row in reader:
-            line = reader.line_num
-            if not row:
-                continue
-            try:
-                emotion = int(row[i_emo])
-                pixels = row[i_pix]
-            except (IndexError, ValueError):
-                raise WorkbenchError(
-                    f"{describe(f)} line {line}: expected an emotion number 0-6 and a pixels "
-                    "field; fix or delete that row."
-                ) from None
-            if not 0 <= emotion < len(FER_CLASSES):
-                raise WorkbenchError(
-                    f"{describe(f)} line {line}: emotion {emotion} is outside 0-6; "
-                    "fix or delete that row."
-                )
-            # int16 so that values above 255 are seen rather than wrapped around.
-            try:
-                px = np.fromstring(pixels, dtype=np.int16, sep=" ")
-                found = f"found {px.size} values"
-            except ValueError:  # a token that is not a number
-                px, found = np.zeros(0, np.int16), "found text that is not a number"
-            if px.size != 48 * 48 or px.min() < 0 or px.max() > 255:
-                raise WorkbenchError(
-                    f"{describe(f)} line {line}: the pixels field must hold 2304 numbers "
-                    f"0-255 (48x48), {found}; fix or delete that row."
-                )
-            if i_use is None:
-                use = TRAINING
-            else:
-                raw = row[i_use].strip().lower() if i_use < len(row) else ""
-                if raw not in _USAGE_CODES:
-                    raise WorkbenchError(
-                        f"{describe(f)} line {line}: Usage {raw!r} is not Training, PublicTest "
-                        "or PrivateTest; fix or delete that row."
-                    )
-                use = _USAGE_CODES[raw]
-            images.append(px.astype(np.uint8).reshape(48, 48))
-            labels.append(emotion)
-            usage.append(use)
-            sources.append(f"{f.name}:{line}")
+        use = _USAGE_CODES[raw]
+    return emotion, px.astype(np.uint8).reshape(48, 48), use
 
 
 # -------------------------------------------------------------- folder layout
@@ -259,14 +278,28 @@ def _list_images(split_dirs: list[Path]) -> list[tuple[str, int, int]]:
         for cls in sorted(os.listdir(d)):
             if cls.lower() not in FER_FOLDER_NAMES or not (d / cls).is_dir():
                 continue
-            with os.scandir(d / cls) as it:
-                entries = sorted(
-                    (e for e in it if e.name.lower().endswith(IMAGE_SUFFIXES)),
-                    key=lambda e: e.name,
-                )
+            try:
+                with os.scandir(d / cls) as it:
+                    entries = sorted(
+                        (
+                            e
+                            for e in it
+                            # ._name files are macOS metadata, not images
+                            if e.name.lower().endswith(IMAGE_SUFFIXES)
+                            and not e.name.startswith(".")
+                        ),
+                        key=lambda e: e.name,
+                    )
+            except OSError as exc:
+                raise WorkbenchError(
+                    f"Cannot read the folder {describe(d / cls)} ({exc.strerror}); check its permissions."
+                ) from None
             for e in entries:
-                st = e.stat()
-                files.append((e.path, st.st_size, st.st_mtime_ns))
+                try:
+                    st = e.stat()
+                    files.append((e.path, st.st_size, st.st_mtime_ns))
+                except OSError:  # e.g. a dangling link: listed, then reported as skipped
+                    files.append((e.path, -1, 0))
     return files
 
 
@@ -282,7 +315,7 @@ def _read_folders(
     images, labels, usage, sources, skipped = [], [], [], [], []
     # PIL releases the GIL while decoding, so threads use every core.
     with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 2) + 2)) as pool:
-        for i, (p, result) in enumerate(zip(files, pool.map(read, files, chunksize=256))):
+        for i, (p, result) in enumerate(zip(files, pool.map(read, files))):
             rel = os.path.relpath(p, root)
             if isinstance(result, str):
                 skipped.append({"path": rel, "reason": result})
@@ -295,6 +328,8 @@ def _read_folders(
                 sources.append(rel)
             if progress and i % 1024 == 0:
                 progress(i, len(files))
+    if progress:
+        progress(len(files), len(files))
     if not images:
         raise WorkbenchError(f"No readable face images under {describe(root)}; {DOWNLOAD_HINT}.")
     return FerData(
@@ -328,22 +363,45 @@ def split_indices(
     train = np.flatnonzero(data.usage == TRAINING)
     if (data.usage == PUBLIC_TEST).any():
         return train if split == "train" else np.flatnonzero(data.usage == PUBLIC_TEST)
-    val = stratified_holdout(data.labels[train], val_fraction, seed)
+    val = stratified_holdout(data.labels[train], val_fraction, seed, data.images[train])
     mask = np.zeros(len(train), dtype=bool)
     mask[val] = True
     return train[~mask] if split == "train" else train[mask]
 
 
-def stratified_holdout(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
-    """Positions of a seeded ``fraction`` of each class (at least one where a class has 2+)."""
-    rng = np.random.default_rng(seed)
+def stratified_holdout(
+    labels: np.ndarray, fraction: float, seed: int, images: np.ndarray | None = None
+) -> np.ndarray:
+    """Positions of ``fraction`` of each class (at least one where a class has 2+).
+
+    Each image gets a score from a hash of its pixels and ``seed``; the lowest scores of
+    each class are held out. Membership therefore depends on the image itself, not on its
+    position: adding or removing a file moves at most a couple of images between the
+    sides, and exact duplicate images (FER-2013 has some) land on the same side.
+    Without ``images`` the score is a seeded random draw.
+    """
+    if fraction <= 0:
+        return np.array([], dtype=np.int64)
+    if images is None:
+        scores = np.random.default_rng(seed).random(len(labels))
+    else:
+        salt = seed.to_bytes(8, "little", signed=True)
+        scores = np.array(
+            [
+                int.from_bytes(
+                    hashlib.blake2b(im.tobytes(), digest_size=8, salt=salt).digest(), "little"
+                )
+                for im in images
+            ],
+            dtype=np.uint64,
+        )
     held: list[np.ndarray] = []
     for c in np.unique(labels):
         pos = np.flatnonzero(labels == c)
         n = int(round(len(pos) * fraction))
         if len(pos) >= 2:
             n = min(max(n, 1), len(pos) - 1)
-        held.append(rng.permutation(pos)[:n])
+        held.append(pos[np.argsort(scores[pos], kind="stable")[:n]])
     return np.sort(np.concatenate(held)) if held else np.array([], dtype=np.int64)
 
 

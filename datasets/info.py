@@ -3,61 +3,73 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from .errors import WorkbenchError, describe
-from .fer2013 import find_layout, load_fer2013, split_indices
+from .fer2013 import FerData, find_layout, load_fer2013, split_indices
 from .labels import FER_CLASSES, RAVDESS_EMOTIONS
 from .ravdess import RavdessScan, scan_ravdess
 
 
-def detect_kind(path: str | Path) -> str:
-    """``"fer2013"`` or ``"ravdess"``; ``WorkbenchError`` when it is neither or both."""
+def detect(path: str | Path) -> tuple[str, RavdessScan | None]:
+    """``("fer2013", None)`` or ``("ravdess", scan)``; ``WorkbenchError`` when neither or both."""
     path = Path(path).expanduser()
     if not path.exists():
         raise WorkbenchError(f"{describe(path)} does not exist; check the path.")
-    is_fer = _try(lambda: find_layout(path))
-    is_ravdess = path.is_dir() and _try(lambda: scan_ravdess(path))
-    if is_fer and is_ravdess:
+    try:
+        find_layout(path)
+        is_fer = True
+    except WorkbenchError:
+        is_fer = False
+    scan = None
+    if path.is_dir():
+        try:
+            scan = scan_ravdess(path)
+        except WorkbenchError:
+            pass
+    if is_fer and scan:
         raise WorkbenchError(
             f"{describe(path)} holds both FER-2013 and RAVDESS data; point at the folder "
             "of one of them."
         )
     if is_fer:
-        return "fer2013"
-    if is_ravdess:
-        return "ravdess"
+        return "fer2013", None
+    if scan:
+        return "ravdess", scan
     raise WorkbenchError(
         f"{describe(path)} holds neither FER-2013 (fer2013.csv or train/<emotion>/*.jpg) nor "
         "RAVDESS files (03-01-05-02-01-01-12.wav); point at the folder you downloaded."
     )
 
 
-def _try(fn) -> bool:
-    try:
-        fn()
-        return True
-    except WorkbenchError:
-        return False
+def detect_kind(path: str | Path) -> str:
+    """``"fer2013"`` or ``"ravdess"`` (see ``detect``)."""
+    return detect(path)[0]
 
 
-def data_info(path: str | Path, *, cache_dir: str | Path | None = None) -> dict:
+def data_info(
+    path: str | Path,
+    *,
+    cache_dir: str | Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict:
     """A JSON-ready summary of the data set at ``path``.
 
     Keys: ``kind``, ``path``, ``n_items``, ``classes`` {name: count}, ``skipped``
     [{path, reason}]; FER-2013 adds ``layout`` and ``splits`` {name: count}; RAVDESS adds
     ``actors`` [ints], ``per_actor``, ``modalities`` and ``channels`` {name: count}.
     """
-    kind = detect_kind(path)
+    kind, scan = detect(path)
     if kind == "fer2013":
-        return _fer_info(path, cache_dir)
-    return _ravdess_info(scan_ravdess(path))
+        return fer_info(load_fer2013(path, cache_dir=cache_dir, progress=progress))
+    return ravdess_info(scan)
 
 
-def _fer_info(path: str | Path, cache_dir: str | Path | None) -> dict:
-    data = load_fer2013(path, cache_dir=cache_dir)
+def fer_info(data: FerData) -> dict:
+    """The ``data_info`` summary of loaded FER-2013 data."""
     counts = np.bincount(data.labels, minlength=len(FER_CLASSES))
     return {
         "kind": "fer2013",
@@ -70,7 +82,8 @@ def _fer_info(path: str | Path, cache_dir: str | Path | None) -> dict:
     }
 
 
-def _ravdess_info(scan: RavdessScan) -> dict:
+def ravdess_info(scan: RavdessScan) -> dict:
+    """The ``data_info`` summary of a RAVDESS scan."""
     clips = scan.clips
     emotions = Counter(c.emotion_name for c in clips)
     per_actor = Counter(c.actor for c in clips)

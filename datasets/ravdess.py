@@ -86,7 +86,7 @@ def parse_name(path: str | Path) -> RavdessClip:
     if path.suffix.lower() not in SUFFIXES:
         raise ValueError(f"extension {path.suffix or '(none)'} is not .wav, .flac or .mp4")
     parts = path.stem.split("-")
-    if len(parts) != 7 or not all(p.isdigit() for p in parts):
+    if len(parts) != 7 or not all(len(p) == 2 and p.isdigit() for p in parts):
         raise ValueError("name is not seven 2-digit fields like 03-01-05-02-01-01-12")
     m, v, e, i, s, r, a = (int(p) for p in parts)
     checks = (
@@ -122,7 +122,19 @@ def scan_ravdess(root: str | Path) -> RavdessScan:
         raise WorkbenchError(f"{describe(root)} is a file, not a folder; {DOWNLOAD_HINT}.")
     clips: list[RavdessClip] = []
     skipped: list[dict[str, str]] = []
-    for dirpath, dirnames, filenames in os.walk(root):
+
+    def unreadable(err: OSError) -> None:
+        # A folder we cannot enter must not silently drop an actor.
+        where = os.path.relpath(err.filename, root) if err.filename else str(root)
+        skipped.append({"path": where, "reason": f"folder cannot be read ({err.strerror})"})
+
+    seen: set[str] = set()  # real paths visited, so symlinked folders count once, loops never
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:
+            dirnames[:] = []
+            continue
+        seen.add(real)
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
             if name.startswith(".") or not name.lower().endswith(SUFFIXES):

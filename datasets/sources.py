@@ -36,17 +36,20 @@ def user_data() -> tuple[Path | None, Path | None]:
 
 
 def demo_sources() -> DataSources:
-    """The demo data, generated first if needed (up to about a minute)."""
-    from .demo import ensure_demo_data
-
-    root = ensure_demo_data()
+    """Where the demo data lives (generate it with ``ensure_demo`` before reading)."""
+    root = paths.demo_dir()
     return DataSources(root / "fer2013", root / "ravdess", True, True)
 
 
+def ensure_demo() -> Path:
+    """Generate the demo data if it is missing or out of date (up to about a minute)."""
+    from .demo import ensure_demo_data
+
+    return ensure_demo_data(paths.demo_dir())
+
+
 def default_sources() -> DataSources:
-    """The user's data where present, else the demo data for the missing part."""
+    """The user's data in ``data/`` where present, else the demo data for the missing part."""
     fer, rav = user_data()
-    if fer and rav:
-        return DataSources(fer, rav)
     demo = demo_sources()
     return DataSources(fer or demo.fer, rav or demo.ravdess, fer is None, rav is None)

@@ -41,7 +41,7 @@ def _open(path: Path) -> cv2.VideoCapture:
     if not path.is_file():
         raise WorkbenchError(f"Video {describe(path)} does not exist; check the path.")
     cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened() or cap.get(cv2.CAP_PROP_FRAME_COUNT) <= 0:
+    if not cap.isOpened():
         cap.release()
         raise WorkbenchError(
             f"{describe(path)} is not a video the workbench can read; {VIDEO_HINT}."
@@ -49,38 +49,67 @@ def _open(path: Path) -> cv2.VideoCapture:
     return cap
 
 
+def _count_frames(path: Path) -> int:
+    """Frames that really decode (headers can be missing or wrong)."""
+    cap = _open(path)
+    n = 0
+    while cap.grab():
+        n += 1
+    cap.release()
+    return n
+
+
 def sample_frames(path: str | Path, n: int = 8) -> tuple[list[np.ndarray], np.ndarray, float, int]:
     """Decode ``n`` evenly spaced frames as grayscale.
 
     Returns (frames, times in s, fps, total frames). Frames are read in order with
     ``grab()`` (no seeking: H.264 seeks are slow and not always exact); only the chosen
-    ones are converted.
+    ones are converted. When the header's frame count is missing or too high, the frames
+    are counted first and the clip is read again, so the samples still span the clip.
     """
     path = Path(path)
     cap = _open(path)
+    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    fps = fps if 1.0 <= fps <= 1000.0 else 30.0
+    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    cap.release()
+    if total <= 0:
+        total = _count_frames(path)
+    for _attempt in range(2):
+        frames, times, decoded = _read_at(path, _evenly(total, n), fps)
+        if decoded >= total or len(frames) == min(n, total):
+            break
+        total = _count_frames(path)  # the header over-counted: sample the real length
+    if not frames:
+        raise WorkbenchError(f"No frames could be decoded from {describe(path)}; {VIDEO_HINT}.")
+    return frames, np.asarray(times), float(fps), total
+
+
+def _evenly(total: int, n: int) -> np.ndarray:
+    """Centres of ``n`` equal segments of ``total`` frames (first and last are often blank)."""
+    return np.unique(((np.arange(n) + 0.5) * total / n).astype(int))
+
+
+def _read_at(
+    path: Path, wanted: np.ndarray, fps: float
+) -> tuple[list[np.ndarray], list[float], int]:
+    """Grayscale frames at the ``wanted`` indices; also how many frames were grabbed."""
+    cap = _open(path)
+    frames: list[np.ndarray] = []
+    times: list[float] = []
+    idx = j = 0
     try:
-        total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-        fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
-        # Centres of n equal segments, so the first and last frames (often blank) are avoided.
-        wanted = np.unique(((np.arange(n) + 0.5) * total / n).astype(int))
-        frames, times = [], []
-        j = 0
-        for idx in range(total):
-            if j == len(wanted):
-                break
-            if not cap.grab():
-                break  # the header over-counted frames
+        while j < len(wanted) and cap.grab():
             if idx == wanted[j]:
                 ok, bgr = cap.retrieve()
                 if ok:
                     frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY))
                     times.append(idx / fps)
                 j += 1
+            idx += 1
     finally:
         cap.release()
-    if not frames:
-        raise WorkbenchError(f"No frames could be decoded from {describe(path)}; {VIDEO_HINT}.")
-    return frames, np.asarray(times), float(fps), total
+    return frames, times, idx
 
 
 def clip_faces(
@@ -108,11 +137,15 @@ def clip_faces(
     return ClipFaces(frames, np.stack(faces), boxes, np.asarray(found), times, fps, total)
 
 
-def find_take_audio(path: str | Path, roots: Iterable[str | Path] = ()) -> Path | None:
+def find_take_audio(
+    path: str | Path, roots: Iterable[str | Path] = (), depth: int = 3
+) -> Path | None:
     """The audio-only file (``03-…wav|flac``) of the same RAVDESS take as clip ``path``.
 
-    Looks in the clip's folder, then recursively in ``roots`` (default: the folder above
-    the clip's), so both the original RAVDESS layout and a flat folder work.
+    Looks in the clip's folder, then in ``roots`` (default: the folder above the clip's),
+    at most ``depth`` folders down, so both the original RAVDESS layout
+    (``…/Actor_05/01-….mp4`` beside ``…/Audio_Speech/Actor_05/03-….wav``) and a flat
+    folder work without ever walking a whole disk.
     """
     path = Path(path)
     try:
@@ -123,9 +156,15 @@ def find_take_audio(path: str | Path, roots: Iterable[str | Path] = ()) -> Path 
     for name in sorted(names):
         if (path.parent / name).is_file():
             return path.parent / name
-    for root in list(roots) or [path.parent.parent]:
-        for dirpath, dirnames, filenames in os.walk(root):
+    never = {Path(path.anchor), Path.home()}  # too big to walk for one file
+    for root in [Path(r) for r in roots] or [path.parent.parent]:
+        if root.resolve() in never:
+            continue
+        base = len(root.resolve().parts)
+        for dirpath, dirnames, filenames in os.walk(root.resolve()):
             dirnames.sort()
+            if len(Path(dirpath).parts) - base >= depth:
+                dirnames[:] = []
             hit = names.intersection(filenames)
             if hit:
                 return Path(dirpath) / sorted(hit)[0]
@@ -149,6 +188,8 @@ def read_track_audio(path: str | Path, sr: int = 16_000) -> np.ndarray:
                 a = frame.to_ndarray()
                 if a.dtype.kind == "i":  # s16/s32 sample formats
                     a = a.astype(np.float32) / np.iinfo(a.dtype).max
+                elif a.dtype.kind == "u":  # u8: silence is 128
+                    a = (a.astype(np.float32) - 128.0) / 128.0
                 a = a.astype(np.float32, copy=False)
                 if frame.format.is_planar:  # (channels, n)
                     chunks.append(a.mean(axis=0))

@@ -14,10 +14,10 @@ import tkinter as tk
 from pathlib import Path
 from tkinter import filedialog, messagebox, ttk
 
-from datasets.errors import WorkbenchError
+from datasets.errors import WorkbenchError, describe
 from datasets.fer2013 import load_fer2013
-from datasets.info import data_info
-from datasets.sources import DataSources, default_sources, demo_sources
+from datasets.info import detect, detect_kind, fer_info, ravdess_info
+from datasets.sources import DataSources, default_sources, demo_sources, ensure_demo
 
 from .data_view import DataView
 from .jobs import BackgroundJob, JobEvent
@@ -30,25 +30,34 @@ EVENTS_PER_TICK = 50
 def load_data(sources: DataSources, emit) -> dict:
     """Summaries of both data sets plus the face images for the sample grid.
 
-    Runs on a worker thread. Loading is cached, so the second time it is quick.
+    Runs on a worker thread. Generates the demo data first when it is in use and missing.
+    Loading is cached, so the second time it is quick.
     """
-    emit("Reading faces…", 0.1)
-    fer_info = data_info(sources.fer)
-    if fer_info["kind"] != "fer2013":
+    if sources.fer_is_demo or sources.ravdess_is_demo:
+        emit("Preparing the built-in demo data (first time: about 30 s)…", 0.0)
+        ensure_demo()
+    if detect_kind(sources.fer) != "fer2013":
         raise WorkbenchError(
-            f"'{sources.fer}' holds RAVDESS recordings, not FER-2013 faces; choose the FER-2013 folder."
+            f"{describe(sources.fer)} holds RAVDESS recordings, not FER-2013 faces; "
+            "choose the FER-2013 folder."
         )
-    fer = load_fer2013(sources.fer)
-    emit("Scanning speech recordings…", 0.7)
-    rav_info = data_info(sources.ravdess)
-    if rav_info["kind"] != "ravdess":
+    fer = load_fer2013(
+        sources.fer,
+        progress=lambda done, total: emit(
+            f"Reading faces: {done:,} of {total:,}", 0.05 + 0.8 * done / total
+        ),
+    )
+    emit("Scanning speech recordings…", 0.9)
+    kind, scan = detect(sources.ravdess)
+    if kind != "ravdess":
         raise WorkbenchError(
-            f"'{sources.ravdess}' holds FER-2013 faces, not RAVDESS recordings; choose the RAVDESS folder."
+            f"{describe(sources.ravdess)} holds FER-2013 faces, not RAVDESS recordings; "
+            "choose the RAVDESS folder."
         )
     return {
         "sources": sources,
-        "fer_info": fer_info,
-        "ravdess_info": rav_info,
+        "fer_info": fer_info(fer),
+        "ravdess_info": ravdess_info(scan),
         "images": fer.images,
         "labels": fer.labels,
     }
@@ -59,7 +68,8 @@ class WorkbenchApp:
 
     def __init__(self, root: tk.Tk, sources: DataSources | None = None) -> None:
         self.root = root
-        self.sources: DataSources | None = None
+        self.sources: DataSources | None = None  # the data shown now
+        self.requested: DataSources | None = None  # the data asked for last (may have failed)
         self.loaded: dict | None = None
         self.events: queue.Queue[JobEvent] = queue.Queue()
         self.jobs: dict[str, BackgroundJob] = {}
@@ -72,10 +82,7 @@ class WorkbenchApp:
         self._build()
         self._bind_keys()
         self._after_id = root.after(POLL_MS, self._poll)
-        if sources is None:
-            self._start("data", lambda emit: load_data(default_sources(), emit), "Preparing data…")
-        else:
-            self.use_sources(sources)
+        self.use_sources(sources or default_sources())
 
     # ------------------------------------------------------------- layout
 
@@ -173,19 +180,16 @@ class WorkbenchApp:
             self._replace(ravdess=Path(folder))
 
     def use_demo(self) -> None:
-        self._start(
-            "data", lambda emit: load_data(demo_sources(), emit), "Preparing the demo data…"
-        )
+        self.use_sources(demo_sources())
 
     def use_sources(self, sources: DataSources) -> None:
         """Load ``sources`` in the background; the current data stays until they are valid."""
-        self._start("data", lambda emit: load_data(sources, emit), "Loading data…")
+        if self._start("data", lambda emit: load_data(sources, emit), "Loading data…"):
+            self.requested = sources
 
     def _replace(self, *, fer: Path | None = None, ravdess: Path | None = None) -> None:
-        cur = self.sources
-        if cur is None:
-            self._error("The data is still being prepared; try again in a moment.")
-            return
+        """Swap one data set; the other stays what was shown (or last asked for)."""
+        cur = self.sources or self.requested
         self.use_sources(
             DataSources(
                 fer or cur.fer,
@@ -197,23 +201,30 @@ class WorkbenchApp:
 
     # --------------------------------------------------------------- jobs
 
-    def _start(self, name: str, fn, status: str) -> None:
+    def _start(self, name: str, fn, status: str) -> bool:
+        """Start job ``name`` unless it is already running; True when started."""
         if (job := self.jobs.get(name)) and job.is_alive():
-            self._error("Data is still loading; wait for it to finish.")
-            return
+            self._error("Data is still loading; wait for it to finish and try again.")
+            return False
         self.status_var.set(status)
         self.progress["value"] = 0
         self.jobs[name] = BackgroundJob(name, fn, self.events).start()
+        return True
 
     def _poll(self) -> None:
         """Handle a bounded number of job events, then reschedule (keeps the UI fluid)."""
-        for _ in range(EVENTS_PER_TICK):
-            try:
-                ev = self.events.get_nowait()
-            except queue.Empty:
-                break
-            self._handle(ev)
-        self._after_id = self.root.after(POLL_MS, self._poll)
+        try:
+            for _ in range(EVENTS_PER_TICK):
+                try:
+                    ev = self.events.get_nowait()
+                except queue.Empty:
+                    break
+                try:
+                    self._handle(ev)
+                except Exception as exc:  # a failing view must not stop later events
+                    self._report_tk_error(type(exc), exc, exc.__traceback__)
+        finally:
+            self._after_id = self.root.after(POLL_MS, self._poll)
 
     def _handle(self, ev: JobEvent) -> None:
         if ev.kind == "progress":

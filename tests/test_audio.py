@@ -62,6 +62,21 @@ def test_empty_and_fake_wavs_are_clear_errors(tmp_path):
         read_audio(tmp_path / "missing.wav")
 
 
+def test_nan_samples_are_refused(tmp_path):
+    y = tone(1.0, 16_000)
+    y[100] = np.nan
+    sf.write(tmp_path / "nan.wav", y, 16_000, subtype="FLOAT")
+    with pytest.raises(WorkbenchError, match="invalid"):
+        read_audio(tmp_path / "nan.wav")
+
+
+def test_too_short_files_are_not_turned_into_padding(tmp_path):
+    root = write_ravdess(tmp_path / "r", actors=(1,), emotions=(1,))
+    sf.write(root / "Actor_01" / "03-01-02-01-01-01-01.wav", np.full(10, 0.5, np.float32), 48_000)
+    fs = extract_features(sorted(root.rglob("*.wav")), cache_dir=tmp_path / "c", skip_bad=True)
+    assert len(fs.x) == 2 and "lasts only" in fs.skipped[0]["reason"]
+
+
 def test_silent_or_short_recordings_are_refused():
     with pytest.raises(WorkbenchError, match="silent"):
         require_sound(np.zeros(16_000, np.float32), 16_000, "quiet.wav")

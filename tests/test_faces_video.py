@@ -16,6 +16,7 @@ from datasets.video import clip_audio, clip_faces, find_take_audio
 
 
 def write_clip(path, frames: list[np.ndarray], fps: float = 10.0):
+    path.parent.mkdir(parents=True, exist_ok=True)
     h, w = frames[0].shape
     out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
     for f in frames:
@@ -90,8 +91,55 @@ def test_non_video_named_mp4(tmp_path):
         clip_faces(tmp_path / "fake.mp4")
 
 
+def test_sixteen_bit_and_float_images_are_scaled_not_clipped(tmp_path):
+    ramp = np.linspace(0, 65535, 64 * 64).reshape(64, 64).astype(np.uint16)
+    Image.fromarray(ramp).save(tmp_path / "deep.png")
+    gray = read_gray(tmp_path / "deep.png")
+    assert gray.min() == 0 and gray.max() == 255 and 120 < gray.mean() < 135
+    Image.fromarray(np.linspace(0, 1, 64 * 64, dtype=np.float32).reshape(64, 64)).save(
+        tmp_path / "f.tif"
+    )
+    assert 120 < read_gray(tmp_path / "f.tif").mean() < 135
+
+
+def test_a_sliver_of_an_image_has_no_face_but_no_crash(tmp_path):
+    Image.fromarray(np.full((3, 500), 90, np.uint8)).save(tmp_path / "sliver.png")
+    with pytest.raises(NoFaceError):
+        face_from_file(tmp_path / "sliver.png")
+
+
+def test_over_counting_header_still_samples_the_whole_clip(tmp_path):
+    # An AVI cut short keeps its header's frame count (60) but only ~half the frames decode.
+    frames = [np.full((64, 64), i * 4, np.uint8) for i in range(60)]
+    full = tmp_path / "full.avi"
+    out = cv2.VideoWriter(str(full), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (64, 64))
+    for f in frames:
+        out.write(cv2.cvtColor(f, cv2.COLOR_GRAY2BGR))
+    out.release()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    faces = clip_faces(cut, n_frames=6)
+    assert len(faces.faces) == 6
+    assert faces.n_total < 60  # counted, not taken from the header
+    assert faces.times[-1] >= (faces.n_total - 10) / 10.0  # the last sample is near the real end
+
+
+def test_take_audio_search_is_bounded(tmp_path):
+    clip = write_clip(
+        tmp_path / "v" / "02-01-05-02-01-01-07.mp4", [np.zeros((64, 64), np.uint8)] * 3
+    )
+    deep = tmp_path / "a" / "b" / "c" / "d" / "03-01-05-02-01-01-07.wav"
+    deep.parent.mkdir(parents=True)
+    sf.write(deep, tone(1.0, 16_000), 16_000)
+    assert find_take_audio(clip, [tmp_path]) is None  # 4 folders down: too deep
+    assert find_take_audio(clip, [tmp_path / "a"]) == deep
+
+
 def test_clip_audio_comes_from_the_matching_take(tmp_path):
-    clip = write_clip(tmp_path / "02-01-05-02-01-01-07.mp4", [np.zeros((64, 64), np.uint8)] * 5)
+    clip = write_clip(
+        tmp_path / "videos" / "Actor_07" / "02-01-05-02-01-01-07.mp4",
+        [np.zeros((64, 64), np.uint8)] * 5,
+    )
     with pytest.raises(WorkbenchError, match="no audio track and no matching RAVDESS"):
         clip_audio(clip)
     take = tmp_path / "audio" / "Actor_07" / "03-01-05-02-01-01-07.wav"

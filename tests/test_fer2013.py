@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -55,9 +57,9 @@ def test_torchvision_train_csv_and_unlabelled_test_csv(tmp_path):
 @pytest.mark.parametrize(
     "splits, sizes",
     [
-        ({"train": 3, "test": 2}, {"all": 35, "test": 14}),
-        ({"train": 3}, {"all": 21, "test": 0}),
-        ({"test": 2}, {"all": 14, "test": 14}),
+        ({"train": 3, "test": 2}, {"all": 35, "train": 14, "val": 7, "test": 14}),
+        ({"train": 3}, {"all": 21, "train": 14, "val": 7, "test": 0}),
+        ({"test": 2}, {"all": 14, "train": 0, "val": 0, "test": 14}),
     ],
 )
 def test_kaggle_folders_either_split_may_be_absent(tmp_path, splits, sizes):
@@ -101,8 +103,9 @@ def test_second_load_comes_from_the_cache(fer_csv, tmp_path, monkeypatch):
 
     monkeypatch.setattr(fer2013, "_parse_csvs", must_not_parse)
     second = load_fer2013(fer_csv, cache_dir=tmp_path / "c")
-    assert np.array_equal(first.images, second.images)
-    assert np.array_equal(first.usage, second.usage)
+    for name in ("images", "labels", "usage", "sources"):
+        assert np.array_equal(getattr(first, name), getattr(second, name)), name
+    assert first.skipped == second.skipped
 
 
 def test_an_edited_csv_is_parsed_again(tmp_path):
@@ -110,6 +113,78 @@ def test_an_edited_csv_is_parsed_again(tmp_path):
     assert len(load_fer2013(csv, cache_dir=tmp_path / "c").labels) == 7
     write_fer_csv(csv, fer_rows(2), "emotion,pixels,Usage")
     assert len(load_fer2013(csv, cache_dir=tmp_path / "c").labels) == 14
+
+
+def test_same_size_edit_is_seen_through_the_mtime(tmp_path):
+    csv = write_fer_csv(tmp_path / "f.csv", fer_rows(1), "emotion,pixels,Usage")
+    first = load_fer2013(csv, cache_dir=tmp_path / "c")
+    text = csv.read_text()
+    csv.write_text(text.replace("\n0,", "\n1,", 1))  # relabel row 1: same size
+    st = csv.stat()
+    os.utime(csv, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    second = load_fer2013(csv, cache_dir=tmp_path / "c")
+    assert first.labels[0] == 0 and second.labels[0] == 1
+
+
+def test_an_added_image_is_seen_in_folder_layout(tmp_path):
+    root = write_fer_folders(tmp_path / "k", {"train": 1})
+    assert len(load_fer2013(root, cache_dir=tmp_path / "c").labels) == 7
+    write_fer_folders(tmp_path / "k", {"train": 2}, seed=5)
+    assert len(load_fer2013(root, cache_dir=tmp_path / "c").labels) == 14
+
+
+def test_a_corrupt_cache_entry_is_ignored(fer_csv, tmp_path):
+    load_fer2013(fer_csv, cache_dir=tmp_path / "c")
+    for entry in (tmp_path / "c").rglob("*.npz"):
+        entry.write_bytes(b"PK\x03\x04 not really a zip")
+    assert len(load_fer2013(fer_csv, cache_dir=tmp_path / "c").labels) == 49
+
+
+def test_labelled_test_csv_is_the_test_split(tmp_path):
+    write_fer_csv(tmp_path / "train.csv", fer_rows(2), "emotion,pixels")
+    write_fer_csv(tmp_path / "test.csv", fer_rows(1, seed=3), "emotion,pixels")
+    data = load_fer2013(tmp_path, cache_dir=tmp_path / "c")
+    assert len(split_indices(data, "test")) == 7
+    assert len(split_indices(data, "train")) + len(split_indices(data, "val")) == 14
+
+
+def test_csv_with_byte_order_mark(tmp_path):
+    csv = write_fer_csv(tmp_path / "fer2013.csv", fer_rows(1), "emotion,pixels,Usage")
+    csv.write_bytes(b"\xef\xbb\xbf" + csv.read_bytes())  # as spreadsheet programs save it
+    assert len(load_fer2013(csv, use_cache=False).labels) == 7
+
+
+def test_capitalised_class_folders(tmp_path):
+    root = write_fer_folders(tmp_path / "k", {"train": 1})
+    for d in (root / "train").iterdir():
+        d.rename(d.with_name(d.name.capitalize()))
+    data = load_fer2013(root, use_cache=False)
+    assert sorted(data.labels.tolist()) == list(range(7))
+
+
+def test_validation_barely_moves_when_an_image_is_removed(tmp_path):
+    csv = write_fer_csv(tmp_path / "f.csv", fer_rows(30), "emotion,pixels,Usage")
+    before = load_fer2013(csv, cache_dir=tmp_path / "c")
+    val_before = {before.images[i].tobytes() for i in split_indices(before, "val")}
+    lines = csv.read_text().splitlines()
+    csv.write_text("\n".join(lines[:2] + lines[3:]) + "\n")  # drop the first angry face
+    after = load_fer2013(csv, cache_dir=tmp_path / "c")
+    val_after = {after.images[i].tobytes() for i in split_indices(after, "val")}
+    assert len(val_before ^ val_after) <= 2  # a position-based shuffle would move dozens
+
+
+def test_duplicate_images_stay_on_one_side():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (40, 48, 48), dtype=np.uint8)
+    images[20:] = images[:20]  # every image twice
+    labels = np.zeros(40, dtype=np.int64)
+    held = set(stratified_holdout(labels, 0.2, seed=0, images=images).tolist())
+    assert len(held) == 8
+    assert all((i in held) == (i + 20 in held) for i in range(20))
+
+
+def test_zero_validation_fraction_holds_out_nothing():
+    assert len(stratified_holdout(np.array([0, 0, 1, 1]), 0.0, seed=0)) == 0
 
 
 # ----------------------------------------------------------------- bad input
@@ -164,6 +239,21 @@ def test_emotion_out_of_range(tmp_path):
     csv.write_text("emotion,pixels,Usage\n9," + " ".join(["3"] * 2304) + ",Training\n")
     with pytest.raises(WorkbenchError, match="line 2: emotion 9 is outside 0-6"):
         load_fer2013(csv, use_cache=False)
+
+
+def test_csv_row_that_is_not_utf8(tmp_path):
+    csv = write_fer_csv(tmp_path / "fer2013.csv", fer_rows(1), "emotion,pixels,Usage")
+    csv.write_bytes(csv.read_bytes() + b"3,\xff\xfe,Training\n")
+    with pytest.raises(WorkbenchError, match="is not plain CSV text"):
+        load_fer2013(csv, use_cache=False)
+
+
+def test_dangling_link_in_a_class_folder_is_skipped(tmp_path):
+    root = write_fer_folders(tmp_path / "k", {"train": 1})
+    (root / "train" / "sad" / "gone.png").symlink_to(tmp_path / "nowhere.png")
+    data = load_fer2013(root, use_cache=False)
+    assert len(data.labels) == 7
+    assert [s["path"] for s in data.skipped] == ["train/sad/gone.png"]
 
 
 def test_truncated_jpeg_in_folder_is_skipped_with_reason(tmp_path):

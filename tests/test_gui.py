@@ -64,7 +64,43 @@ def test_bad_folder_gives_a_dialog_and_keeps_the_data(app, tmp_path):
     assert app.loaded is before and app.root.winfo_exists()
 
 
-def test_demo_banner_says_synthetic(display, tmp_path):
+def test_a_failed_first_load_can_be_mended(display, fer_csv, tmp_path, monkeypatch):
+    import tkinter as tk
+    from tkinter import messagebox
+
+    from emotion_gui.app import WorkbenchApp
+
+    errors: list[str] = []
+    monkeypatch.setattr(messagebox, "showerror", lambda title, msg, **kw: errors.append(msg))
+    (tmp_path / "broken").mkdir()
+    ravdess = write_ravdess(tmp_path / "ravdess", actors=(1, 2, 3))
+    root = tk.Tk()
+    wb = WorkbenchApp(root, DataSources(tmp_path / "broken", ravdess))
+    pump(root, lambda: errors)
+    assert wb.loaded is None
+    wb._replace(fer=fer_csv.parent)  # the user picks a good folder: speech stays as asked
+    pump(root, lambda: wb.loaded is not None)
+    assert wb.sources == DataSources(fer_csv.parent, ravdess)
+    wb.close()
+
+
+def test_an_error_in_a_view_does_not_stop_the_window(app, monkeypatch):
+    calls = []
+
+    def broken_once(loaded):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("chart exploded")
+
+    monkeypatch.setattr(app.data_view, "show", broken_once)
+    app.use_sources(app.sources)
+    pump(app.root, lambda: app.errors)
+    assert "chart exploded" in app.errors[0]
+    app.use_sources(app.sources)
+    pump(app.root, lambda: len(calls) == 2)  # later events are still handled
+
+
+def test_demo_banner_says_synthetic(tmp_path):
     assert (
         "synthetic demo data" in DataSources(tmp_path / "f", tmp_path / "r", True, True).describe()
     )

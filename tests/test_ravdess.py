@@ -38,6 +38,7 @@ def test_parse_all_seven_fields():
         ("03-01-05-03-01-01-01.wav", "intensity 03"),
         ("03-01-05-01-01-01-01.mp3", "extension .mp3"),
         ("03-01-05-01-01-01-xx.wav", "seven 2-digit fields"),
+        ("3-1-5-1-1-1-1.wav", "seven 2-digit fields"),
     ],
 )
 def test_bad_names_say_why(name, why):
@@ -57,6 +58,15 @@ def test_scan_is_recursive_and_lists_skipped_files(tmp_path):
     assert [s["path"] for s in scan.skipped] == ["Actor_01/03-01-05.wav"]
     assert select(scan.clips, modality=2)[0].actor == 7
     assert len(select(scan.clips, modality=3, channel=1, actors=[2], emotions=[5])) == 2
+
+
+def test_symlinked_actor_folders_are_followed_once(tmp_path):
+    elsewhere = write_ravdess(tmp_path / "elsewhere", actors=(5,))
+    root = write_ravdess(tmp_path / "r", actors=(6,))
+    (root / "Actor_05").symlink_to(elsewhere / "Actor_05")
+    (root / "loop").symlink_to(root)  # a loop must not hang or double-count
+    scan = scan_ravdess(root)
+    assert sorted({c.actor for c in scan.clips}) == [5, 6] and len(scan.clips) == 12
 
 
 def test_scan_of_missing_or_empty_folder(tmp_path):
