@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.requirements-installed
 
-.PHONY: run test setup demo-data bench lint clean-cache
+.PHONY: run test setup demo-data bench lint clean-cache screenshots
 
 run: $(STAMP)
 	$(PY) workbench.py
@@ -33,3 +33,6 @@ lint: $(STAMP)
 
 clean-cache:
 	rm -rf data/cache
+
+screenshots: $(STAMP)
+	$(PY) -m emotion_gui.screenshots

@@ -17,6 +17,8 @@ from tkinter import filedialog, messagebox, ttk
 from datasets.errors import WorkbenchError, describe
 from datasets.fer2013 import load_fer2013
 from datasets.info import detect, detect_kind, fer_info, ravdess_info
+from datasets.labels import RAVDESS_EMOTIONS
+from datasets.ravdess import speech_audio
 from datasets.sources import DataSources, default_sources, demo_sources, ensure_demo
 
 from .data_view import DataView
@@ -54,10 +56,14 @@ def load_data(sources: DataSources, emit) -> dict:
             f"{describe(sources.ravdess)} holds FER-2013 faces, not RAVDESS recordings; "
             "choose the RAVDESS folder."
         )
+    speech = speech_audio(scan.clips)
     return {
         "sources": sources,
         "fer_info": fer_info(fer),
         "ravdess_info": ravdess_info(scan),
+        # The speech model hears audio-only speech files; clips are counted apart.
+        "speech_counts": {e: sum(c.emotion_name == e for c in speech) for e in RAVDESS_EMOTIONS},
+        "n_clips": sum(c.modality in (1, 2) for c in scan.clips),
         "images": fer.images,
         "labels": fer.labels,
     }
@@ -75,7 +81,8 @@ class WorkbenchApp:
         self.jobs: dict[str, BackgroundJob] = {}
 
         root.title("Emotion Workbench")
-        root.geometry("1280x800")
+        # Fits a 1280x800 screen once the title bar, menu bar and a desktop panel are counted.
+        root.geometry("1240x720")
         root.minsize(960, 600)
         root.report_callback_exception = self._report_tk_error
         root.protocol("WM_DELETE_WINDOW", self.close)
@@ -244,8 +251,10 @@ class WorkbenchApp:
             self.banner_var.set(f"Data: {self.sources.describe()}")
             self.data_view.show(ev.payload)
             self.progress["value"] = 1.0
+            n_speech = sum(ev.payload["speech_counts"].values())
             self.status_var.set(
-                f"Loaded {ev.payload['fer_info']['n_items']:,} faces and {ev.payload['ravdess_info']['n_items']:,} recordings"
+                f"Loaded {ev.payload['fer_info']['n_items']:,} faces, {n_speech:,} speech "
+                f"recordings and {ev.payload['n_clips']:,} video clips"
             )
 
     # ------------------------------------------------------------- errors

@@ -43,10 +43,13 @@ class DataView(ttk.Frame):
         self.fer_bars = plot_class_counts(
             self.ax_fer, fer["classes"], title=f"Faces: {fer['n_items']:,} images by emotion"
         )
+        speech = loaded["speech_counts"]
+        n = loaded["n_clips"]
+        clips = f", {n:,} video clip{'s' if n != 1 else ''}" if n else ""
         self.ravdess_bars = plot_class_counts(
             self.ax_ravdess,
-            rav["classes"],
-            title=f"Speech: {rav['n_items']:,} recordings by emotion ({len(rav['actors'])} actors)",
+            speech,
+            title=f"Speech: {sum(speech.values()):,} recordings by emotion ({len(rav['actors'])} actors{clips})",
             color="C1",
         )
         plot_face_samples(

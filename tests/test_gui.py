@@ -31,7 +31,9 @@ def app(display, fer_csv, tmp_path, monkeypatch):
     errors: list[str] = []
     monkeypatch.setattr(messagebox, "showerror", lambda title, msg, **kw: errors.append(msg))
     root = tk.Tk()
-    sources = DataSources(fer_csv.parent, write_ravdess(tmp_path / "ravdess", actors=(1, 2, 3)))
+    ravdess = write_ravdess(tmp_path / "ravdess", actors=(1, 2, 3))
+    (ravdess / "Actor_01" / "02-01-03-01-01-01-01.mp4").write_bytes(b"")  # a clip: not speech audio
+    sources = DataSources(fer_csv.parent, ravdess)
     wb = WorkbenchApp(root, sources)
     wb.errors = errors
     pump(root, lambda: wb.loaded is not None)
@@ -46,12 +48,10 @@ def test_window_shows_the_data_it_loaded(app):
     heights = [int(b.get_height()) for b in app.data_view.fer_bars]
     assert heights == [7] * len(FER_CLASSES)  # 4 train + 2 public + 1 private per class
     speech = dict(
-        zip(
-            app.loaded["ravdess_info"]["classes"],
-            (int(b.get_height()) for b in app.data_view.ravdess_bars),
-        )
+        zip(app.loaded["speech_counts"], (int(b.get_height()) for b in app.data_view.ravdess_bars))
     )
-    assert speech["neutral"] == 6 and speech["happy"] == 6 and speech["calm"] == 0
+    assert speech["neutral"] == 6 and speech["happy"] == 6 and speech["calm"] == 0  # no clip
+    assert app.loaded["n_clips"] == 1 and "1 video clip)" in app.data_view.ax_ravdess.get_title()
     assert app.data_view.ax_faces.get_images()[0].get_array().shape == (7 * 48, 6 * 48)
 
 
