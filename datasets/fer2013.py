@@ -139,6 +139,21 @@ def load_fer2013(
     return data
 
 
+def _collect(
+    images: list, labels: list, usage: list, sources: list, layout: str, root: Path, skipped: list
+) -> FerData:
+    """``FerData`` from the per-image lists a parser builds."""
+    return FerData(
+        images=np.stack(images),
+        labels=np.asarray(labels, dtype=np.int64),
+        usage=np.asarray(usage, dtype=np.int8),
+        sources=np.asarray(sources, dtype=str),
+        layout=layout,
+        root=root,
+        skipped=skipped,
+    )
+
+
 def _from_arrays(a: dict[str, np.ndarray], layout: str, root: Path) -> FerData:
     skipped = [
         {"path": str(p), "reason": str(r)} for p, r in zip(a["skipped_path"], a["skipped_reason"])
@@ -161,15 +176,7 @@ def _parse_csvs(files: list[Path], root: Path) -> FerData:
         raise WorkbenchError(
             f"{describe(files[0])} holds no labelled FER-2013 rows; {DOWNLOAD_HINT}."
         )
-    return FerData(
-        images=np.stack(images),
-        labels=np.asarray(labels, dtype=np.int64),
-        usage=np.asarray(usage, dtype=np.int8),
-        sources=np.asarray(sources, dtype=str),
-        layout="csv",
-        root=root,
-        skipped=skipped,
-    )
+    return _collect(images, labels, usage, sources, "csv", root, skipped)
 
 
 def _parse_csv(
@@ -332,15 +339,7 @@ def _read_folders(
         progress(len(files), len(files))
     if not images:
         raise WorkbenchError(f"No readable face images under {describe(root)}; {DOWNLOAD_HINT}.")
-    return FerData(
-        images=np.stack(images),
-        labels=np.asarray(labels, dtype=np.int64),
-        usage=np.asarray(usage, dtype=np.int8),
-        sources=np.asarray(sources, dtype=str),
-        layout="folders",
-        root=root,
-        skipped=skipped,
-    )
+    return _collect(images, labels, usage, sources, "folders", root, skipped)
 
 
 # ------------------------------------------------------------------- splits

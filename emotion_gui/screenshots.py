@@ -8,8 +8,6 @@ opens the workbench on the built-in demo data, waits for each view to be ready a
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
 import time
 import tkinter as tk
@@ -20,26 +18,9 @@ from PIL import ImageGrab
 from datasets.sources import demo_sources, ensure_demo
 
 from .app import WorkbenchApp
+from .xvfb import start_xvfb
 
 OUT = Path(__file__).resolve().parent.parent / "screenshots"
-
-
-def start_xvfb() -> subprocess.Popen | None:
-    """A virtual 1280x800 screen when there is no display; None when one is already set."""
-    if os.environ.get("DISPLAY"):
-        return None
-    if not shutil.which("Xvfb"):
-        sys.exit("Screenshots need a display or Xvfb (apt-get install xvfb).")
-    read, write = os.pipe()
-    proc = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-        pass_fds=(write,),
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write)
-    with os.fdopen(read) as f:
-        os.environ["DISPLAY"] = ":" + f.readline().strip()
-    return proc
 
 
 def settle(root: tk.Tk, until=lambda: True, timeout: float = 120.0) -> None:
@@ -63,7 +44,11 @@ def grab(root: tk.Tk, name: str) -> Path:
 
 
 def main() -> int:
-    xvfb = start_xvfb()
+    xvfb = None
+    if not os.environ.get("DISPLAY"):
+        xvfb = start_xvfb()
+        if xvfb is None:
+            sys.exit("Screenshots need a display or Xvfb (apt-get install xvfb).")
     try:
         ensure_demo()
         OUT.mkdir(exist_ok=True)

@@ -115,27 +115,14 @@ def ravdess_dir(tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def display():
     """A display for Tk: the current one, or a private Xvfb server started for the tests."""
-    import shutil
-    import subprocess
+    from emotion_gui.xvfb import start_xvfb
 
     if os.environ.get("DISPLAY"):
         yield os.environ["DISPLAY"]
         return
-    if not shutil.which("Xvfb"):
-        pytest.skip("no DISPLAY and Xvfb is not installed (apt-get install xvfb)")
-    read, write = os.pipe()
-    proc = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-        pass_fds=(write,),
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write)
-    with os.fdopen(read) as f:
-        number = f.readline().strip()  # Xvfb writes the display number once it is ready
-    if not number:
-        proc.kill()
-        pytest.skip("Xvfb did not start")
-    os.environ["DISPLAY"] = f":{number}"
+    proc = start_xvfb()
+    if proc is None:
+        pytest.skip("no DISPLAY, and Xvfb is missing or did not start (apt-get install xvfb)")
     yield os.environ["DISPLAY"]
     os.environ.pop("DISPLAY", None)
     proc.terminate()
