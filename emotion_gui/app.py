@@ -36,7 +36,7 @@ def load_data(sources: DataSources, emit) -> dict:
     Loading is cached, so the second time it is quick.
     """
     if sources.fer_is_demo or sources.ravdess_is_demo:
-        emit("Preparing the built-in demo data (first time: about 30 s)…", 0.0)
+        emit("Preparing the built-in demo data (first time: about 20 s)…", 0.0)
         ensure_demo()
     if detect_kind(sources.fer) != "fer2013":
         raise WorkbenchError(
