@@ -83,7 +83,7 @@ def main() -> int:
             seconds, _ = timed(lambda: make_demo_data(out))
             size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
             report("demo-data generation", seconds, 60)
-            print(f"{'  demo-data size':<42} {size / 2**20:8.1f} MB  (target <= 120 MB)")
+            print(f"{'  demo-data size':<42} {size / 1e6:8.1f} MB  (target <= 120 MB)")
     return 0
 
 
