@@ -75,6 +75,17 @@ def _print_progress(stage: str, fraction: float) -> None:
     print(f"\r{stage}: {100 * fraction:5.1f}%   ", end="", file=sys.stderr, flush=True)
 
 
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0 (a usage error, exit status 2, otherwise)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number 0 or more, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="workbench.py",
@@ -89,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("make-demo-data", help="generate the built-in synthetic demo data")
     s.add_argument("--out", help="folder to write (default: data/demo)")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=non_negative_int, default=0, help="0 or more (default 0)")
     s.set_defaults(func=cmd_make_demo_data)
 
     s = sub.add_parser("demo", help="generate the demo data if needed and summarise it")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,11 +42,14 @@ def demo_sources() -> DataSources:
     return DataSources(root / "fer2013", root / "ravdess", True, True)
 
 
-def ensure_demo() -> Path:
-    """Generate the demo data if it is missing or out of date (up to about a minute)."""
+def ensure_demo(progress: Callable[[str, float], None] | None = None) -> Path:
+    """Generate the demo data if it is missing or out of date (about 20 s here).
+
+    ``progress(message, fraction)`` reports the generation, as in ``make_demo_data``.
+    """
     from .demo import ensure_demo_data
 
-    return ensure_demo_data(paths.demo_dir())
+    return ensure_demo_data(paths.demo_dir(), progress=progress)
 
 
 def default_sources() -> DataSources:

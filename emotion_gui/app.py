@@ -36,8 +36,9 @@ def load_data(sources: DataSources, emit) -> dict:
     Loading is cached, so the second time it is quick.
     """
     if sources.fer_is_demo or sources.ravdess_is_demo:
-        emit("Preparing the built-in demo data (first time: about 20 s)…", 0.0)
-        ensure_demo()
+        emit("Checking the built-in demo data…", 0.0)
+        # The first time, generating it takes about 20 s: show its own progress.
+        ensure_demo(progress=lambda msg, frac: emit(f"Making the demo data: {msg}", frac))
     if detect_kind(sources.fer) != "fer2013":
         raise WorkbenchError(
             f"{describe(sources.fer)} holds RAVDESS recordings, not FER-2013 faces; "

@@ -70,6 +70,19 @@ def test_bad_inputs_exit_2_with_one_sentence(tmp_path):
         assert path in proc.stderr
 
 
+def test_negative_seed_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        workbench.main(["make-demo-data", "--seed", "-3"])
+    assert exc.value.code == 2 and "0 or more" in capsys.readouterr().err
+
+
+def test_make_demo_data_refuses_a_real_data_folder(tmp_path, capsys):
+    (tmp_path / "ravdess" / "Actor_01").mkdir(parents=True)
+    (tmp_path / "ravdess" / "Actor_01" / "03-01-01-01-01-01-01.wav").write_bytes(b"real")
+    assert workbench.main(["make-demo-data", "--out", str(tmp_path)]) == 2
+    assert "not an earlier demo-data folder" in capsys.readouterr().err
+
+
 def test_unknown_subcommand_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exc:
         workbench.main(["fly"])

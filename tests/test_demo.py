@@ -17,7 +17,7 @@ import soundfile as sf
 
 from datasets import demo
 from datasets.errors import WorkbenchError
-from datasets.labels import FER_CLASSES, ravdess_name
+from datasets.labels import FER_CLASSES, RAVDESS_EMOTIONS, ravdess_name
 
 N_FACES = 60
 N_ACTORS = 2
@@ -223,7 +223,8 @@ def test_marker_written(small):
     assert demo.read_marker(out) == marker
     # A small set is not the default one, so ensure_demo_data would regenerate it.
     assert not demo.is_complete(out, 0)
-    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no temp leftovers
+    leftovers = [p for p in out.parent.iterdir() if p.name.startswith(".") and p.suffix != ".lock"]
+    assert not leftovers  # no temp folders
 
 
 def _fake_default(folder: Path, seed: int = 0, version: int = demo.DEMO_VERSION) -> None:
@@ -241,21 +242,19 @@ def test_ensure_skips_complete_folder(tmp_path, monkeypatch):
         raise AssertionError("regenerated a complete folder")
 
     monkeypatch.setattr(demo, "make_demo_data", fail)
+    monkeypatch.setattr(demo, "_generate", fail)
     assert demo.ensure_demo_data(folder) == folder
 
 
-@pytest.mark.parametrize("case", ["missing", "old_version", "other_seed", "half_written"])
+@pytest.mark.parametrize("case", ["missing", "old_version", "other_seed"])
 def test_ensure_regenerates(tmp_path, monkeypatch, case):
     folder = tmp_path / "demo"
     if case == "old_version":
         _fake_default(folder, version=demo.DEMO_VERSION - 1)
     elif case == "other_seed":
         _fake_default(folder, seed=7)
-    elif case == "half_written":  # files but no marker: a run that died
-        (folder / "fer2013").mkdir(parents=True)
-        (folder / "fer2013" / "fer2013.csv").write_text("emotion,pixels,Usage\n")
     calls = []
-    monkeypatch.setattr(demo, "make_demo_data", lambda out, seed: calls.append((out, seed)))
+    monkeypatch.setattr(demo, "_generate", lambda out, seed, *a, **k: calls.append((out, seed)))
     assert demo.ensure_demo_data(folder, seed=0) == folder
     assert calls == [(folder, 0)]
 
@@ -263,17 +262,38 @@ def test_ensure_regenerates(tmp_path, monkeypatch, case):
 def test_ensure_default_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBENCH_DATA_DIR", str(tmp_path))
     calls = []
-    monkeypatch.setattr(demo, "make_demo_data", lambda out, seed: calls.append(out))
+    monkeypatch.setattr(demo, "_generate", lambda out, seed, *a, **k: calls.append(out))
     assert demo.ensure_demo_data() == tmp_path / "demo"
     assert calls == [tmp_path / "demo"]
 
 
+def _files(folder: Path) -> list[str]:
+    """Everything under ``folder`` except the generation lock file."""
+    return sorted(p.name for p in folder.iterdir() if not p.name.endswith(".lock"))
+
+
 def test_regeneration_replaces_old_demo_folder(tmp_path):
     folder = tmp_path / "demo"
-    (folder / "ravdess" / "Actor_09").mkdir(parents=True)  # stale content of an older version
+    _fake_default(folder, version=demo.DEMO_VERSION - 1)  # an earlier demo set: has a marker
+    (folder / "ravdess" / "Actor_09").mkdir(parents=True)  # stale content of that version
     _generate(folder, n_faces=10, n_actors=1, with_video=False)
     assert not (folder / "ravdess" / "Actor_09").exists()
     assert demo.read_marker(folder)["n_faces"] == 10
+
+
+def test_never_touches_real_data_that_looks_like_demo_data(tmp_path):
+    # The README tells users to put FER-2013 and RAVDESS in data/fer2013 and data/ravdess:
+    # `make-demo-data --out data` must not replace them.
+    real = tmp_path / "data"
+    (real / "fer2013").mkdir(parents=True)
+    (real / "fer2013" / "fer2013.csv").write_text("emotion,pixels,Usage\n")
+    take = real / "ravdess" / "Actor_01" / "03-01-01-01-01-01-01.wav"
+    take.parent.mkdir(parents=True)
+    take.write_bytes(b"REAL RECORDING")
+    with pytest.raises(WorkbenchError, match="not an earlier demo-data folder"):
+        _generate(real, n_faces=10, n_actors=1, with_video=False)
+    assert take.read_bytes() == b"REAL RECORDING"
+    assert _files(tmp_path) == ["data"]  # refused before any work: no temp folder either
 
 
 def test_refuses_folder_with_foreign_files(tmp_path):
@@ -283,7 +303,15 @@ def test_refuses_folder_with_foreign_files(tmp_path):
     with pytest.raises(WorkbenchError, match="mine"):
         _generate(folder, n_faces=10, n_actors=1, with_video=False)
     assert (folder / "thesis.docx").read_text() == "precious"
-    assert [p.name for p in tmp_path.iterdir()] == ["mine"]  # temp folder cleaned up
+    assert _files(tmp_path) == ["mine"]
+
+
+def test_leftovers_of_killed_runs_are_removed(tmp_path):
+    folder = tmp_path / "demo"
+    for stale in (".demo.tmp-99999-deadbeef", ".demo.old-cafe0000"):
+        (tmp_path / stale / "fer2013").mkdir(parents=True)
+    _generate(folder, n_faces=10, n_actors=1, with_video=False)
+    assert _files(tmp_path) == ["demo"]
 
 
 def test_interrupted_run_leaves_nothing(tmp_path):
@@ -295,7 +323,7 @@ def test_interrupted_run_leaves_nothing(tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         _generate(folder, n_faces=10, n_actors=1, with_video=False, progress=interrupt)
-    assert list(tmp_path.iterdir()) == []
+    assert _files(tmp_path) == []
     assert not demo.is_complete(folder)
 
 
@@ -425,3 +453,76 @@ def test_loaders_read_the_demo_data(small, tmp_path):
     assert faces.faces.shape == (8, 48, 48) and faces.found.all()
     audio, source = clip_audio(clip)
     assert source.name == ravdess_name(3, 1, 6, 2, 1, 1, 2) and len(audio) == 48_000
+
+
+# ---------------------------------------------------------------------------------------------
+# Labels mean what they say: a wrong label-to-expression mapping anywhere in the renderers
+# must fail here (re-rendering through the same functions could not catch it).
+
+
+def _best_wrong_labelling(pred: np.ndarray, truth: np.ndarray, n: int) -> float:
+    """Agreement of ``pred`` with the best consistently shifted labelling."""
+    return max(float(np.mean(pred == (truth + s) % n)) for s in range(1, n))
+
+
+def test_csv_faces_show_their_labelled_expression(small):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    # Reference faces drawn straight from the emotion names, with other identities.
+    x_ref, y_ref = [], []
+    for c, name in enumerate(FER_CLASSES):
+        for k in range(25):
+            rng = np.random.default_rng([123, c, k])
+            expr = demo.expression_params(name, float(rng.uniform(0.6, 1.0)))
+            img = demo.render_face(demo.random_identity(rng), expr, demo.random_view(rng), 48)
+            x_ref.append(np.asarray(img, np.float32).ravel())
+            y_ref.append(c)
+    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=0.1))
+    probe.fit(np.array(x_ref), np.array(y_ref))
+
+    out, _, _ = small
+    with open(out / "fer2013" / "fer2013.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    x = np.array([np.array(r["pixels"].split(), np.float32) / 255 for r in rows])
+    y = np.array([int(r["emotion"]) for r in rows])
+    pred = probe.predict(x)
+    right, wrong = float(np.mean(pred == y)), _best_wrong_labelling(pred, y, 7)
+    assert right >= 0.3 and right > 2 * wrong, (right, wrong)  # measured: 0.45 vs 0.13
+
+
+def test_clips_show_their_takes_emotion(small):
+    out, _, _ = small
+    refs: dict[int, np.ndarray] = {}
+    pred, truth = [], []
+    for clip in sorted((out / "ravdess").rglob("02-*.mp4")):
+        fields = _fields(clip)
+        actor, emotion = fields[6], fields[2] - 1
+        if actor not in refs:  # this actor's face showing each emotion, mouth at rest
+            ident, view = demo.actor_face(0, actor)
+            refs[actor] = np.stack(
+                [
+                    np.asarray(demo.render_face(ident, demo.expression_params(e, 0.9), view, 64))
+                    for e in RAVDESS_EMOTIONS
+                ]
+            )
+        frames = np.stack([cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in _read_frames(clip)])
+        mean = frames.astype(np.float32).mean(axis=0) / 255
+        # Brows and eyes only (rows above 40): the mouth moves with the speech.
+        dist = ((refs[actor] - mean) ** 2)[:, :40].mean(axis=(1, 2))
+        pred.append(int(np.argmin(dist)))
+        truth.append(emotion)
+    pred, truth = np.array(pred), np.array(truth)
+    right, wrong = float(np.mean(pred == truth)), _best_wrong_labelling(pred, truth, 8)
+    assert right >= 0.35 and right > 2 * wrong, (right, wrong)  # measured: 0.53 vs 0.12
+
+
+def test_actor_voices_are_spread_apart():
+    for female in (False, True):
+        voices = [demo.actor_voice(0, a) for a in range(1 + female, 25, 2)]
+        f0 = np.sort([v.f0 for v in voices])
+        tract = np.sort([v.formant_scale for v in voices])
+        # 12 voices per sex: neighbours at least ~1/3 of an even spacing apart on each axis.
+        assert np.diff(f0).min() > 0.3 * (f0[-1] - f0[0]) / 11
+        assert np.diff(tract).min() > 0.3 * (tract[-1] - tract[0]) / 11
