@@ -38,7 +38,7 @@ def load_data(sources: DataSources, emit) -> dict:
     if sources.fer_is_demo or sources.ravdess_is_demo:
         emit("Checking the built-in demo data…", 0.0)
         # The first time, generating it takes about 20 s: show its own progress.
-        ensure_demo(progress=lambda msg, frac: emit(f"Making the demo data: {msg}", frac))
+        ensure_demo(progress=emit)
     if detect_kind(sources.fer) != "fer2013":
         raise WorkbenchError(
             f"{describe(sources.fer)} holds RAVDESS recordings, not FER-2013 faces; "
