@@ -26,7 +26,8 @@ def read_gray(path: str | Path) -> np.ndarray:
     try:
         with Image.open(path) as im:
             im.load()  # decode now: a truncated JPEG fails here, not later in training
-            im = ImageOps.exif_transpose(im)
+            if "exif" in im.info:  # phone photos; parsing EXIF for every FER crop doubles the cost
+                im = ImageOps.exif_transpose(im)
             return _to_uint8_gray(im)
     except UnidentifiedImageError:
         raise WorkbenchError(

@@ -102,6 +102,18 @@ def test_sixteen_bit_and_float_images_are_scaled_not_clipped(tmp_path):
     assert 120 < read_gray(tmp_path / "f.tif").mean() < 135
 
 
+def test_phone_photo_orientation_is_applied(tmp_path):
+    pixels = np.zeros((20, 40), np.uint8)
+    pixels[:, :10] = 255  # bright left edge
+    im = Image.fromarray(pixels)
+    exif = im.getexif()
+    exif[0x0112] = 6  # EXIF orientation: the camera was turned; rotate 90 degrees clockwise
+    im.save(tmp_path / "phone.jpg", exif=exif.tobytes())
+    gray = read_gray(tmp_path / "phone.jpg")
+    assert gray.shape == (40, 20)
+    assert gray[:8].mean() > 200 and gray[-8:].mean() < 50  # the left edge is now the top
+
+
 def test_a_sliver_of_an_image_has_no_face_but_no_crash(tmp_path):
     Image.fromarray(np.full((3, 500), 90, np.uint8)).save(tmp_path / "sliver.png")
     with pytest.raises(NoFaceError):
