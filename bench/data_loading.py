@@ -43,6 +43,16 @@ def report(name: str, seconds: float, target: float | None = None) -> None:
     print(f"{name:<42} {seconds:8.2f} s{verdict}")
 
 
+def cold_and_cached(name: str, load, cold_target: float, cached_target: float):
+    """Time ``load()`` with an empty cache, then again from the cache; report both."""
+    cold, result = timed(load)
+    cached, _ = timed(load)
+    report(f"{name} cold", cold, cold_target)
+    report(f"{name} cached", cached, cached_target)
+    print(f"{'  cached speed-up':<42} {cold / cached:8.1f} x")
+    return result
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -55,24 +65,20 @@ def main() -> int:
         cache = Path(tmp) / "cache"
         fer = args.shared / "fer2013" / "train"
         if fer.is_dir():
-            cold, data = timed(lambda: load_fer2013(fer, cache_dir=cache))
-            warm, _ = timed(lambda: load_fer2013(fer, cache_dir=cache))
+            data = cold_and_cached(
+                "FER-2013 load", lambda: load_fer2013(fer, cache_dir=cache), 15, 1
+            )
             print(f"FER-2013 train: {len(data.labels)} images")
-            report("FER-2013 cold load", cold, 15)
-            report("FER-2013 cached load", warm, 1)
-            print(f"{'  cached speed-up':<42} {cold / warm:8.1f} x")
         else:
             print(f"FER-2013 skipped: {fer} is absent")
 
         ravdess = args.shared / "ravdess_speech_16k"
         if ravdess.is_dir():
             paths = [c.path for c in speech_audio(scan_ravdess(ravdess).clips)]
-            cold, fs = timed(lambda: extract_features(paths, cache_dir=cache))
-            warm, _ = timed(lambda: extract_features(paths, cache_dir=cache))
+            fs = cold_and_cached(
+                "RAVDESS log-mel", lambda: extract_features(paths, cache_dir=cache), 30, 2
+            )
             print(f"RAVDESS speech: {len(paths)} files -> features {tuple(fs.x.shape)}")
-            report("RAVDESS log-mel cold", cold, 30)
-            report("RAVDESS log-mel cached", warm, 2)
-            print(f"{'  cached speed-up':<42} {cold / warm:8.1f} x")
         else:
             print(f"RAVDESS skipped: {ravdess} is absent")
 

@@ -221,20 +221,18 @@ def extract_features(
     """
     folder = cache.resolve_dir(cache_dir, "features")
     pdict = params.to_dict()
-    x: list[np.ndarray | None] = [None] * len(paths)
+    x: list[np.ndarray | None] = [None] * len(paths)  # stays None for a skipped file
     skipped: list[dict[str, str]] = []
-    bad: set[int] = set()
 
-    keys: list[Path] = []
+    entries: list[Path | None] = []  # cache entry per file; None when it cannot be stat'ed
     todo: list[int] = []
     for i, p in enumerate(paths):
         try:
             key = cache.make_key("features", FEATURE_FORMAT, cache.file_signature(p), pdict)
+            entries.append(folder / key[:2] / f"{key}.npy")
         except OSError:
-            key = "missing"  # read_audio below reports it properly
-        entry = folder / key[:2] / f"{key}.npy"
-        keys.append(entry)
-        if use_cache and key != "missing" and (hit := cache.load_npy(entry)) is not None:
+            entries.append(None)  # read_audio below reports the missing file properly
+        if use_cache and entries[i] and (hit := cache.load_npy(entries[i])) is not None:
             x[i] = hit
         else:
             todo.append(i)
@@ -256,21 +254,22 @@ def extract_features(
             chunk = todo[start : start + batch_size]
             results = list(pool.map(load_window, chunk))
             ok = [(i, w) for i, w in zip(chunk, results) if not isinstance(w, str)]
-            for i, w in zip(chunk, results):
-                if isinstance(w, str):
-                    bad.add(i)
-                    skipped.append({"path": str(paths[i]), "reason": w})
+            skipped += [
+                {"path": str(paths[i]), "reason": w}
+                for i, w in zip(chunk, results)
+                if isinstance(w, str)
+            ]
             if ok:
                 feats = compute_features(np.stack([w for _, w in ok]), params)
                 for (i, _), f in zip(ok, feats):
                     x[i] = f
-                    if use_cache:
-                        cache.save_npy(keys[i], f)
+                    if use_cache and entries[i]:
+                        cache.save_npy(entries[i], f)
             done += len(chunk)
             if progress:
                 progress(done, len(paths))
 
-    kept = np.array([i for i in range(len(paths)) if i not in bad], dtype=np.int64)
+    kept = np.array([i for i, f in enumerate(x) if f is not None], dtype=np.int64)
     if len(kept):
         stacked = np.stack([x[i] for i in kept])
     else:

@@ -55,6 +55,8 @@ class FerData:
     layout: str  # "csv" or "folders"
     root: Path
     skipped: list[dict[str, str]] = field(default_factory=list)  # [{path, reason}]
+    # Held-out positions per (val_fraction, seed): hashing 28,709 images once, not per split.
+    _holdout: dict[tuple[float, int], np.ndarray] = field(default_factory=dict, repr=False)
 
 
 def find_layout(path: str | Path) -> tuple[str, list[Path]]:
@@ -316,7 +318,7 @@ def _read_folders(
     def read(p: str) -> np.ndarray | str:
         try:
             return to_48(read_gray(p))
-        except Exception as exc:  # one bad file must not stop a 28,709-image load
+        except WorkbenchError as exc:  # one bad file must not stop a 28,709-image load
             return str(exc)
 
     images, labels, usage, sources, skipped = [], [], [], [], []
@@ -362,7 +364,12 @@ def split_indices(
     train = np.flatnonzero(data.usage == TRAINING)
     if (data.usage == PUBLIC_TEST).any():
         return train if split == "train" else np.flatnonzero(data.usage == PUBLIC_TEST)
-    val = stratified_holdout(data.labels[train], val_fraction, seed, data.images[train])
+    key = (val_fraction, seed)
+    if key not in data._holdout:
+        data._holdout[key] = stratified_holdout(
+            data.labels[train], val_fraction, seed, data.images[train]
+        )
+    val = data._holdout[key]
     mask = np.zeros(len(train), dtype=bool)
     mask[val] = True
     return train[~mask] if split == "train" else train[mask]

@@ -16,7 +16,7 @@ from tkinter import filedialog, messagebox, ttk
 
 from datasets.errors import WorkbenchError, describe
 from datasets.fer2013 import load_fer2013
-from datasets.info import detect, detect_kind, fer_info, ravdess_info
+from datasets.info import detect, fer_info, ravdess_info
 from datasets.labels import RAVDESS_EMOTIONS
 from datasets.ravdess import speech_audio
 from datasets.sources import DataSources, default_sources, demo_sources, ensure_demo
@@ -39,12 +39,7 @@ def load_data(sources: DataSources, emit) -> dict:
         emit("Checking the built-in demo data…", 0.0)
         # The first time, generating it takes about 20 s: show its own progress.
         ensure_demo(progress=emit)
-    if detect_kind(sources.fer) != "fer2013":
-        raise WorkbenchError(
-            f"{describe(sources.fer)} holds RAVDESS recordings, not FER-2013 faces; "
-            "choose the FER-2013 folder."
-        )
-    fer = load_fer2013(
+    fer = load_fer2013(  # refuses a folder that is not FER-2013, naming it
         sources.fer,
         progress=lambda done, total: emit(
             f"Reading faces: {done:,} of {total:,}", 0.05 + 0.8 * done / total
@@ -75,7 +70,6 @@ class WorkbenchApp:
 
     def __init__(self, root: tk.Tk, sources: DataSources | None = None) -> None:
         self.root = root
-        self.sources: DataSources | None = None  # the data shown now
         self.requested: DataSources | None = None  # the data asked for last (may have failed)
         self.loaded: dict | None = None
         self.events: queue.Queue[JobEvent] = queue.Queue()
@@ -164,6 +158,11 @@ class WorkbenchApp:
         ):
             self.root.bind_all(f"<Control-{key}>", lambda _e, a=action: a())
 
+    @property
+    def sources(self) -> DataSources | None:
+        """The data shown now (None until the first load succeeds)."""
+        return self.loaded["sources"] if self.loaded else None
+
     # ------------------------------------------------------------ actions
 
     def ask_fer(self) -> None:
@@ -248,7 +247,6 @@ class WorkbenchApp:
             self._error(str(exc) if isinstance(exc, WorkbenchError) else f"{ev.job} failed: {exc}")
         elif ev.kind == "done" and ev.job == "data":
             self.loaded = ev.payload
-            self.sources = ev.payload["sources"]
             self.banner_var.set(f"Data: {self.sources.describe()}")
             self.data_view.show(ev.payload)
             self.progress["value"] = 1.0

@@ -60,7 +60,7 @@ def test_bad_folder_gives_a_dialog_and_keeps_the_data(app, tmp_path):
     (tmp_path / "junk").mkdir()
     app._replace(fer=tmp_path / "junk")
     pump(app.root, lambda: app.errors)
-    assert "holds neither FER-2013" in app.errors[0]
+    assert "junk' holds neither a FER-2013 CSV" in app.errors[0]
     assert app.loaded is before and app.root.winfo_exists()
 
 
