@@ -2,7 +2,11 @@
 """Emotion Workbench: with no arguments it opens the window; subcommands run jobs headless.
 
     python workbench.py                        # the GUI
-    python workbench.py demo                   # generate the built-in demo data and summarise it
+    python workbench.py demo                   # train face and speech models on the demo data
+    python workbench.py train face|speech [--data PATH|demo] [--epochs N] [--preset quick|full] ...
+    python workbench.py evaluate RUN_OR_CHECKPOINT --data PATH [--split ...] [--json]
+    python workbench.py predict FILE [--model RUN_OR_CHECKPOINT] [--json]
+    python workbench.py compare RUN_DIR... [--out PNG]
     python workbench.py data-info PATH [--json]
     python workbench.py make-demo-data [--out DIR] [--seed N]
 
@@ -43,14 +47,148 @@ def cmd_make_demo_data(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from datasets.info import data_info, format_info
-    from datasets.sources import ensure_demo
+def _train_options(args: argparse.Namespace, kind: str, **overrides):
+    from training.train import TrainOptions
 
-    root = ensure_demo()
-    print(f"built-in synthetic demo data in {root}")
-    for sub in ("fer2013", "ravdess"):
-        print(format_info(data_info(root / sub)))
+    opts = TrainOptions(
+        kind=kind,
+        data=args.data,
+        preset=args.preset,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        device=args.device,
+        seed=args.seed,
+    )
+    for key, value in overrides.items():
+        setattr(opts, key, value)
+    return opts
+
+
+def _run_training(opts, label: str = ""):
+    """Train with a progress bar; the first Ctrl+C stops after the current batch and still
+    scores and saves the best epoch (a second one aborts)."""
+    import signal
+    import threading
+
+    from training.callbacks import ProgressBar
+    from training.train import train_model
+
+    stop = threading.Event()
+
+    def on_sigint(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        print("\nstopping after this batch (Ctrl+C again to abort)…", file=sys.stderr)
+        stop.set()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        return train_model(
+            opts,
+            callbacks=[ProgressBar(label)],
+            stop_event=stop,
+            status=lambda msg: print(f"{label}{msg}", file=sys.stderr),
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _summary(metrics: dict) -> str:
+    where = "test split" if metrics["split"] == "test" else "validation split"
+    return (
+        f"held-out {where}: accuracy {metrics['accuracy']:.1%}, UAR {metrics['uar']:.1%}, "
+        f"macro F1 {metrics['macro_f1']:.1%} ({metrics['n_items']} items)"
+    )
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    opts = _train_options(
+        args,
+        args.kind,
+        out=args.out,
+        resume=args.resume,
+        variant=args.variant,
+        patience=args.patience,
+        augment=args.augment,
+    )
+    result = _run_training(opts)
+    print(f"run folder: {result.run_dir}")
+    print(_summary(result.metrics))
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from training.train import evaluate_checkpoint
+
+    metrics = evaluate_checkpoint(args.model, args.data, split=args.split)
+    if args.json:
+        print(json.dumps(metrics, indent=2))
+        return 0
+    print(f"{metrics['kind']} model {metrics['model']} on {metrics['data']} ({metrics['split']}):")
+    print(
+        f"accuracy {metrics['accuracy']:.1%}, UAR {metrics['uar']:.1%}, "
+        f"macro F1 {metrics['macro_f1']:.1%} on {metrics['n_items']} items"
+    )
+    for name, m in metrics["per_class"].items():
+        print(
+            f"  {name:<10} recall {m['recall']:6.1%}  precision {m['precision']:6.1%}  n={m['support']}"
+        )
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from training.predict import predict_file
+
+    pred = predict_file(args.file, model=args.model, detect=not args.no_detect)
+    if args.json:
+        print(json.dumps(pred.to_dict(), indent=2))
+        return 0
+    print(f"{pred.file}: {pred.top}  (model: {pred.model})")
+    for name, p in sorted(pred.probabilities.items(), key=lambda kv: -kv[1]):
+        print(f"  {name:<10} {p:6.1%}  {'#' * round(40 * p)}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from training.report import write_comparison
+    from training.runs import load_run
+
+    runs = [load_run(d) for d in args.runs]
+    out = Path(args.out)
+    write_comparison(out, runs)
+    for r in runs:
+        m = r["metrics"]
+        print(
+            f"{r['name']:<32} {r['kind']:<7} {m['split']:<5} acc {m['accuracy']:6.1%}  UAR {m['uar']:6.1%}"
+        )
+    print(f"comparison chart: {out}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from datasets import paths
+    from datasets.sources import ensure_demo
+    from training.report import write_comparison
+    from training.runs import load_run, new_run_dir
+
+    t0 = time.perf_counter()
+    root = ensure_demo(progress=_print_progress)
+    print(f"\rbuilt-in synthetic demo data in {root}", file=sys.stderr)
+    base = Path(args.out) if args.out else new_run_dir("demo")
+    base.mkdir(parents=True, exist_ok=True)
+    results = []
+    for kind in ("face", "speech"):
+        opts = _train_options(args, kind, data="demo", out=str(base / kind), name=f"{kind} (demo)")
+        results.append(_run_training(opts, label=f"[{kind}] "))
+    runs = [load_run(r.run_dir) for r in results]
+    write_comparison(base / "comparison.png", runs)
+    print(
+        f"\nDemo on {paths.demo_dir()} (built-in synthetic demo data), {time.perf_counter() - t0:.0f} s:"
+    )
+    for r in results:
+        print(f"  {r.run_dir.name:<7} {_summary(r.metrics)}")
+    print(f"reports: {base}/*/report.md   comparison chart: {base / 'comparison.png'}")
     return 0
 
 
@@ -86,6 +224,31 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number 1 or more, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number such as 0.001, got {text!r}")
+    return value
+
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="workbench.py",
@@ -103,7 +266,86 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=non_negative_int, default=0, help="0 or more (default 0)")
     s.set_defaults(func=cmd_make_demo_data)
 
-    s = sub.add_parser("demo", help="generate the demo data if needed and summarise it")
+    def training_args(s: argparse.ArgumentParser, *, data: bool = True) -> None:
+        if data:
+            s.add_argument(
+                "--data",
+                help="FER-2013 / RAVDESS folder or CSV, or 'demo' (default: data/, else demo)",
+            )
+        s.add_argument("--epochs", type=positive_int, help="epochs (default: the preset's)")
+        s.add_argument("--batch-size", type=positive_int, help="batch size (default: preset)")
+        s.add_argument("--lr", type=positive_float, help="learning rate (default: preset)")
+        s.add_argument(
+            "--preset",
+            choices=("quick", "full"),
+            default="quick",
+            help="quick: small network for a classroom CPU; full: for a GPU",
+        )
+        s.add_argument(
+            "--device",
+            choices=DEVICES,
+            default="auto",
+            help="auto picks CUDA, then Apple MPS, then the CPU",
+        )
+        s.add_argument("--seed", type=non_negative_int, default=0, help="random seed")
+
+    s = sub.add_parser("train", help="train a face or speech model into a run folder")
+    s.add_argument("kind", choices=("face", "speech"), help="which model to train")
+    training_args(s)
+    s.add_argument("--out", help="run folder to write (default: runs/<time>-<kind>)")
+    s.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last.pt")
+    s.add_argument(
+        "--variant",
+        choices=("cnn", "gru"),
+        help="speech: log-mel CNN (default) or MFCC + GRU (seed 003)",
+    )
+    s.add_argument(
+        "--augment",
+        choices=("none", "light", "standard"),
+        help="data augmentation (default: none for quick, standard for full)",
+    )
+    s.add_argument(
+        "--patience",
+        type=non_negative_int,
+        help="stop after this many epochs without a validation gain (0: never)",
+    )
+    s.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("evaluate", help="score a trained model on a data set")
+    s.add_argument("model", metavar="RUN_OR_CHECKPOINT", help="a run folder or a .pt file")
+    s.add_argument("--data", help="FER-2013 / RAVDESS folder or CSV, or 'demo'")
+    s.add_argument(
+        "--split",
+        choices=("auto", "all", "train", "val", "test"),
+        default="auto",
+        help="which part of the data (auto: test if there is one, else validation)",
+    )
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(func=cmd_evaluate)
+
+    s = sub.add_parser("predict", help="emotion probabilities for a photo or a recording")
+    s.add_argument("file", help="an image (.jpg, .png…) or audio file (.wav, .flac…)")
+    s.add_argument(
+        "--model",
+        metavar="RUN_OR_CHECKPOINT",
+        help="default: the latest trained run of that kind, else the starter model",
+    )
+    s.add_argument(
+        "--no-detect",
+        action="store_true",
+        help="classify the whole image instead of looking for a face",
+    )
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(func=cmd_predict)
+
+    s = sub.add_parser("compare", help="one chart comparing trained runs")
+    s.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders to compare")
+    s.add_argument("--out", default="comparison.png", help="PNG to write (default: comparison.png)")
+    s.set_defaults(func=cmd_compare)
+
+    s = sub.add_parser("demo", help="train face and speech models on the built-in demo data")
+    training_args(s, data=False)
+    s.add_argument("--out", help="folder for the runs (default: runs/<time>-demo)")
     s.set_defaults(func=cmd_demo)
     return p
 

@@ -115,6 +115,8 @@ def load_fer2013(
     ``progress(done, total)`` is called now and then during a cold folder load.
     """
     layout, sources = find_layout(path)
+    # Resolved, so "../x" and "/abs/x" list the same files and share one cache entry.
+    sources = [s.resolve() for s in sources]
     root = Path(path).expanduser().resolve()
     # What the cache entry depends on: each source file's path, size and mtime.
     listing = (

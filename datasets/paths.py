@@ -21,3 +21,13 @@ def cache_dir() -> Path:
 def demo_dir() -> Path:
     """The built-in synthetic demo data is generated here on first need."""
     return data_dir() / "demo"
+
+
+def runs_dir() -> Path:
+    """Trained models and their reports go here (``WORKBENCH_RUNS_DIR`` overrides)."""
+    return Path(os.environ.get("WORKBENCH_RUNS_DIR", PROJECT_ROOT / "runs"))
+
+
+def pretrained_dir() -> Path:
+    """The starter models shipped with the workbench."""
+    return PROJECT_ROOT / "pretrained"

@@ -24,11 +24,13 @@ needs_shared = pytest.mark.skipif(
 
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_cache(tmp_path_factory):
-    """Keep test caches and generated data out of the project's data/ folder."""
+    """Keep test caches, generated data and trained runs out of the project's folders."""
     base = tmp_path_factory.mktemp("workbench")
-    old = {k: os.environ.get(k) for k in ("WORKBENCH_CACHE_DIR", "WORKBENCH_DATA_DIR")}
+    keys = ("WORKBENCH_CACHE_DIR", "WORKBENCH_DATA_DIR", "WORKBENCH_RUNS_DIR")
+    old = {k: os.environ.get(k) for k in keys}
     os.environ["WORKBENCH_CACHE_DIR"] = str(base / "cache")
     os.environ["WORKBENCH_DATA_DIR"] = str(base / "data")
+    os.environ["WORKBENCH_RUNS_DIR"] = str(base / "runs")
     yield
     for k, v in old.items():
         if v is None:

@@ -7,10 +7,16 @@ same function fills an embedded Tk chart or a PNG in a run folder.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.container import BarContainer
+from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
+from matplotlib.lines import Line2D
+from matplotlib.ticker import PercentFormatter
 
 
 def plot_class_counts(
@@ -58,3 +64,124 @@ def plot_face_samples(
     ax.set_xticks([])
     for side in ax.spines.values():
         side.set_visible(False)
+
+
+def plot_curves(
+    ax_loss: Axes, ax_acc: Axes, history: Sequence[dict], *, best_epoch: int | None = None
+) -> dict[str, Line2D]:
+    """Train and validation loss (left) and accuracy (right) per epoch.
+
+    Returns the four lines by name (``train_loss``…) so a live view can ``set_data`` them.
+    Train figures are running means over the epoch's batches; validation is held out.
+    """
+    epochs = [r["epoch"] for r in history]
+    lines = {}
+    for ax, metric, label in ((ax_loss, "loss", "loss"), (ax_acc, "accuracy", "accuracy")):
+        for split, style in (("train", "--"), ("val", "-")):
+            key = f"{split}_{metric}"
+            (lines[key],) = ax.plot(
+                epochs,
+                [r[key] for r in history],
+                style,
+                marker="o",
+                markersize=3,
+                label="train (during the epoch)" if split == "train" else "validation (held out)",
+            )
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    ax_acc.yaxis.set_major_formatter(PercentFormatter(1.0))
+    if best_epoch:
+        for ax in (ax_loss, ax_acc):
+            ax.axvline(best_epoch, color="0.6", lw=1, ls=":")
+    return lines
+
+
+def plot_confusion(
+    ax: Axes,
+    confusion: Sequence[Sequence[float]],
+    classes: Sequence[str],
+    *,
+    normalized: bool = False,
+    title: str = "",
+) -> AxesImage:
+    """Confusion matrix: rows are true classes, columns predicted; counts or row shares."""
+    cm = np.asarray(confusion, dtype=float)
+    if normalized:
+        sums = cm.sum(1, keepdims=True)
+        cm = np.divide(cm, sums, out=np.zeros_like(cm), where=sums > 0)
+    im = ax.imshow(cm, cmap="Blues", vmin=0, vmax=1.0 if normalized else max(cm.max(), 1))
+    n = len(classes)
+    ax.set_xticks(range(n), list(classes), rotation=40, ha="right", fontsize=8)
+    ax.set_yticks(range(n), list(classes), fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=10)
+    threshold = 0.5 * (1.0 if normalized else cm.max())
+    for i in range(n):
+        for j in range(n):
+            text = f"{cm[i, j]:.0%}" if normalized else f"{int(cm[i, j])}"
+            ax.text(
+                j,
+                i,
+                text,
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if cm[i, j] > threshold else "black",
+            )
+    return im
+
+
+def plot_comparison(
+    ax_curves: Axes,
+    ax_bars: Axes,
+    runs: Sequence[dict],
+    *,
+    baselines: dict[str, float] | None = None,
+) -> None:
+    """Validation accuracy per epoch of several runs, and their held-out accuracy and UAR.
+
+    Each run is ``{"name", "history": [...], "metrics": {...}}`` as ``runs.load_run`` gives.
+    ``baselines`` draws reference lines, e.g. ``{"human, FER-2013": 0.65}``.
+    """
+    for i, run in enumerate(runs):
+        hist = run["history"]
+        ax_curves.plot(
+            [r["epoch"] for r in hist],
+            [r["val_accuracy"] for r in hist],
+            marker="o",
+            markersize=3,
+            color=f"C{i}",
+            label=run["name"],
+        )
+    ax_curves.set_xlabel("epoch")
+    ax_curves.set_ylabel("validation accuracy")
+    ax_curves.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax_curves.grid(alpha=0.3)
+    if runs:
+        ax_curves.legend(fontsize=8)
+
+    x = np.arange(len(runs))
+    acc = [r["metrics"]["accuracy"] for r in runs]
+    uar = [r["metrics"]["uar"] for r in runs]
+    b1 = ax_bars.bar(x - 0.2, acc, 0.4, label="accuracy")
+    b2 = ax_bars.bar(x + 0.2, uar, 0.4, label="UAR")
+    for bars in (b1, b2):
+        ax_bars.bar_label(bars, labels=[f"{v:.0%}" for v in bars.datavalues], fontsize=7, padding=2)
+    ax_bars.set_xticks(
+        x, [f"{r['name']}\n({r['metrics'].get('split', '?')})" for r in runs], fontsize=8
+    )
+    ax_bars.set_ylim(0, 1.05)
+    ax_bars.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax_bars.set_ylabel("held-out score")
+    for j, (name, value) in enumerate((baselines or {}).items()):
+        ax_bars.axhline(value, color=f"C{j + 3}", ls="--", lw=1, label=name)
+    ax_bars.legend(fontsize=8, loc="upper right")
+
+
+def save_figure(fig: Figure, path: str | Path, *, dpi: int = 110) -> None:
+    """Write a ``Figure`` (made without pyplot) to a PNG."""
+    FigureCanvasAgg(fig)
+    fig.savefig(path, dpi=dpi)

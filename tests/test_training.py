@@ -1,0 +1,330 @@
+"""The engine: models, fit(), checkpoints, resume, stop, metrics and prediction."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from conftest import tone, write_ravdess
+from PIL import Image
+
+from datasets.errors import WorkbenchError
+from datasets.labels import FER_CLASSES
+from models import FACE_PRESETS, SPEECH_PRESETS, FaceCNN, SpeechCNN, SpeechCNNConfig
+from training.callbacks import Callback
+from training.checkpoint import load_checkpoint
+from training.data import TensorSet
+from training.fit import FitConfig, fit, lr_at
+from training.metrics import classification_metrics
+from training.predict import audio_windows, predict_audio, predict_image
+from training.train import TrainOptions, evaluate_checkpoint, train_model
+
+QUICK_FACE = FACE_PRESETS["quick"]
+
+
+def pattern_faces(n_per_class: int, n_classes: int = 7, seed: int = 0) -> TensorSet:
+    """uint8 faces where class c is a bright bar at row band c, plus noise: learnable."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 80, size=(n_per_class * n_classes, 48, 48), dtype=np.uint8)
+    y = np.repeat(np.arange(n_classes), n_per_class)
+    for i, c in enumerate(y):
+        x[i, 6 * c : 6 * c + 6, :] = 230
+    return TensorSet(torch.from_numpy(x), torch.from_numpy(y))
+
+
+class Recorder(Callback):
+    def __init__(self, stop_at: tuple[int, int] | None = None, event=None):
+        self.batches, self.epochs, self.stop_at, self.event = [], [], stop_at, event
+
+    def on_batch_end(self, info):
+        self.batches.append((info["epoch"], info["batch"]))
+        if self.stop_at == (info["epoch"], info["batch"]):
+            self.event.set()
+
+    def on_epoch_end(self, record):
+        self.epochs.append(record["epoch"])
+
+
+def face_meta() -> dict:
+    return {
+        "kind": "face",
+        "model_config": QUICK_FACE.to_dict(),
+        "classes": list(FER_CLASSES),
+        "preprocessing": {"input": "face48"},
+    }
+
+
+# ------------------------------------------------------------------- models
+
+
+def test_model_shapes_and_embeddings():
+    face = FaceCNN(FACE_PRESETS["full"]).eval()
+    assert face(torch.rand(2, 1, 48, 48)).shape == (2, 7)
+    assert face.encode(torch.rand(2, 1, 48, 48)).shape == (2, face.embed_dim)
+    for cfg in (SPEECH_PRESETS["quick"], SpeechCNNConfig(variant="gru", n_bins=40)):
+        speech = SpeechCNN(cfg).eval()
+        for frames in (301, 120):  # any length works
+            x = torch.randn(3, 1, cfg.n_bins, frames) * 20 - 40
+            assert speech(x).shape == (3, 8)
+            assert speech.encode(x).shape == (3, cfg.embed_dim)
+
+
+def test_starter_sized_full_presets_fit_in_10_mb():
+    for model in (FaceCNN(FACE_PRESETS["full"]), SpeechCNN(SPEECH_PRESETS["full"])):
+        assert sum(p.numel() for p in model.parameters()) * 4 < 10e6
+
+
+# ---------------------------------------------------------------------- fit
+
+
+@pytest.mark.parametrize("kind", ["face", "speech"])
+def test_overfits_one_batch(kind):
+    """With dropout off, the loop must drive the loss on one batch to about zero."""
+    torch.manual_seed(0)
+    no_dropout = {"dropout": 0.0, "block_dropout": 0.0}
+    if kind == "face":
+        data = pattern_faces(2)
+        model = FaceCNN(replace(QUICK_FACE, **no_dropout))
+    else:
+        g = torch.Generator().manual_seed(0)
+        data = TensorSet(torch.randn(16, 1, 64, 40, generator=g) * 10 - 40, torch.arange(16) % 8)
+        cfg = replace(SPEECH_PRESETS["quick"], input_mean=-40.0, input_std=10.0, **no_dropout)
+        model = SpeechCNN(cfg)
+    result = fit(
+        model, data, data, FitConfig(epochs=60, batch_size=len(data), lr=1e-2, weight_decay=0.0)
+    )
+    assert result.history[-1]["train_loss"] < 0.05
+    assert result.best_val_accuracy == 1.0
+
+
+def test_learns_held_out_patterns():
+    torch.manual_seed(0)
+    result = fit(
+        FaceCNN(QUICK_FACE),
+        pattern_faces(20),
+        pattern_faces(5, seed=1),
+        FitConfig(epochs=6, batch_size=32, lr=3e-3),
+    )
+    assert result.best_val_accuracy > 0.8  # chance is 1/7
+    assert [r["epoch"] for r in result.history] == list(range(1, 7))
+
+
+def test_lr_schedule_warms_up_then_decays():
+    lrs = [lr_at(s, 100, 1.0, 10) for s in range(100)]
+    assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:])) and lrs[-1] < 0.05
+
+
+def test_stop_event_ends_within_one_batch_and_leaves_usable_best(tmp_path):
+    stop = threading.Event()
+    rec = Recorder(stop_at=(1, 3), event=stop)
+    result = fit(
+        FaceCNN(QUICK_FACE),
+        pattern_faces(20),
+        pattern_faces(2, seed=1),
+        FitConfig(epochs=5, batch_size=8),
+        meta=face_meta(),
+        out_dir=tmp_path,
+        callbacks=[rec],
+        stop_event=stop,
+    )
+    assert rec.batches == [(1, 1), (1, 2), (1, 3)]  # nothing ran after the stop
+    assert result.stopped and result.best_epoch == 0 and result.history == []
+    loaded = load_checkpoint(tmp_path / "best.pt", kind="face")
+    assert loaded.model(torch.rand(1, 1, 48, 48)).shape == (1, 7)
+
+
+def test_stop_after_an_epoch_keeps_the_best_epoch(tmp_path):
+    stop = threading.Event()
+    rec = Recorder(stop_at=(2, 1), event=stop)
+    result = fit(
+        FaceCNN(QUICK_FACE),
+        pattern_faces(10),
+        pattern_faces(2, seed=1),
+        FitConfig(epochs=5, batch_size=16),
+        meta=face_meta(),
+        out_dir=tmp_path,
+        callbacks=[rec],
+        stop_event=stop,
+    )
+    assert rec.epochs == [1] and rec.batches[-1] == (2, 1)
+    assert result.stopped and result.best_epoch == 1
+    assert torch.load(tmp_path / "best.pt", weights_only=True)["epoch"] == 1
+
+
+def test_early_stopping_on_validation(tmp_path):
+    torch.manual_seed(0)
+    # Validation labels that cannot be learned from training: no gain after epoch 1-2.
+    val = pattern_faces(3, seed=1)
+    val = TensorSet(val.x, val.y[torch.randperm(len(val.y))])
+    result = fit(FaceCNN(QUICK_FACE), pattern_faces(5), val, FitConfig(epochs=30, patience=2))
+    assert result.early_stopped
+    assert result.epochs_run == result.best_epoch + 2 < 30
+
+
+# --------------------------------------------------- runs, resume, checkpoints
+
+
+def test_run_folder_contents_and_metrics(fer_csv):
+    run = fer_csv.parent.parent / "run"
+    result = train_model(TrainOptions(kind="face", data=str(fer_csv.parent), epochs=2, out=run))
+    for name in (
+        "config.json",
+        "history.csv",
+        "metrics.json",
+        "best.pt",
+        "last.pt",
+        "curves.png",
+        "confusion.png",
+        "report.md",
+    ):
+        assert (run / name).is_file(), name
+    m = result.metrics
+    # The fixture has PublicTest (validation) and PrivateTest (test) rows: test is the headline.
+    assert (m["split"], m["n_train"], m["n_val"], m["n_test"]) == ("test", 28, 14, 7)
+    assert m["n_items"] == 7 and sum(map(sum, m["confusion"])) == 7
+    assert m["epochs_run"] == 2 and 1 <= m["best_epoch"] <= 2
+    assert "Held-out result — test split" in (run / "report.md").read_text()
+
+
+def test_checkpoint_round_trip_gives_identical_predictions(fer_csv, tmp_path):
+    run = tmp_path / "run"
+    train_model(TrainOptions(kind="face", data=str(fer_csv.parent), epochs=1, out=run))
+    a = load_checkpoint(run, kind="face")
+    b = load_checkpoint(run / "best.pt")
+    x = torch.rand(5, 1, 48, 48)
+    with torch.no_grad():
+        assert torch.equal(a.model(x), b.model(x))
+    assert a.classes == FER_CLASSES and a.preprocessing["input"] == "face48"
+
+
+def test_resume_continues_the_epoch_count_and_matches_a_straight_run(fer_csv, tmp_path):
+    data = str(fer_csv.parent)
+    opts = {"kind": "face", "data": data, "epochs": 4, "batch_size": 8}  # 4 batches an epoch
+    straight = train_model(TrainOptions(**opts, out=tmp_path / "a"))
+    hist = straight.fit.history
+    assert [r["epoch"] for r in hist] == [1, 2, 3, 4]
+
+    # Stop a 4-epoch run early in epoch 3, then resume it from last.pt (end of epoch 2).
+    stop = threading.Event()
+    run = tmp_path / "b"
+    stopped = train_model(
+        TrainOptions(**opts, out=run),
+        callbacks=[Recorder(stop_at=(3, 1), event=stop)],
+        stop_event=stop,
+    )
+    assert stopped.metrics["stopped"] and stopped.metrics["epochs_run"] == 2
+    resumed = train_model(TrainOptions(kind="face", resume=str(run)))
+    assert [r["epoch"] for r in resumed.fit.history] == [1, 2, 3, 4]
+    assert resumed.metrics["epochs_run"] == 4
+    # Weights, optimiser and random state all carried over: the same curve as straight.
+    for got, want in zip(resumed.fit.history, hist):
+        assert got["val_loss"] == pytest.approx(want["val_loss"], rel=1e-4)
+
+
+def test_resume_refuses_a_finished_run(fer_csv, tmp_path):
+    run = tmp_path / "run"
+    train_model(TrainOptions(kind="face", data=str(fer_csv.parent), epochs=1, out=run))
+    with pytest.raises(WorkbenchError, match="already ran 1 epochs"):
+        train_model(TrainOptions(kind="face", resume=str(run)))
+
+
+def test_out_folder_with_a_model_is_not_overwritten(fer_csv, tmp_path):
+    run = tmp_path / "run"
+    train_model(TrainOptions(kind="face", data=str(fer_csv.parent), epochs=1, out=run))
+    before = (run / "best.pt").read_bytes()
+    with pytest.raises(WorkbenchError, match="already holds a trained model"):
+        train_model(TrainOptions(kind="face", data=str(fer_csv.parent), epochs=1, out=run))
+    assert (run / "best.pt").read_bytes() == before
+
+
+# ------------------------------------------------------------------ metrics
+
+
+def test_classification_metrics_by_hand():
+    m = classification_metrics(np.array([0, 0, 0, 1, 2, 2]), np.array([0, 0, 1, 1, 2, 0]), "abc")
+    assert m["accuracy"] == pytest.approx(4 / 6)
+    assert m["uar"] == pytest.approx((2 / 3 + 1 + 1 / 2) / 3)
+    assert m["confusion"] == [[2, 1, 0], [0, 1, 0], [1, 0, 1]]
+    assert m["per_class"]["a"] == {"precision": 2 / 3, "recall": 2 / 3, "f1": 2 / 3, "support": 3}
+    assert m["confusion_normalized"][2] == [0.5, 0.0, 0.5]
+
+
+# --------------------------------------------------------------- prediction
+
+
+@pytest.fixture
+def face_run(fer_csv, tmp_path):
+    run = tmp_path / "face-run"
+    train_model(TrainOptions(kind="face", data=str(fer_csv.parent), epochs=1, out=run))
+    return run
+
+
+@pytest.fixture
+def speech_run(tmp_path):
+    data = write_ravdess(tmp_path / "rav", actors=(1, 2, 3), emotions=(1, 3, 5, 8))
+    run = tmp_path / "speech-run"
+    train_model(TrainOptions(kind="speech", data=str(data), epochs=1, out=run))
+    return run
+
+
+def test_image_probabilities_sum_to_one(face_run, tmp_path):
+    small = tmp_path / "face.png"
+    Image.fromarray(np.full((48, 48), 128, np.uint8)).save(small)
+    pred = predict_image(small, model=face_run)
+    assert set(pred.probabilities) == set(FER_CLASSES)
+    assert sum(pred.probabilities.values()) == pytest.approx(1.0, abs=1e-9)
+    assert pred.top in FER_CLASSES and pred.to_dict()["box"] is None
+
+
+def test_audio_probabilities_sum_to_one_for_any_length(speech_run, tmp_path):
+    for seconds, sr, channels, windows in ((1.0, 16_000, 1, 1), (8.0, 44_100, 2, 5)):
+        wav = tmp_path / f"clip{seconds}.wav"
+        sf.write(wav, tone(seconds, sr, channels=channels), sr)
+        pred = predict_audio(wav, model=speech_run)
+        assert sum(pred.probabilities.values()) == pytest.approx(1.0, abs=1e-9)
+        assert len(pred.probabilities) == 8
+        assert pred.details["windows"] == windows
+
+
+def test_audio_windows_cover_a_long_recording():
+    from datasets.audio import FeatureParams
+
+    p = FeatureParams(trim_db=None)
+    y = np.arange(int(7.2 * 16_000), dtype=np.float32)
+    w = audio_windows(y, p)
+    assert w.shape == (4, p.n_samples)
+    assert w[0, 0] == 0 and w[-1, -1] == y[-1]  # first and last samples both heard
+
+
+def test_evaluate_uses_the_models_own_actor_split(speech_run, tmp_path):
+    m = evaluate_checkpoint(speech_run, tmp_path / "rav", split="test")
+    assert m["split"] == "test" and m["n_items"] == 8  # actor 3: 4 emotions x 2 statements
+    m_all = evaluate_checkpoint(speech_run, tmp_path / "rav", split="all")
+    assert m_all["n_items"] == 24
+
+
+# ---------------------------------------------------------------- demo data
+
+
+@pytest.fixture(scope="module")
+def demo_root():
+    from datasets.sources import ensure_demo
+
+    return ensure_demo()  # about 20 s once, into the tests' own data folder
+
+
+@pytest.mark.parametrize("kind", ["face", "speech"])
+def test_two_epochs_on_demo_data_beat_chance_clearly(demo_root, kind):
+    result = train_model(TrainOptions(kind=kind, data="demo", epochs=2))
+    m = result.metrics
+    chance = 1 / len(m["classes"])
+    assert m["split"] == "test" and m["n_items"] > 100
+    # UAR: a model that always answers the commonest class scores exactly chance.
+    assert m["uar"] > 2 * chance, m
+    assert m["accuracy"] < 1.0
+    assert result.run_dir.parent.name == "runs"  # the isolated runs folder

@@ -1,0 +1,141 @@
+"""Checkpoints that rebuild exactly what was trained — and can never run code.
+
+A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts:
+weights, the model config, the class names, the preprocessing parameters and, in
+``last.pt``, the optimiser and random-number state needed to resume. Loading uses
+``torch.load(..., weights_only=True)``, which refuses anything else (a pickle that
+would execute code included).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from datasets.errors import WorkbenchError, describe
+from models import MODELS, build_model
+
+FORMAT = "emotion-workbench-checkpoint"
+VERSION = 1
+KIND_WORDS = {"face": "face (image)", "speech": "speech (audio)"}
+
+
+def save_checkpoint(path: str | Path, model: nn.Module, *, meta: dict, **extra) -> None:
+    """Write ``model``'s weights with ``meta`` (kind, model_config, classes, preprocessing)
+    and any ``extra`` entries (epoch, metrics, optimiser state…) atomically to ``path``."""
+    path = Path(path)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    payload = {"format": FORMAT, "version": VERSION, **meta, "state_dict": state, **extra}
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)  # a crash mid-write never leaves a half-written best.pt
+
+
+@dataclass
+class LoadedModel:
+    """A checkpoint's network (in eval mode, on the CPU) and what it needs for prediction."""
+
+    model: nn.Module
+    kind: str
+    classes: tuple[str, ...]
+    preprocessing: dict
+    path: Path
+    payload: dict
+
+    @property
+    def model_config(self) -> dict:
+        return self.payload["model_config"]
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """``best.pt`` inside a run folder, or the given ``.pt`` file itself."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise WorkbenchError(
+            f"{describe(path)} does not exist; pass a run folder from runs/ or a .pt checkpoint."
+        )
+    if path.is_dir():
+        best = path / "best.pt"
+        if not best.is_file():
+            raise WorkbenchError(
+                f"{describe(path)} holds no best.pt; pass a run folder that finished at least "
+                "one epoch, or a .pt checkpoint."
+            )
+        return best
+    return path
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    """The raw checkpoint dict at ``path`` (a run folder or a file), checked to be ours."""
+    path = resolve_checkpoint(path)
+    try:
+        with warnings.catch_warnings():  # garbage bytes can trigger unpickler warnings
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "Unsupported global" in str(exc):
+            # weights_only refused an object it does not know: possibly code to execute.
+            raise WorkbenchError(
+                f"{describe(path)} is not a checkpoint the workbench can load safely (it holds "
+                "Python objects that could run code); use a best.pt written by the workbench."
+            ) from exc
+        raise _unreadable(path) from exc
+    except Exception as exc:
+        # Garbage bytes make the unpickler fail in many ways (IndexError, KeyError, …).
+        raise _unreadable(path) from exc
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise WorkbenchError(
+            f"{describe(path)} is not an Emotion Workbench checkpoint; use a best.pt from a "
+            "run folder or a model in pretrained/."
+        )
+    if payload.get("kind") not in MODELS:
+        raise WorkbenchError(
+            f"{describe(path)} holds a {payload.get('kind')!r} model, which this version of the "
+            "workbench cannot load; update the workbench or train the model again."
+        )
+    return payload
+
+
+def _unreadable(path: Path) -> WorkbenchError:
+    return WorkbenchError(
+        f"{describe(path)} is not a readable PyTorch checkpoint (corrupt or another kind of "
+        "file); use a best.pt from a run folder."
+    )
+
+
+def load_checkpoint(path: str | Path, *, kind: str | None = None, purpose: str = "") -> LoadedModel:
+    """Rebuild the network saved at ``path``; with ``kind``, refuse any other kind of model.
+
+    ``purpose`` words the refusal, e.g. ``purpose="an image"``.
+    """
+    payload = read_checkpoint(path)
+    path = resolve_checkpoint(path)
+    if kind is not None and payload["kind"] != kind:
+        need = f" for {purpose}" if purpose else ""
+        raise WorkbenchError(
+            f"{describe(path)} is a {KIND_WORDS[payload['kind']]} model, but a "
+            f"{KIND_WORDS.get(kind, kind)} model is needed{need}; pass a {kind} run or checkpoint."
+        )
+    try:
+        model = build_model(payload["kind"], payload["model_config"])
+        model.load_state_dict(payload["state_dict"])
+    except (KeyError, TypeError, RuntimeError) as exc:
+        raise WorkbenchError(
+            f"{describe(path)} does not match its own model settings (it may come from another "
+            "version of the workbench); train the model again."
+        ) from exc
+    model.eval()
+    return LoadedModel(
+        model=model,
+        kind=payload["kind"],
+        classes=tuple(payload["classes"]),
+        preprocessing=payload.get("preprocessing", {}),
+        path=path,
+        payload=payload,
+    )

@@ -1,0 +1,43 @@
+"""Which torch device to train on: CUDA, then Apple MPS, then the CPU."""
+
+from __future__ import annotations
+
+import torch
+
+from datasets.errors import WorkbenchError
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+
+
+def available_devices() -> dict[str, bool]:
+    """Each device choice and whether this machine has it (the GUI disables the rest)."""
+    mps = getattr(torch.backends, "mps", None)
+    return {
+        "auto": True,
+        "cpu": True,
+        "cuda": torch.cuda.is_available(),
+        "mps": bool(mps and mps.is_available()),
+    }
+
+
+def choose_device(name: str = "auto") -> torch.device:
+    """``auto`` picks CUDA, then MPS, then CPU; asking for a missing one is an error."""
+    if name not in DEVICE_CHOICES:
+        raise WorkbenchError(f"Unknown device {name!r}; use one of {', '.join(DEVICE_CHOICES)}.")
+    have = available_devices()
+    if name == "auto":
+        name = "cuda" if have["cuda"] else "mps" if have["mps"] else "cpu"
+    elif not have[name]:
+        raise WorkbenchError(
+            f"This machine has no {name.upper()} device; use --device auto or --device cpu."
+        )
+    return torch.device(name)
+
+
+def describe_device(device: torch.device) -> str:
+    """A readable name for reports and the GUI, e.g. 'cuda (NVIDIA H100 80GB HBM3)'."""
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    if device.type == "cpu":
+        return f"cpu ({torch.get_num_threads()} threads)"
+    return device.type

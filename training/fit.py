@@ -1,0 +1,301 @@
+"""One training loop for every model: ``fit(model, train, val, config, …)``.
+
+Batches are dicts ``{"x", "y"}`` sliced from whole-split tensors. Each epoch ends with a
+validation pass; the best epoch (validation accuracy, then loss) is kept in ``best.pt``
+and every finished epoch in ``last.pt``, from which a run resumes. A ``threading.Event``
+is checked before every batch, so Stop takes effect within one batch.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .callbacks import Callback
+from .checkpoint import save_checkpoint
+from .data import TensorSet, as_float
+from .device import choose_device, describe_device
+from .metrics import _autocast, predict_proba
+
+HISTORY_FIELDS = (
+    "epoch",
+    "train_loss",
+    "train_accuracy",
+    "val_loss",
+    "val_accuracy",
+    "val_uar",
+    "lr",
+    "seconds",
+)
+
+
+@dataclass
+class FitConfig:
+    """Optimiser and loop settings; saved in config.json and last.pt."""
+
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    label_smoothing: float = 0.0
+    patience: int = 0  # epochs without a validation gain before stopping early; 0 = never
+    seed: int = 0
+    device: str = "auto"
+    eval_batch_size: int = 256
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class FitResult:
+    history: list[dict]
+    best_epoch: int  # 0 when stopped before the first epoch finished (best = that state)
+    best_val_accuracy: float
+    epochs_run: int
+    device: str
+    seconds: float
+    stopped: bool = False  # by the stop event
+    early_stopped: bool = False
+    best_state: dict = field(default_factory=dict, repr=False)
+
+
+def lr_at(step: int, total: int, base: float, warmup: int) -> float:
+    """Linear warm-up for ``warmup`` steps, then cosine decay to 1% of ``base``.
+
+    A pure function of the step, so a resumed or extended run needs no scheduler state.
+    """
+    if step < warmup:
+        return base * (step + 1) / warmup
+    t = min(1.0, (step - warmup) / max(1, total - warmup))
+    return base * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+def _uar(y: np.ndarray, pred: np.ndarray) -> float:
+    recalls = [np.mean(pred[y == c] == c) for c in np.unique(y)]
+    return float(np.mean(recalls)) if recalls else 0.0
+
+
+def write_history(path: Path, history: Sequence[dict]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=HISTORY_FIELDS, extrasaction="ignore")
+        w.writeheader()
+        for row in history:
+            w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+
+
+def fit(
+    model: nn.Module,
+    train: TensorSet,
+    val: TensorSet,
+    config: FitConfig,
+    *,
+    meta: dict | None = None,
+    out_dir: str | Path | None = None,
+    augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
+    callbacks: Sequence[Callback] = (),
+    stop_event: threading.Event | None = None,
+    resume: dict | None = None,
+) -> FitResult:
+    """Train ``model`` on ``train``, selecting the best epoch on ``val``.
+
+    With ``out_dir``, writes ``best.pt``, ``last.pt`` and ``history.csv`` there after every
+    epoch (``meta`` — kind, model_config, classes, preprocessing — goes into each
+    checkpoint). ``resume`` is a loaded ``last.pt`` dict: training continues after its
+    epoch with its weights, optimiser, random state and history. On return the model holds
+    the best epoch's weights.
+    """
+    t_start = time.perf_counter()
+    device = choose_device(config.device)
+    out = Path(out_dir) if out_dir is not None else None
+    meta = meta or {}
+    model.to(device)
+    if device.type != "cpu":
+        # The whole split lives on the accelerator: no host-to-device copy per batch.
+        train, val = train.to(device), val.to(device)
+        torch.backends.cudnn.benchmark = True
+    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    # fp16 needs loss scaling; bf16 (Ampere and later) does not.
+    scaler = torch.amp.GradScaler(
+        enabled=device.type == "cuda" and not torch.cuda.is_bf16_supported()
+    )
+    shuffle_gen = torch.Generator().manual_seed(config.seed)
+    aug_gen = torch.Generator(device=device).manual_seed(config.seed + 1)
+
+    history: list[dict] = []
+    start_epoch, best_epoch, best_key, since_best = 1, 0, (-1.0, 0.0), 0
+    best_state: dict = {}
+    if resume is not None:
+        model.load_state_dict(resume["state_dict"])
+        opt.load_state_dict(resume["optimizer"])
+        history = list(resume["history"])
+        start_epoch = int(resume["epoch"]) + 1
+        best_epoch = int(resume["best_epoch"])
+        best_key = tuple(resume["best_key"])
+        since_best = int(resume["since_best"])
+        shuffle_gen.set_state(resume["rng"]["shuffle"])
+        torch.set_rng_state(resume["rng"]["torch"])
+        if resume["rng"].get("device_type") == device.type:
+            aug_gen.set_state(resume["rng"]["augment"])
+            if device.type == "cuda":
+                torch.cuda.set_rng_state(resume["rng"]["cuda"], device)
+        best_state = {k: v.clone() for k, v in model.state_dict().items()}
+        if out is not None and (out / "best.pt").exists():
+            best_state = torch.load(out / "best.pt", map_location="cpu", weights_only=True)[
+                "state_dict"
+            ]
+
+    n_batches = train.n_batches(config.batch_size)
+    total_steps = config.epochs * n_batches
+    warmup = max(1, min(n_batches, total_steps // 20))
+    # Reading a loss back from the GPU waits for it; on CUDA report every few batches.
+    report_every = 1 if device.type == "cpu" else 10
+    dev_name = describe_device(device)
+    for cb in callbacks:
+        cb.on_fit_start(
+            {
+                "epochs": config.epochs,
+                "start_epoch": start_epoch,
+                "n_batches": n_batches,
+                "n_train": len(train),
+                "n_val": len(val),
+                "device": dev_name,
+            }
+        )
+
+    stopped = early_stopped = False
+    epoch = start_epoch - 1
+    for epoch in range(start_epoch, config.epochs + 1):
+        t_epoch = time.perf_counter()
+        model.train()
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device, dtype=torch.int64)
+        seen = 0
+        for b, batch in enumerate(
+            train.batches(config.batch_size, shuffle=True, generator=shuffle_gen)
+        ):
+            if stop_event is not None and stop_event.is_set():
+                stopped = True
+                break
+            lr = lr_at((epoch - 1) * n_batches + b, total_steps, config.lr, warmup)
+            for group in opt.param_groups:
+                group["lr"] = lr
+            x = as_float(batch["x"].to(device, non_blocking=True))
+            y = batch["y"].to(device, non_blocking=True)
+            if augment is not None:
+                x = augment(x, aug_gen)
+            with _autocast(device):
+                logits = model(x)
+            loss = nn.functional.cross_entropy(
+                logits.float(), y, label_smoothing=config.label_smoothing
+            )
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+            loss_sum += loss.detach() * len(y)
+            correct += (logits.argmax(1) == y).sum()
+            seen += len(y)
+            if callbacks and ((b + 1) % report_every == 0 or b + 1 == n_batches):
+                info = {
+                    "epoch": epoch,
+                    "batch": b + 1,
+                    "n_batches": n_batches,
+                    "loss": loss_sum.item() / seen,
+                    "lr": lr,
+                }
+                for cb in callbacks:
+                    cb.on_batch_end(info)
+        if stopped:
+            break
+
+        probs, val_loss = predict_proba(model, val, batch_size=config.eval_batch_size)
+        y_val = val.y.cpu().numpy()
+        pred = probs.argmax(1)
+        record = {
+            "epoch": epoch,
+            "train_loss": loss_sum.item() / max(seen, 1),
+            "train_accuracy": correct.item() / max(seen, 1),
+            "val_loss": val_loss,
+            "val_accuracy": float(np.mean(pred == y_val)),
+            "val_uar": _uar(y_val, pred),
+            "lr": lr,
+            "seconds": time.perf_counter() - t_epoch,
+        }
+        history.append(record)
+        key = (record["val_accuracy"], -val_loss)
+        improved = key > best_key
+        if improved:
+            best_epoch, best_key, since_best = epoch, key, 0
+            best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+            if out is not None:
+                save_checkpoint(out / "best.pt", model, meta=meta, epoch=epoch, val=record)
+        else:
+            since_best += 1
+        if out is not None:
+            save_checkpoint(
+                out / "last.pt",
+                model,
+                meta=meta,
+                epoch=epoch,
+                optimizer=opt.state_dict(),
+                history=history,
+                best_epoch=best_epoch,
+                best_key=list(best_key),
+                since_best=since_best,
+                fit_config=config.to_dict(),
+                rng={
+                    "shuffle": shuffle_gen.get_state(),
+                    "augment": aug_gen.get_state(),
+                    "torch": torch.get_rng_state(),  # dropout draws from the global generator
+                    "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+                    "device_type": device.type,
+                },
+            )
+            write_history(out / "history.csv", history)
+        for cb in callbacks:
+            cb.on_epoch_end({**record, "improved": improved, "best_epoch": best_epoch})
+        if config.patience and since_best >= config.patience:
+            early_stopped = True
+            break
+
+    if not best_state:
+        # Stopped before any epoch finished: the current weights are all there is, and a
+        # run must still leave a usable best.pt behind.
+        best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        if out is not None:
+            probs, val_loss = predict_proba(model, val, batch_size=config.eval_batch_size)
+            acc = float(np.mean(probs.argmax(1) == val.y.cpu().numpy()))
+            best_key = (acc, -val_loss)
+            save_checkpoint(
+                out / "best.pt",
+                model,
+                meta=meta,
+                epoch=0,
+                val={"val_accuracy": acc, "partial": True},
+            )
+            write_history(out / "history.csv", history)
+    model.load_state_dict(best_state)
+    result = FitResult(
+        history=history,
+        best_epoch=best_epoch,
+        best_val_accuracy=float(best_key[0]),
+        epochs_run=len(history),
+        device=dev_name,
+        seconds=time.perf_counter() - t_start,
+        stopped=stopped,
+        early_stopped=early_stopped,
+        best_state=best_state,
+    )
+    for cb in callbacks:
+        cb.on_fit_end(result)
+    return result

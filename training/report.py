@@ -1,0 +1,90 @@
+"""The human-readable part of a run folder: curves.png, confusion.png and report.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from .plots import plot_comparison, plot_confusion, plot_curves, save_figure
+from .runs import HUMAN_BASELINES
+
+SPLIT_WORDS = {
+    "test": "test split (never used for training or model selection)",
+    "val": "validation split (held out from training; used to pick the best epoch)",
+}
+
+
+def write_curves(run_dir: Path, history: list[dict], best_epoch: int) -> None:
+    fig = Figure(figsize=(9, 3.6), layout="constrained")
+    ax_loss, ax_acc = fig.subplots(1, 2)
+    plot_curves(ax_loss, ax_acc, history, best_epoch=best_epoch)
+    save_figure(fig, run_dir / "curves.png")
+
+
+def write_confusion(run_dir: Path, metrics: dict, title: str) -> None:
+    fig = Figure(figsize=(10, 4.4), layout="constrained")
+    ax_counts, ax_norm = fig.subplots(1, 2)
+    plot_confusion(ax_counts, metrics["confusion"], metrics["classes"], title=f"{title} — counts")
+    plot_confusion(
+        ax_norm,
+        metrics["confusion"],
+        metrics["classes"],
+        normalized=True,
+        title=f"{title} — share of each true class",
+    )
+    save_figure(fig, run_dir / "confusion.png")
+
+
+def write_comparison(path: Path, runs: list[dict]) -> None:
+    """One chart: validation curves of ``runs`` and their held-out accuracy and UAR."""
+    fig = Figure(figsize=(11, 4.2), layout="constrained")
+    ax_curves, ax_bars = fig.subplots(1, 2, width_ratios=(1.2, 1))
+    kinds = {r["kind"] for r in runs}
+    baselines = dict(HUMAN_BASELINES[k] for k in sorted(kinds) if k in HUMAN_BASELINES)
+    plot_comparison(ax_curves, ax_bars, runs, baselines=baselines)
+    save_figure(fig, path)
+
+
+def write_report(run_dir: Path, config: dict, metrics: dict) -> None:
+    """report.md: data, split, settings, the held-out scores and per-class table."""
+    data = config["data"]
+    lines = [
+        f"# {config['name']}",
+        "",
+        f"- Model: {config['kind']} ({config['preset']} preset), "
+        f"{config['n_parameters']:,} parameters",
+        f"- Data: {data['path']}" + (" — built-in synthetic demo data" if data["is_demo"] else ""),
+        f"- Items: {metrics['n_train']} train, {metrics['n_val']} validation, "
+        f"{metrics['n_test']} test",
+        f"- Split: {data.get('validation') or data.get('actors')}",
+        f"- Augmentation: {config.get('augment', 'standard')}",
+        f"- Training: {metrics['epochs_run']} epochs, best epoch {metrics['best_epoch']}, "
+        f"{metrics['seconds']:.0f} s on {metrics['device']}",
+        "",
+        f"## Held-out result — {SPLIT_WORDS[metrics['split']]}",
+        "",
+        f"Accuracy **{metrics['accuracy']:.1%}**, UAR {metrics['uar']:.1%}, "
+        f"macro F1 {metrics['macro_f1']:.1%} on {metrics['n_items']} items.",
+        "",
+    ]
+    if metrics["split"] == "test" and "val" in metrics:
+        v = metrics["val"]
+        lines += [f"Validation: accuracy {v['accuracy']:.1%}, UAR {v['uar']:.1%}.", ""]
+    lines += ["| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+    for name, m in metrics["per_class"].items():
+        lines.append(
+            f"| {name} | {m['precision']:.2f} | {m['recall']:.2f} | {m['f1']:.2f} | "
+            f"{m['support']} |"
+        )
+    lines += [
+        "",
+        "![curves](curves.png)",
+        "",
+        "![confusion](confusion.png)",
+        "",
+        "Train curves are running means over the epoch's batches (augmented, dropout on); "
+        "they are not a score. Every score above is on data the model never trained on.",
+        "",
+    ]
+    (run_dir / "report.md").write_text("\n".join(lines), encoding="utf-8")

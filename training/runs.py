@@ -1,0 +1,119 @@
+"""Run folders: ``runs/<timestamp>-<kind>/`` holds everything needed to trust a number.
+
+config.json (what was trained on what), history.csv (per-epoch curves), metrics.json
+(held-out scores), best.pt / last.pt (checkpoints), curves.png, confusion.png, report.md.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+from pathlib import Path
+
+from datasets import paths
+from datasets.errors import WorkbenchError, describe
+
+# Reference points for the comparison charts: how well people do on the same task.
+HUMAN_BASELINES = {
+    "face": ("human, FER-2013 (≈65%)", 0.65),
+    "speech": ("human, RAVDESS audio only (62%, seed 003)", 0.62),
+}
+
+
+def new_run_dir(kind: str, out: str | Path | None = None) -> Path:
+    """Create ``out``, or a fresh ``runs/<YYYYmmdd-HHMMSS>-<kind>`` folder."""
+    if out is not None:
+        path = Path(out).expanduser()
+        if path.exists() and any(path.glob("*.pt")):
+            raise WorkbenchError(
+                f"{describe(path)} already holds a trained model; choose a new --out folder "
+                "(or --resume it to continue training)."
+            )
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    root = paths.runs_dir()
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for n in range(1, 1000):
+        path = root / (f"{stamp}-{kind}" if n == 1 else f"{stamp}-{kind}-{n}")
+        try:
+            path.mkdir(parents=True)
+            return path
+        except FileExistsError:
+            continue
+    raise WorkbenchError(f"Cannot create a new run folder in {describe(root)}; tidy it up.")
+
+
+def write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_history(path: Path) -> list[dict]:
+    """history.csv as a list of dicts with numbers (``epoch`` an int)."""
+    if not path.exists():
+        return []
+    with open(path, newline="", encoding="utf-8") as f:
+        return [
+            {k: int(v) if k == "epoch" else float(v) for k, v in row.items()}
+            for row in csv.DictReader(f)
+        ]
+
+
+def load_run(run_dir: str | Path) -> dict:
+    """A finished run: ``{"name", "dir", "kind", "config", "history", "metrics"}``."""
+    run_dir = Path(run_dir).expanduser()
+    if run_dir.is_file():
+        run_dir = run_dir.parent
+    try:
+        config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+        metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise WorkbenchError(
+            f"{describe(run_dir)} is not a finished run folder (config.json and metrics.json "
+            "are needed); pass folders from runs/ whose training completed."
+        ) from exc
+    return {
+        "name": config.get("name") or run_dir.name,
+        "dir": run_dir,
+        "kind": config.get("kind", "?"),
+        "config": config,
+        "history": read_history(run_dir / "history.csv"),
+        "metrics": metrics,
+    }
+
+
+def find_runs(kind: str | None = None, root: str | Path | None = None) -> list[Path]:
+    """Run folders (with a best.pt) under ``root`` (default runs/), oldest first.
+
+    Looks one level deeper too, for the per-model folders a ``demo`` run makes.
+    """
+    root = Path(root) if root is not None else paths.runs_dir()
+    found = []
+    for best in [*root.glob("*/best.pt"), *root.glob("*/*/best.pt")]:
+        try:
+            config = json.loads((best.parent / "config.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if kind is None or config.get("kind") == kind:
+            found.append((best.stat().st_mtime, best.parent))
+    return [p for _, p in sorted(found)]
+
+
+def default_model(kind: str) -> Path:
+    """The model ``predict`` uses when none is given: the latest trained run of ``kind``,
+    else the shipped starter model."""
+    runs = find_runs(kind)
+    if runs:
+        return runs[-1] / "best.pt"
+    starter = paths.pretrained_dir() / (
+        "face_fer2013.pt" if kind == "face" else "speech_ravdess.pt"
+    )
+    if starter.exists():
+        return starter
+    raise WorkbenchError(
+        f"No trained {kind} model yet; train one with 'python workbench.py train {kind}' "
+        "or pass --model RUN_DIR."
+    )
