@@ -52,7 +52,7 @@ def _train_options(args: argparse.Namespace, kind: str, **overrides):
 
     opts = TrainOptions(
         kind=kind,
-        data=args.data,
+        data=getattr(args, "data", None),
         preset=args.preset,
         epochs=args.epochs,
         batch_size=args.batch_size,

@@ -197,3 +197,14 @@ def test_usage_errors_for_bad_numbers(capsys):
             workbench.main(argv)
         assert exc.value.code == 2
     assert "expected" in capsys.readouterr().err
+
+
+def test_demo_trains_both_models_and_compares_them(tmp_path, capsys):
+    assert workbench.main(["demo", "--epochs", "1", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    for kind in ("face", "speech"):
+        metrics = json.loads((tmp_path / kind / "metrics.json").read_text())
+        assert metrics["split"] == "test" and metrics["epochs_run"] == 1
+        assert f"{kind:<7} held-out test split" in out
+    assert Image.open(tmp_path / "comparison.png").size[0] > 600
+    assert "built-in synthetic demo data" in out

@@ -173,12 +173,13 @@ def plot_comparison(
     ax_bars.set_xticks(
         x, [f"{r['name']}\n({r['metrics'].get('split', '?')})" for r in runs], fontsize=8
     )
-    ax_bars.set_ylim(0, 1.05)
+    ax_bars.set_ylim(0, 1.22)  # room for the legend above the bars
+    ax_bars.set_yticks(np.linspace(0, 1, 6))
     ax_bars.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax_bars.set_ylabel("held-out score")
     for j, (name, value) in enumerate((baselines or {}).items()):
         ax_bars.axhline(value, color=f"C{j + 3}", ls="--", lw=1, label=name)
-    ax_bars.legend(fontsize=8, loc="upper right")
+    ax_bars.legend(fontsize=7, loc="upper center", ncol=2)
 
 
 def save_figure(fig: Figure, path: str | Path, *, dpi: int = 110) -> None:

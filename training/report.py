@@ -40,10 +40,32 @@ def write_comparison(path: Path, runs: list[dict]) -> None:
     """One chart: validation curves of ``runs`` and their held-out accuracy and UAR."""
     fig = Figure(figsize=(11, 4.2), layout="constrained")
     ax_curves, ax_bars = fig.subplots(1, 2, width_ratios=(1.2, 1))
-    kinds = {r["kind"] for r in runs}
+    # Human figures belong to the real data sets, so they are drawn for real-data runs only.
+    kinds = {r["kind"] for r in runs if not r["config"].get("data", {}).get("is_demo")}
     baselines = dict(HUMAN_BASELINES[k] for k in sorted(kinds) if k in HUMAN_BASELINES)
     plot_comparison(ax_curves, ax_bars, runs, baselines=baselines)
     save_figure(fig, path)
+
+
+def describe_split(data: dict) -> str:
+    """'validation PublicTest, test PrivateTest' or 'by actor: train 1-8, validation 9-10, …'."""
+    if "actors" in data:
+        parts = [f"{name} {_ranges(ids)}" for name, ids in data["actors"].items() if ids]
+        return "by actor — " + ", ".join(parts).replace("val ", "validation ")
+    return f"validation {data.get('validation', '?')}, test {data.get('test', 'none')}"
+
+
+def _ranges(ids: list[int]) -> str:
+    ids, out = sorted(ids), []
+    start = prev = ids[0]
+    for a in ids[1:] + [None]:
+        if a is not None and a == prev + 1:
+            prev = a
+            continue
+        out.append(f"{start}" if start == prev else f"{start}-{prev}")
+        if a is not None:
+            start = prev = a
+    return ", ".join(out)
 
 
 def write_report(run_dir: Path, config: dict, metrics: dict) -> None:
@@ -57,7 +79,7 @@ def write_report(run_dir: Path, config: dict, metrics: dict) -> None:
         f"- Data: {data['path']}" + (" — built-in synthetic demo data" if data["is_demo"] else ""),
         f"- Items: {metrics['n_train']} train, {metrics['n_val']} validation, "
         f"{metrics['n_test']} test",
-        f"- Split: {data.get('validation') or data.get('actors')}",
+        f"- Split: {describe_split(data)}",
         f"- Augmentation: {config.get('augment', 'standard')}",
         f"- Training: {metrics['epochs_run']} epochs, best epoch {metrics['best_epoch']}, "
         f"{metrics['seconds']:.0f} s on {metrics['device']}",
@@ -83,8 +105,8 @@ def write_report(run_dir: Path, config: dict, metrics: dict) -> None:
         "",
         "![confusion](confusion.png)",
         "",
-        "Train curves are running means over the epoch's batches (augmented, dropout on); "
-        "they are not a score. Every score above is on data the model never trained on.",
+        "Train curves are running means over the epoch's batches, measured while the model "
+        f"trained (dropout on, augmentation {config.get('augment', 'standard')}); they are not a score. Every score above is on data the model never trained on.",
         "",
     ]
     (run_dir / "report.md").write_text("\n".join(lines), encoding="utf-8")
