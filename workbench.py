@@ -103,6 +103,27 @@ def _summary(metrics: dict) -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    if args.resume:
+        fixed = [
+            flag
+            for flag, value in (
+                ("--data", args.data),
+                ("--batch-size", args.batch_size),
+                ("--lr", args.lr),
+                ("--variant", args.variant),
+                ("--augment", args.augment),
+                ("--patience", args.patience),
+                ("--out", args.out),
+                ("--preset", args.preset != "quick" or None),
+                ("--seed", args.seed or None),
+            )
+            if value is not None
+        ]
+        if fixed:
+            raise WorkbenchError(
+                f"--resume continues with the run's own settings; only --epochs (the new "
+                f"total) and --device can change, so drop {', '.join(fixed)}."
+            )
     opts = _train_options(
         args,
         args.kind,
@@ -126,6 +147,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(json.dumps(metrics, indent=2))
         return 0
     print(f"{metrics['kind']} model {metrics['model']} on {metrics['data']} ({metrics['split']}):")
+    if metrics["held_out"] is not True:
+        how = "includes" if metrics["held_out"] is False else "may include"
+        print(f"note: this split {how} items the model trained on, so it is not a held-out score")
     print(
         f"accuracy {metrics['accuracy']:.1%}, UAR {metrics['uar']:.1%}, "
         f"macro F1 {metrics['macro_f1']:.1%} on {metrics['n_items']} items"
@@ -213,26 +237,25 @@ def _print_progress(stage: str, fraction: float) -> None:
     print(f"\r{stage}: {100 * fraction:5.1f}%   ", end="", file=sys.stderr, flush=True)
 
 
-def non_negative_int(text: str) -> int:
-    """argparse type: an integer >= 0 (a usage error, exit status 2, otherwise)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number 0 or more, got {text!r}")
-    return value
+def int_at_least(lowest: int):
+    """argparse type: a whole number >= ``lowest`` (a usage error, exit status 2, otherwise)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = lowest - 1
+        if value < lowest:
+            raise argparse.ArgumentTypeError(
+                f"expected a whole number {lowest} or more, got {text!r}"
+            )
+        return value
+
+    return parse
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number 1 or more, got {text!r}")
-    return value
+non_negative_int = int_at_least(0)
+positive_int = int_at_least(1)
 
 
 def positive_float(text: str) -> float:
@@ -270,10 +293,17 @@ def build_parser() -> argparse.ArgumentParser:
         if data:
             s.add_argument(
                 "--data",
-                help="FER-2013 / RAVDESS folder or CSV, or 'demo' (default: data/, else demo)",
+                help="FER-2013 folder or CSV (face), RAVDESS folder (speech), or 'demo' "
+                "(default: data/fer2013 or data/ravdess if present, else the demo data)",
             )
-        s.add_argument("--epochs", type=positive_int, help="epochs (default: the preset's)")
-        s.add_argument("--batch-size", type=positive_int, help="batch size (default: preset)")
+        s.add_argument(
+            "--epochs",
+            type=positive_int,
+            help="epochs in all; with --resume, the new total (default: the preset's)",
+        )
+        s.add_argument(
+            "--batch-size", type=int_at_least(2), help="batch size, 2 or more (default: preset)"
+        )
         s.add_argument("--lr", type=positive_float, help="learning rate (default: preset)")
         s.add_argument(
             "--preset",
@@ -287,13 +317,24 @@ def build_parser() -> argparse.ArgumentParser:
             default="auto",
             help="auto picks CUDA, then Apple MPS, then the CPU",
         )
-        s.add_argument("--seed", type=non_negative_int, default=0, help="random seed")
+        s.add_argument(
+            "--seed",
+            type=non_negative_int,
+            default=0,
+            help="random seed; also picks the FER-2013 validation hold-out when the data "
+            "has no PublicTest rows (default 0)",
+        )
 
     s = sub.add_parser("train", help="train a face or speech model into a run folder")
     s.add_argument("kind", choices=("face", "speech"), help="which model to train")
     training_args(s)
     s.add_argument("--out", help="run folder to write (default: runs/<time>-<kind>)")
-    s.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last.pt")
+    s.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue a run from its last.pt with its own data and settings "
+        "(only --epochs and --device may change)",
+    )
     s.add_argument(
         "--variant",
         choices=("cnn", "gru"),
@@ -307,18 +348,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--patience",
         type=non_negative_int,
-        help="stop after this many epochs without a validation gain (0: never)",
+        help="stop after this many epochs without a validation gain, 0 for never "
+        "(default: 0 for quick, 15 face / 20 speech for full)",
     )
     s.set_defaults(func=cmd_train)
 
     s = sub.add_parser("evaluate", help="score a trained model on a data set")
     s.add_argument("model", metavar="RUN_OR_CHECKPOINT", help="a run folder or a .pt file")
-    s.add_argument("--data", help="FER-2013 / RAVDESS folder or CSV, or 'demo'")
+    s.add_argument(
+        "--data",
+        help="FER-2013 folder or CSV, or RAVDESS folder, or 'demo' (default: data/fer2013 "
+        "or data/ravdess if present, else the demo data)",
+    )
     s.add_argument(
         "--split",
         choices=("auto", "all", "train", "val", "test"),
         default="auto",
-        help="which part of the data (auto: test if there is one, else validation)",
+        help="which part: auto = test if the data has it, else validation (for a RAVDESS "
+        "folder of unseen actors: all); train and all may include training items",
     )
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(func=cmd_evaluate)

@@ -43,8 +43,7 @@ from torch import nn  # noqa: E402
 from models.face import FACE_PRESETS, FaceCNN  # noqa: E402
 from training.augment import augment_faces  # noqa: E402
 from training.data import TensorSet, as_float, load_face_data  # noqa: E402
-from training.device import choose_device, describe_device  # noqa: E402
-from training.metrics import _autocast  # noqa: E402
+from training.device import amp_dtype, autocast, choose_device, describe_device  # noqa: E402
 from training.train import FIT_PRESETS  # noqa: E402
 
 Batch = tuple[torch.Tensor, torch.Tensor]  # model-ready float x (B, 1, 48, 48), labels y (B,)
@@ -62,13 +61,11 @@ def make_trainer(preset: str, device: torch.device, seed: int) -> Callable[[Batc
     cfg = FIT_PRESETS[("face", preset)]
     model = FaceCNN(FACE_PRESETS[preset]).to(device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    scaler = torch.amp.GradScaler(
-        enabled=device.type == "cuda" and not torch.cuda.is_bf16_supported()
-    )
+    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype(device) == torch.float16)
 
     def step(batch: Batch) -> None:
         x, y = batch
-        with _autocast(device):
+        with autocast(device):
             logits = model(x)
         loss = nn.functional.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
         opt.zero_grad(set_to_none=True)

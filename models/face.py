@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from .config import ConfigDict
+
 
 @dataclass
-class FaceCNNConfig:
+class FaceCNNConfig(ConfigDict):
     """Shape of a ``FaceCNN``; saved inside every checkpoint so it can be rebuilt exactly.
 
     ``channels`` gives one VGG block per entry (each halves the 48x48 input);
@@ -22,17 +24,6 @@ class FaceCNNConfig:
     embed_dim: int = 256
     dropout: float = 0.4
     block_dropout: float = 0.1
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["channels"] = list(self.channels)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> FaceCNNConfig:
-        d = dict(d)
-        d["channels"] = tuple(d["channels"])
-        return cls(**d)
 
 
 # Presets: ``quick`` trains the demo in about a minute on a 2-core classroom CPU;

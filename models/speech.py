@@ -3,16 +3,17 @@ MFCC + GRU variant after seed 003."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from .config import ConfigDict
 from .face import _block
 
 
 @dataclass
-class SpeechCNNConfig:
+class SpeechCNNConfig(ConfigDict):
     """Shape of a ``SpeechCNN``; saved inside every checkpoint.
 
     ``variant`` is ``"cnn"`` (2-D convolutions over the (n_bins, frames) spectrogram) or
@@ -33,17 +34,6 @@ class SpeechCNNConfig:
     block_dropout: float = 0.1
     input_mean: float = 0.0
     input_std: float = 1.0
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["channels"] = list(self.channels)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> SpeechCNNConfig:
-        d = dict(d)
-        d["channels"] = tuple(d["channels"])
-        return cls(**d)
 
 
 SPEECH_PRESETS: dict[str, SpeechCNNConfig] = {

@@ -302,10 +302,70 @@ def test_audio_windows_cover_a_long_recording():
 
 
 def test_evaluate_uses_the_models_own_actor_split(speech_run, tmp_path):
-    m = evaluate_checkpoint(speech_run, tmp_path / "rav", split="test")
-    assert m["split"] == "test" and m["n_items"] == 8  # actor 3: 4 emotions x 2 statements
-    m_all = evaluate_checkpoint(speech_run, tmp_path / "rav", split="all")
-    assert m_all["n_items"] == 24
+    data = tmp_path / "rav"
+    m = evaluate_checkpoint(speech_run, data, split="test")
+    assert m["split"] == "test" and m["n_items"] == 8 and m["held_out"]  # actor 3 x 4 x 2
+    # Actors added later do not move the model's own split (a new default would make
+    # actors 4-5 the test set and actor 3 a validation actor).
+    write_ravdess(data, actors=(4, 5), emotions=(1, 3, 5, 8))
+    again = evaluate_checkpoint(speech_run, data)
+    assert again["split"] == "test" and again["n_items"] == 8
+    m_all = evaluate_checkpoint(speech_run, data, split="all")
+    assert m_all["n_items"] == 40 and m_all["held_out"] is False  # actor 1 trained it
+    train = evaluate_checkpoint(speech_run, data, split="train")
+    assert train["n_items"] == 8 and train["held_out"] is False
+
+
+def test_evaluate_on_a_folder_of_unseen_actors_scores_all_of_it(speech_run, tmp_path):
+    other = write_ravdess(tmp_path / "other", actors=(7, 8), emotions=(1, 3))
+    m = evaluate_checkpoint(speech_run, other)
+    assert m["split"] == "all" and m["n_items"] == 8 and m["held_out"] is True
+
+
+def test_evaluate_uses_the_fer_hold_out_the_model_trained_with(tmp_path):
+    from conftest import fer_rows, write_fer_csv
+
+    csv = write_fer_csv(tmp_path / "fer" / "fer2013.csv", fer_rows(10), "emotion,pixels,Usage")
+    run = train_model(
+        TrainOptions(kind="face", data=str(csv), epochs=1, seed=3, out=tmp_path / "run")
+    )
+    assert run.metrics["split"] == "val" and run.metrics["n_val"] == 7
+    m = evaluate_checkpoint(run.run_dir, csv)
+    assert m["split"] == "val" and m["held_out"] is True
+    assert m["n_items"] == 7 and m["accuracy"] == pytest.approx(run.metrics["accuracy"])
+    assert m["confusion"] == run.metrics["confusion"]  # the very same images
+    assert evaluate_checkpoint(run.run_dir, csv, split="all")["held_out"] is None
+
+
+def test_a_last_batch_of_one_item_trains(tmp_path):
+    data = pattern_faces(5)  # 35 items in batches of 17: 17 + 18, never 17 + 17 + 1
+    assert [len(b["y"]) for b in data.batches(17)] == [17, 18]
+    result = fit(FaceCNN(QUICK_FACE), data, data, FitConfig(epochs=1, batch_size=17))
+    assert result.epochs_run == 1
+
+
+def test_resume_refuses_another_kind_and_changed_settings(fer_csv, tmp_path, capsys):
+    import workbench
+
+    run = tmp_path / "run"
+    train_model(TrainOptions(kind="face", data=str(fer_csv.parent), epochs=1, out=run))
+    with pytest.raises(WorkbenchError, match="holds a face run"):
+        train_model(TrainOptions(kind="speech", resume=str(run), epochs=3))
+    assert workbench.main(["train", "face", "--resume", str(run), "--lr", "0.1"]) == 2
+    assert "drop --lr" in capsys.readouterr().err
+
+
+def test_default_model_skips_a_run_stopped_in_its_first_epoch(fer_csv, monkeypatch, tmp_path):
+    from training.runs import default_model
+
+    monkeypatch.setenv("WORKBENCH_RUNS_DIR", str(tmp_path / "runs"))
+    data = str(fer_csv.parent)
+    good = train_model(TrainOptions(kind="face", data=data, epochs=1))
+    stop = threading.Event()
+    stop.set()  # stopped before the first batch
+    bad = train_model(TrainOptions(kind="face", data=data, epochs=1), stop_event=stop)
+    assert bad.metrics["best_epoch"] == 0 and (bad.run_dir / "best.pt").exists()
+    assert default_model("face") == good.run_dir / "best.pt"
 
 
 # ---------------------------------------------------------------- demo data

@@ -40,21 +40,30 @@ class TensorSet:
     def batches(
         self, batch_size: int, *, shuffle: bool = False, generator: torch.Generator | None = None
     ) -> Iterator[dict[str, torch.Tensor]]:
-        """Dict batches ``{"x": (b, ...), "y": (b,)}``; shuffled with ``generator`` if asked."""
+        """Dict batches ``{"x": (b, ...), "y": (b,)}``; shuffled with ``generator`` if asked.
+
+        A last batch of a single item joins the one before it: batch norm cannot train
+        on one item, and one item's gradient would be a wild step anyway.
+        """
         n = len(self)
         order = torch.randperm(n, generator=generator).to(self.x.device) if shuffle else None
-        for start in range(0, n, batch_size):
+        bounds = self._bounds(batch_size)
+        for start, end in zip(bounds, bounds[1:]):
             if order is None:
-                yield {
-                    "x": self.x[start : start + batch_size],
-                    "y": self.y[start : start + batch_size],
-                }
+                yield {"x": self.x[start:end], "y": self.y[start:end]}
             else:
-                idx = order[start : start + batch_size]
+                idx = order[start:end]
                 yield {"x": self.x[idx], "y": self.y[idx]}
 
     def n_batches(self, batch_size: int) -> int:
-        return -(-len(self) // batch_size)
+        return len(self._bounds(batch_size)) - 1
+
+    def _bounds(self, batch_size: int) -> list[int]:
+        n = len(self)
+        bounds = list(range(0, n, batch_size)) + [n]
+        if len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
+            del bounds[-2]
+        return bounds
 
 
 def as_float(x: torch.Tensor) -> torch.Tensor:
@@ -196,11 +205,14 @@ def load_task_data(
     *,
     seed: int = 0,
     params: FeatureParams | None = None,
+    actor_split: ActorSplit | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> TaskData:
     """Train/val/test data of ``kind`` ("face" or "speech") from ``path``."""
     if kind == "face":
         return load_face_data(path, seed=seed, progress=progress)
     if kind == "speech":
-        return load_speech_data(path, params=params or FeatureParams(), progress=progress)
+        return load_speech_data(
+            path, params=params or FeatureParams(), actor_split=actor_split, progress=progress
+        )
     raise WorkbenchError(f"Unknown model kind {kind!r}; use one of {', '.join(KINDS)}.")

@@ -41,3 +41,22 @@ def describe_device(device: torch.device) -> str:
     if device.type == "cpu":
         return f"cpu ({torch.get_num_threads()} threads)"
     return device.type
+
+
+def amp_dtype(device: torch.device) -> torch.dtype | None:
+    """The mixed-precision type to train and predict with on ``device`` (None: full fp32).
+
+    bf16 on GPUs that run it natively (Ampere and later; it needs no loss scaling), fp16
+    with a ``GradScaler`` on older ones; the CPU and MPS stay in fp32.
+    """
+    if device.type != "cuda":
+        return None
+    if torch.cuda.is_bf16_supported(including_emulation=False):
+        return torch.bfloat16
+    return torch.float16
+
+
+def autocast(device: torch.device):
+    """``torch.autocast`` with ``amp_dtype(device)``, or a no-op context."""
+    dtype = amp_dtype(device)
+    return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)

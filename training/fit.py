@@ -23,8 +23,8 @@ from torch import nn
 from .callbacks import Callback
 from .checkpoint import save_checkpoint
 from .data import TensorSet, as_float
-from .device import choose_device, describe_device
-from .metrics import _autocast, predict_proba
+from .device import amp_dtype, autocast, choose_device, describe_device
+from .metrics import classification_metrics, predict_proba
 
 HISTORY_FIELDS = (
     "epoch",
@@ -80,11 +80,6 @@ def lr_at(step: int, total: int, base: float, warmup: int) -> float:
     return base * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * t)))
 
 
-def _uar(y: np.ndarray, pred: np.ndarray) -> float:
-    recalls = [np.mean(pred[y == c] == c) for c in np.unique(y)]
-    return float(np.mean(recalls)) if recalls else 0.0
-
-
 def write_history(path: Path, history: Sequence[dict]) -> None:
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=HISTORY_FIELDS, extrasaction="ignore")
@@ -122,12 +117,11 @@ def fit(
     if device.type != "cpu":
         # The whole split lives on the accelerator: no host-to-device copy per batch.
         train, val = train.to(device), val.to(device)
+        # Fastest kernels, at the price of bit-exact repeats on the GPU (the CPU is exact).
         torch.backends.cudnn.benchmark = True
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     # fp16 needs loss scaling; bf16 (Ampere and later) does not.
-    scaler = torch.amp.GradScaler(
-        enabled=device.type == "cuda" and not torch.cuda.is_bf16_supported()
-    )
+    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype(device) == torch.float16)
     shuffle_gen = torch.Generator().manual_seed(config.seed)
     aug_gen = torch.Generator(device=device).manual_seed(config.seed + 1)
 
@@ -142,6 +136,10 @@ def fit(
         best_epoch = int(resume["best_epoch"])
         best_key = tuple(resume["best_key"])
         since_best = int(resume["since_best"])
+        if config.epochs > int(resume["fit_config"]["epochs"]):
+            since_best = 0  # extended on purpose: give the new epochs a chance
+        if resume.get("scaler"):
+            scaler.load_state_dict(resume["scaler"])
         shuffle_gen.set_state(resume["rng"]["shuffle"])
         torch.set_rng_state(resume["rng"]["torch"])
         if resume["rng"].get("device_type") == device.type:
@@ -193,7 +191,7 @@ def fit(
             y = batch["y"].to(device, non_blocking=True)
             if augment is not None:
                 x = augment(x, aug_gen)
-            with _autocast(device):
+            with autocast(device):
                 logits = model(x)
             loss = nn.functional.cross_entropy(
                 logits.float(), y, label_smoothing=config.label_smoothing
@@ -219,15 +217,16 @@ def fit(
             break
 
         probs, val_loss = predict_proba(model, val, batch_size=config.eval_batch_size)
-        y_val = val.y.cpu().numpy()
-        pred = probs.argmax(1)
+        scores = classification_metrics(
+            val.y.cpu().numpy(), probs.argmax(1), [str(c) for c in range(probs.shape[1])]
+        )
         record = {
             "epoch": epoch,
             "train_loss": loss_sum.item() / max(seen, 1),
             "train_accuracy": correct.item() / max(seen, 1),
             "val_loss": val_loss,
-            "val_accuracy": float(np.mean(pred == y_val)),
-            "val_uar": _uar(y_val, pred),
+            "val_accuracy": scores["accuracy"],
+            "val_uar": scores["uar"],
             "lr": lr,
             "seconds": time.perf_counter() - t_epoch,
         }
@@ -248,6 +247,7 @@ def fit(
                 meta=meta,
                 epoch=epoch,
                 optimizer=opt.state_dict(),
+                scaler=scaler.state_dict() if scaler.is_enabled() else None,
                 history=history,
                 best_epoch=best_epoch,
                 best_key=list(best_key),

@@ -16,6 +16,7 @@ from sklearn.metrics import (
 from torch import nn
 
 from .data import TensorSet, as_float
+from .device import autocast
 
 
 @torch.no_grad()
@@ -33,19 +34,12 @@ def predict_proba(
     for batch in data.batches(batch_size):
         x = as_float(batch["x"].to(device, non_blocking=True))
         y = batch["y"].to(device, non_blocking=True)
-        with _autocast(device):
+        with autocast(device):
             logits = model(x)
         logits = logits.float()
         loss_sum += nn.functional.cross_entropy(logits, y, reduction="sum").item()
         probs.append(torch.softmax(logits, dim=1).cpu())
     return torch.cat(probs).numpy(), loss_sum / max(len(data), 1)
-
-
-def _autocast(device: torch.device):
-    if device.type == "cuda":
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.autocast("cuda", dtype=dtype)
-    return torch.autocast(device.type, enabled=False)
 
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str]) -> dict:

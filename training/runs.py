@@ -86,18 +86,21 @@ def load_run(run_dir: str | Path) -> dict:
 
 
 def find_runs(kind: str | None = None, root: str | Path | None = None) -> list[Path]:
-    """Run folders (with a best.pt) under ``root`` (default runs/), oldest first.
+    """Finished run folders under ``root`` (default runs/), oldest first.
 
-    Looks one level deeper too, for the per-model folders a ``demo`` run makes.
+    A run counts once its metrics.json is written and at least one epoch finished, so a
+    run stopped in its first epoch never becomes anyone's default model. Looks one level
+    deeper too, for the per-model folders a ``demo`` run makes.
     """
     root = Path(root) if root is not None else paths.runs_dir()
     found = []
     for best in [*root.glob("*/best.pt"), *root.glob("*/*/best.pt")]:
         try:
             config = json.loads((best.parent / "config.json").read_text(encoding="utf-8"))
+            metrics = json.loads((best.parent / "metrics.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        if kind is None or config.get("kind") == kind:
+        if (kind is None or config.get("kind") == kind) and metrics.get("best_epoch", 0) > 0:
             found.append((best.stat().st_mtime, best.parent))
     return [p for _, p in sorted(found)]
 

@@ -27,6 +27,7 @@ from .augment import AUGMENT_CHOICES, make_augment
 from .callbacks import Callback
 from .checkpoint import load_checkpoint, read_checkpoint
 from .data import KINDS, TaskData, TensorSet, load_task_data, resolve_data
+from .device import choose_device
 from .fit import FitConfig, FitResult, fit
 from .metrics import evaluate_model
 from .report import write_confusion, write_curves, write_report
@@ -109,8 +110,11 @@ def check_options(opts: TrainOptions) -> None:
         raise WorkbenchError(f"Unknown preset {opts.preset!r}; use quick or full.")
     if opts.epochs is not None and opts.epochs < 1:
         raise WorkbenchError(f"--epochs must be 1 or more, got {opts.epochs}.")
-    if opts.batch_size is not None and opts.batch_size < 1:
-        raise WorkbenchError(f"--batch-size must be 1 or more, got {opts.batch_size}.")
+    if opts.batch_size is not None and opts.batch_size < 2:
+        raise WorkbenchError(
+            f"--batch-size must be 2 or more (batch norm learns from several items at once), "
+            f"got {opts.batch_size}."
+        )
     if opts.lr is not None and not 0 < opts.lr < 10:
         raise WorkbenchError(f"--lr must be a small positive number such as 0.001, got {opts.lr}.")
     if opts.augment not in (None, *AUGMENT_CHOICES):
@@ -119,6 +123,7 @@ def check_options(opts: TrainOptions) -> None:
         )
     if opts.variant not in (None, "cnn", "gru") or (opts.variant and opts.kind != "speech"):
         raise WorkbenchError("--variant applies to speech models only: use cnn or gru.")
+    choose_device(opts.device)  # a missing GPU is refused before any data is loaded
 
 
 def _model_config(opts: TrainOptions, task: TaskData):
@@ -154,22 +159,32 @@ def train_model(
     opts = replace(
         opts, **{k: str(getattr(opts, k)) for k in ("data", "out", "resume") if getattr(opts, k)}
     )
-    resume = None
+    resume, saved = None, None
     if opts.resume:
-        opts, resume = _resume_options(opts)
+        opts, resume, saved = _resume_options(opts)
     check_options(opts)
     t0 = time.perf_counter()
     path, is_demo = resolve_data(opts.kind, opts.data)
+    path = path.resolve()
     say(f"loading {path}…")
     params = MFCC_PARAMS if opts.kind == "speech" and opts.variant == "gru" else None
-    task = load_task_data(opts.kind, path, seed=opts.seed, params=params)
+    actor_split = None
+    if saved is not None and "actors" in saved["data"]:
+        # The run's own actors, even if the folder has gained some since.
+        actor_split = ActorSplit(**{k: tuple(v) for k, v in saved["data"]["actors"].items()})
+    task = load_task_data(opts.kind, path, seed=opts.seed, params=params, actor_split=actor_split)
     config = fit_config(opts)
+    if resume is not None:
+        # The saved loop settings, with the new total of epochs and the device asked for.
+        config = replace(
+            FitConfig(**resume["fit_config"]), epochs=config.epochs, device=config.device
+        )
 
     torch.manual_seed(opts.seed)
     if resume is not None:
         model = build_model(opts.kind, resume["model_config"])
         run_dir = Path(opts.resume)
-        run_config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+        run_config = saved
         run_config["fit"] = config.to_dict()
     else:
         model_cfg = _model_config(opts, task)
@@ -241,7 +256,9 @@ def train_model(
     return RunResult(run_dir, metrics, result)
 
 
-def _resume_options(opts: TrainOptions) -> tuple[TrainOptions, dict]:
+def _resume_options(opts: TrainOptions) -> tuple[TrainOptions, dict, dict]:
+    """The run's own options (data path, kind, preset, seed…) with only ``epochs`` (the new
+    total) and ``device`` taken from ``opts``; its ``last.pt`` and ``config.json``."""
     run_dir = Path(opts.resume).expanduser()
     last = run_dir / "last.pt"
     if not last.is_file() or not (run_dir / "config.json").is_file():
@@ -250,20 +267,23 @@ def _resume_options(opts: TrainOptions) -> tuple[TrainOptions, dict]:
             "finished at least one epoch."
         )
     payload = read_checkpoint(last)
-    saved = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))["options"]
-    merged = TrainOptions(**{**saved, "resume": str(run_dir), "out": None})
-    # Only the length of training and the device may change on resume.
-    if opts.epochs is not None:
-        merged.epochs = opts.epochs
-    elif payload.get("fit_config"):
-        merged.epochs = payload["fit_config"]["epochs"]
+    saved = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    if opts.kind != saved["kind"]:
+        raise WorkbenchError(
+            f"{describe(run_dir)} holds a {saved['kind']} run, not a {opts.kind} one; "
+            f"resume it with 'train {saved['kind']} --resume {run_dir}'."
+        )
+    merged = TrainOptions(
+        **{**saved["options"], "data": saved["data"]["path"], "resume": str(run_dir), "out": None}
+    )
+    merged.epochs = opts.epochs if opts.epochs is not None else payload["fit_config"]["epochs"]
     merged.device = opts.device
-    if merged.epochs is not None and merged.epochs <= int(payload["epoch"]):
+    if merged.epochs <= int(payload["epoch"]):
         raise WorkbenchError(
             f"{describe(run_dir)} already ran {payload['epoch']} epochs; pass --epochs "
             "larger than that to train on."
         )
-    return merged, payload
+    return merged, payload, saved
 
 
 # ----------------------------------------------------------------- evaluation
@@ -274,59 +294,91 @@ def evaluate_checkpoint(
 ) -> dict:
     """Score a trained model (run folder or .pt) on ``split`` of ``data``.
 
-    ``auto`` means the test split when the data has one, else validation. FER-2013 splits
-    follow the data's own Usage column (or the stratified hold-out the model trained
-    with); RAVDESS splits use the actors saved with the model, or every actor for ``all``.
+    FER-2013 splits follow the data's Usage column, or the stratified hold-out the model
+    trained with; RAVDESS splits use the actors saved with the model. ``auto`` is the test
+    split where the data has one, else validation; for RAVDESS folders holding none of the
+    model's validation or test actors but also none of its training actors, every file.
+    The result says whether the items were ``held_out`` from training: True, False, or None
+    when it cannot be known (``all`` of a FER-2013 set the model may have trained on).
     """
     if split not in ("auto", "all", "train", "val", "test"):
         raise WorkbenchError(f"Unknown split {split!r}; use all, train, val, test or auto.")
     loaded = load_checkpoint(model_path)
     path, _ = resolve_data(loaded.kind, data)
-    saved_split = loaded.payload.get("split") or {}
+    path = path.resolve()
+    saved = loaded.payload.get("split") or {}
     if loaded.kind == "face":
-        fer = load_fer2013(path)
-        if split == "auto":
-            split = "test" if len(split_indices(fer, "test")) else "val"
-        idx = split_indices(
-            fer,
-            split,
-            val_fraction=float(saved_split.get("val_fraction", 0.1)),
-            seed=int(saved_split.get("seed", 0)),
-        )
-        if not len(idx):
-            raise WorkbenchError(
-                f"{describe(path)} has no {split} images; use --split all (or train/val)."
-            )
-        items = TensorSet(torch.from_numpy(fer.images[idx]), torch.from_numpy(fer.labels[idx]))
+        split, items, held_out = _face_items(path, split, saved)
     else:
-        params = FeatureParams.from_dict(loaded.preprocessing["features"])
-        scan = scan_ravdess(path)
-        actors = sorted({c.actor for c in speech_audio(scan.clips)})
-        if not actors:
-            raise WorkbenchError(
-                f"{describe(path)} holds no RAVDESS speech files (03-01-…wav or .flac); point "
-                "--data at a RAVDESS speech folder."
-            )
-        if "actors" in saved_split:
-            actor_split = ActorSplit(**{k: tuple(v) for k, v in saved_split["actors"].items()})
-        else:
-            actor_split = default_actor_split(actors)
-        if split == "auto":
-            split = "test" if set(actor_split.test) & set(actors) else "all"
-        if split == "all":
-            actor_split = ActorSplit(tuple(actors), (), ())
-            wanted = "train"
-        else:
-            wanted = split
-        if not set(actor_split.actors(wanted)) & set(actors):
-            raise WorkbenchError(
-                f"{describe(path)} has none of this model's {split} actors "
-                f"({', '.join(map(str, actor_split.actors(wanted)))}); use --split all."
-            )
-        ds = RavdessSpeech(path, wanted, params=params, actor_split=actor_split, scan=scan)
-        items = TensorSet(ds.features, ds.labels)
+        split, items, held_out = _speech_items(path, split, saved, loaded.preprocessing)
     metrics = evaluate_model(loaded.model, items, loaded.classes)
     metrics.update(
-        {"split": split, "kind": loaded.kind, "model": str(loaded.path), "data": str(path)}
+        {
+            "split": split,
+            "held_out": held_out,
+            "kind": loaded.kind,
+            "model": str(loaded.path),
+            "data": str(path),
+        }
     )
     return metrics
+
+
+def _face_items(path: Path, split: str, saved: dict) -> tuple[str, TensorSet, bool | None]:
+    fer = load_fer2013(path)
+    if split == "auto":
+        split = "test" if len(split_indices(fer, "test")) else "val"
+    idx = split_indices(
+        fer,
+        split,
+        val_fraction=float(saved.get("val_fraction", 0.1)),
+        seed=int(saved.get("seed", 0)),
+    )
+    if not len(idx):
+        raise WorkbenchError(f"{describe(path)} has no {split} images; choose another --split.")
+    same_data = saved.get("path") == str(path)
+    held_out = {"train": False, "val": True, "test": True}.get(split, None if same_data else True)
+    items = TensorSet(torch.from_numpy(fer.images[idx]), torch.from_numpy(fer.labels[idx]))
+    return split, items, held_out
+
+
+def _speech_items(
+    path: Path, split: str, saved: dict, preprocessing: dict
+) -> tuple[str, TensorSet, bool]:
+    scan = scan_ravdess(path)
+    present = {c.actor for c in speech_audio(scan.clips)}
+    if not present:
+        raise WorkbenchError(
+            f"{describe(path)} holds no RAVDESS speech files (03-01-…wav or .flac); point "
+            "--data at a RAVDESS speech folder."
+        )
+    if "actors" in saved:
+        actors = ActorSplit(**{k: tuple(v) for k, v in saved["actors"].items()})
+    else:
+        actors = default_actor_split(present)
+    trained_on = set(actors.train)
+    if split == "auto":
+        split = next((s for s in ("test", "val") if set(actors.actors(s)) & present), None)
+        if split is None:
+            if present & trained_on:
+                raise WorkbenchError(
+                    f"{describe(path)} has none of this model's validation or test actors; "
+                    "use --split all to score every actor, knowing that it includes the "
+                    "actors the model trained on."
+                )
+            split = "all"  # a folder of actors the model never heard
+    if split == "all":
+        wanted = tuple(sorted(present))
+    else:
+        wanted = actors.actors(split)
+        if not set(wanted) & present:
+            raise WorkbenchError(
+                f"{describe(path)} has none of this model's {split} actors "
+                f"({', '.join(map(str, wanted))}); choose another --split."
+            )
+    held_out = not (set(wanted) & present & trained_on)
+    params = FeatureParams.from_dict(preprocessing["features"])
+    ds = RavdessSpeech(
+        path, "test", params=params, actor_split=ActorSplit((), (), wanted), scan=scan
+    )
+    return split, TensorSet(ds.features, ds.labels), held_out
