@@ -26,6 +26,8 @@ demo-data: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/data_loading.py
+	$(PY) bench/train_throughput.py
+	$(PY) bench/inference_latency.py
 
 lint: $(STAMP)
 	$(PY) -m ruff format --check .
