@@ -168,7 +168,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(pred.to_dict(), indent=2))
         return 0
-    print(f"{pred.file}: {pred.top}  (model: {pred.model})")
+    print(f"{pred.file}: {pred.top}  (model: {pred.model}, trained on {pred.trained_on})")
     for name, p in sorted(pred.probabilities.items(), key=lambda kv: -kv[1]):
         print(f"  {name:<10} {p:6.1%}  {'#' * round(40 * p)}")
     return 0

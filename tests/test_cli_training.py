@@ -90,6 +90,7 @@ def test_predict_json_for_image_and_audio(runs, capsys, tmp_path):
         assert workbench.main(["predict", str(path), "--model", str(runs[model]), "--json"]) == 0
         p = json.loads(capsys.readouterr().out)
         assert p["kind"] == kind and len(p["probabilities"]) == n
+        assert p["trained_on"].endswith(("fer", "rav"))  # the fixture folders
         assert sum(p["probabilities"].values()) == pytest.approx(1.0)
         assert p["top"] == max(p["probabilities"], key=p["probabilities"].get)
     assert workbench.main(["predict", str(img), "--model", str(runs["face"]), "--json"]) == 0

@@ -24,6 +24,7 @@ from datasets.audio import (
 )
 from datasets.errors import WorkbenchError, describe
 from datasets.faces import face_from_file
+from datasets.sources import DEMO_LABEL
 
 from .checkpoint import LoadedModel, load_checkpoint, resolve_checkpoint
 from .runs import default_model
@@ -41,6 +42,7 @@ class Prediction:
     file: str
     model: str
     probabilities: dict[str, float]
+    trained_on: str = ""  # the model's training data, e.g. "built-in synthetic demo data"
     details: dict = field(default_factory=dict)  # JSON-safe extras: box, windows, seconds…
     arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # face, waveform…
 
@@ -53,6 +55,7 @@ class Prediction:
             "kind": self.kind,
             "file": self.file,
             "model": self.model,
+            "trained_on": self.trained_on,
             "top": self.top,
             "probabilities": self.probabilities,
             **self.details,
@@ -69,6 +72,14 @@ def load_model(model: str | Path | None, kind: str, purpose: str = "") -> Loaded
     until the file changes, so repeated predictions do not reload it."""
     path = resolve_checkpoint(model) if model is not None else default_model(kind)
     return _load(str(path), path.stat().st_mtime_ns, kind, purpose)
+
+
+def trained_on(loaded: LoadedModel) -> str:
+    """What the model learned from, for naming it next to a prediction."""
+    data = loaded.payload.get("split") or {}
+    if data.get("is_demo"):
+        return DEMO_LABEL
+    return data.get("path", "unknown data")
 
 
 @torch.inference_mode()
@@ -99,6 +110,7 @@ def predict_image(
         kind="image",
         file=str(path),
         model=str(loaded.path),
+        trained_on=trained_on(loaded),
         probabilities=_as_dict(loaded.classes, probs),
         details={"box": [int(v) for v in crop.box] if crop.box is not None else None},
         arrays={"face": crop.face},
@@ -135,6 +147,7 @@ def predict_audio(path: str | Path, *, model: str | Path | None = None) -> Predi
         kind="audio",
         file=str(path),
         model=str(loaded.path),
+        trained_on=trained_on(loaded),
         probabilities=_as_dict(loaded.classes, probs),
         details={"seconds": round(len(y) / params.sample_rate, 2), "windows": len(windows)},
         arrays={"waveform": y, "features": feats[0]},
