@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from .config import ConfigDict
+from .layers import Classifier, embedding_layers, vgg_block
 
 
 @dataclass
@@ -38,21 +39,7 @@ FACE_PRESETS: dict[str, FaceCNNConfig] = {
 }
 
 
-def _block(c_in: int, c_out: int, n_convs: int, dropout: float) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for i in range(n_convs):
-        layers += [
-            nn.Conv2d(c_in if i == 0 else c_out, c_out, 3, padding=1, bias=False),
-            nn.BatchNorm2d(c_out),
-            nn.ReLU(inplace=True),
-        ]
-    layers.append(nn.MaxPool2d(2))
-    if dropout > 0:
-        layers.append(nn.Dropout2d(dropout))
-    return nn.Sequential(*layers)
-
-
-class FaceCNN(nn.Module):
+class FaceCNN(Classifier):
     """(B, 1, 48, 48) faces scaled to [0, 1] → (B, n_classes) logits."""
 
     kind = "face"
@@ -62,7 +49,7 @@ class FaceCNN(nn.Module):
         self.config = config
         blocks, c_in = [], 1
         for c in config.channels:
-            blocks.append(_block(c_in, c, config.convs_per_block, config.block_dropout))
+            blocks.append(vgg_block(c_in, c, config.convs_per_block, config.block_dropout))
             c_in = c
         self.features = nn.Sequential(*blocks)
         # Global average pooling keeps the head small whatever the depth, so the full
@@ -70,22 +57,11 @@ class FaceCNN(nn.Module):
         self.embed = nn.Sequential(
             nn.AdaptiveAvgPool2d(1),
             nn.Flatten(),  # (B, C)
-            nn.Linear(c_in, config.embed_dim, bias=False),
-            nn.BatchNorm1d(config.embed_dim),
-            nn.ReLU(inplace=True),
+            *embedding_layers(c_in, config.embed_dim),
         )
-        self.head = nn.Sequential(
-            nn.Dropout(config.dropout), nn.Linear(config.embed_dim, config.n_classes)
-        )
-
-    @property
-    def embed_dim(self) -> int:
-        return self.config.embed_dim
+        self._make_head()
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 1, 48, 48) → (B, embed_dim) face embedding (used by the fusion models)."""
         # Centre the [0, 1] pixels so the first convolution starts from a sensible scale.
         return self.embed(self.features((x - 0.5) / 0.25))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.encode(x))

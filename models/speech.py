@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from .config import ConfigDict
-from .face import _block
+from .layers import Classifier, embedding_layers, vgg_block
 
 
 @dataclass
@@ -44,7 +44,7 @@ SPEECH_PRESETS: dict[str, SpeechCNNConfig] = {
 }
 
 
-class SpeechCNN(nn.Module):
+class SpeechCNN(Classifier):
     """(B, 1, n_bins, T) log-mel or MFCC features in dB → (B, n_classes) logits.
 
     Any number of frames T works: the CNN pools over time at the end and the GRU reads
@@ -61,7 +61,7 @@ class SpeechCNN(nn.Module):
         if config.variant == "cnn":
             blocks, c_in = [], 1
             for c in config.channels:
-                blocks.append(_block(c_in, c, config.convs_per_block, config.block_dropout))
+                blocks.append(vgg_block(c_in, c, config.convs_per_block, config.block_dropout))
                 c_in = c
             self.features = nn.Sequential(*blocks)
             # Frequency positions are kept (flattened into channels): where the energy sits
@@ -76,18 +76,8 @@ class SpeechCNN(nn.Module):
                 dropout=config.block_dropout if config.gru_layers > 1 else 0.0,
             )
             width = config.gru_hidden
-        self.embed = nn.Sequential(
-            nn.Linear(width, config.embed_dim, bias=False),
-            nn.BatchNorm1d(config.embed_dim),
-            nn.ReLU(inplace=True),
-        )
-        self.head = nn.Sequential(
-            nn.Dropout(config.dropout), nn.Linear(config.embed_dim, config.n_classes)
-        )
-
-    @property
-    def embed_dim(self) -> int:
-        return self.config.embed_dim
+        self.embed = nn.Sequential(*embedding_layers(width, config.embed_dim))
+        self._make_head()
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 1, n_bins, T) → (B, embed_dim) speech embedding (used by the fusion models)."""
@@ -101,6 +91,3 @@ class SpeechCNN(nn.Module):
             _, last = self.gru(seq)  # (layers, B, hidden)
             h = last[-1]
         return self.embed(h)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.encode(x))
