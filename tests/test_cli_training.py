@@ -188,8 +188,11 @@ def test_bad_input_in_a_fresh_process_has_no_traceback(runs, tmp_path):
 def test_unavailable_device_is_refused(runs, capsys):
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
-    code = workbench.main(["train", "face", "--data", str(runs["fer"]), "--device", "cuda"])
-    assert code == 2 and "no CUDA device" in capsys.readouterr().err
+    out = runs["base"] / "cuda-run"
+    argv = ["train", "face", "--data", str(runs["fer"]), "--device", "cuda", "--out", str(out)]
+    assert workbench.main(argv) == 2
+    assert "no CUDA device" in capsys.readouterr().err
+    assert not out.exists()  # refused before any data was loaded or folder made
 
 
 def test_usage_errors_for_bad_numbers(capsys):
