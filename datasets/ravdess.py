@@ -211,6 +211,11 @@ class ActorSplit:
     def to_dict(self) -> dict[str, list[int]]:
         return {"train": list(self.train), "val": list(self.val), "test": list(self.test)}
 
+    @classmethod
+    def from_dict(cls, d: dict[str, list[int]]) -> ActorSplit:
+        """The split saved by ``to_dict`` (in config.json and checkpoints)."""
+        return cls(tuple(d["train"]), tuple(d["val"]), tuple(d["test"]))
+
 
 def default_actor_split(actors: Iterable[int], *, share: float = 0.15) -> ActorSplit:
     """The fixed default: the highest-numbered ~15% of actors test, the next ~15% validate.

@@ -98,11 +98,15 @@ def test_predict_json_for_image_and_audio(runs, capsys, tmp_path):
 
 
 def test_predict_uses_the_latest_run_by_default(runs, capsys, tmp_path, monkeypatch):
-    monkeypatch.setenv("WORKBENCH_RUNS_DIR", str(runs["base"]))
+    monkeypatch.setenv("WORKBENCH_RUNS_DIR", str(tmp_path / "runs"))
+    for name in ("older", "newer"):
+        argv = ["train", "face", "--data", str(runs["fer"]), "--epochs", "1"]
+        assert workbench.main([*argv, "--out", str(tmp_path / "runs" / name)]) == 0
     img = tmp_path / "face.png"
     Image.fromarray(np.zeros((40, 40), np.uint8)).save(img)
+    capsys.readouterr()
     assert workbench.main(["predict", str(img), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["model"] == str(runs["face"] / "best.pt")
+    assert json.loads(capsys.readouterr().out)["model"] == str(tmp_path / "runs/newer/best.pt")
 
 
 def test_compare_writes_one_chart(runs, capsys, tmp_path):

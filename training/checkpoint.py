@@ -48,10 +48,6 @@ class LoadedModel:
     path: Path
     payload: dict
 
-    @property
-    def model_config(self) -> dict:
-        return self.payload["model_config"]
-
 
 def resolve_checkpoint(path: str | Path) -> Path:
     """``best.pt`` inside a run folder, or the given ``.pt`` file itself."""

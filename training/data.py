@@ -8,7 +8,7 @@ Python and no DataLoader workers; on CUDA the whole set moves to the GPU once.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -18,7 +18,13 @@ from datasets.audio import FeatureParams
 from datasets.errors import WorkbenchError, describe
 from datasets.fer2013 import FER2013, PUBLIC_TEST, load_fer2013
 from datasets.labels import FER_CLASSES, RAVDESS_EMOTIONS
-from datasets.ravdess import ActorSplit, default_actor_split, scan_ravdess, speech_audio
+from datasets.ravdess import (
+    ActorSplit,
+    RavdessScan,
+    default_actor_split,
+    scan_ravdess,
+    speech_audio,
+)
 from datasets.speech import RavdessSpeech
 
 KINDS = ("face", "speech")
@@ -84,7 +90,6 @@ class TaskData:
     test: TensorSet | None
     preprocessing: dict  # what prediction must repeat (input size, feature parameters…)
     source: dict  # where the data came from and how it was split, for config.json
-    notes: list[str] = field(default_factory=list)
 
 
 def resolve_data(kind: str, data: str | Path | None) -> tuple[Path, bool]:
@@ -159,6 +164,17 @@ def load_face_data(
     )
 
 
+def speech_actors(scan: RavdessScan) -> set[int]:
+    """The actors with audio-only speech in a scanned folder; none is an error."""
+    actors = {c.actor for c in speech_audio(scan.clips)}
+    if not actors:
+        raise WorkbenchError(
+            f"{describe(scan.root)} holds no RAVDESS speech files (03-01-…wav or .flac); "
+            "point --data at the RAVDESS speech folder."
+        )
+    return actors
+
+
 def load_speech_data(
     path: str | Path,
     *,
@@ -169,13 +185,7 @@ def load_speech_data(
     """RAVDESS speech features, split by actor (the fixed default split unless given)."""
     scan = scan_ravdess(path)
     if actor_split is None:
-        clips = speech_audio(scan.clips)
-        if not clips:
-            raise WorkbenchError(
-                f"{describe(path)} holds no RAVDESS speech files (03-01-…wav or .flac); "
-                "point --data at the RAVDESS speech folder."
-            )
-        actor_split = default_actor_split(c.actor for c in clips)
+        actor_split = default_actor_split(speech_actors(scan))
     split: dict[str, RavdessSpeech] = {}
     for name in ("train", "val", "test"):
         split[name] = RavdessSpeech(

@@ -13,7 +13,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -66,7 +66,6 @@ class FitResult:
     seconds: float
     stopped: bool = False  # by the stop event
     early_stopped: bool = False
-    best_state: dict = field(default_factory=dict, repr=False)
 
 
 def lr_at(step: int, total: int, base: float, warmup: int) -> float:
@@ -294,7 +293,6 @@ def fit(
         seconds=time.perf_counter() - t_start,
         stopped=stopped,
         early_stopped=early_stopped,
-        best_state=best_state,
     )
     for cb in callbacks:
         cb.on_fit_end(result)

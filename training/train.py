@@ -18,15 +18,15 @@ import torch
 
 from datasets.audio import FeatureParams
 from datasets.errors import WorkbenchError, describe
-from datasets.fer2013 import load_fer2013, split_indices
-from datasets.ravdess import ActorSplit, default_actor_split, scan_ravdess, speech_audio
+from datasets.fer2013 import FER2013, load_fer2013, split_indices
+from datasets.ravdess import ActorSplit, default_actor_split, scan_ravdess
 from datasets.speech import RavdessSpeech
 from models import PRESETS, build_model
 
 from .augment import AUGMENT_CHOICES, make_augment
 from .callbacks import Callback
 from .checkpoint import load_checkpoint, read_checkpoint
-from .data import KINDS, TaskData, TensorSet, load_task_data, resolve_data
+from .data import KINDS, TaskData, TensorSet, load_task_data, resolve_data, speech_actors
 from .device import choose_device
 from .fit import FitConfig, FitResult, fit
 from .metrics import evaluate_model
@@ -171,7 +171,7 @@ def train_model(
     actor_split = None
     if saved is not None and "actors" in saved["data"]:
         # The run's own actors, even if the folder has gained some since.
-        actor_split = ActorSplit(**{k: tuple(v) for k, v in saved["data"]["actors"].items()})
+        actor_split = ActorSplit.from_dict(saved["data"]["actors"])
     task = load_task_data(opts.kind, path, seed=opts.seed, params=params, actor_split=actor_split)
     config = fit_config(opts)
     if resume is not None:
@@ -328,32 +328,27 @@ def _face_items(path: Path, split: str, saved: dict) -> tuple[str, TensorSet, bo
     fer = load_fer2013(path)
     if split == "auto":
         split = "test" if len(split_indices(fer, "test")) else "val"
-    idx = split_indices(
-        fer,
+    ds = FER2013(
+        path,
         split,
+        data=fer,
         val_fraction=float(saved.get("val_fraction", 0.1)),
         seed=int(saved.get("seed", 0)),
     )
-    if not len(idx):
+    if not len(ds):
         raise WorkbenchError(f"{describe(path)} has no {split} images; choose another --split.")
     same_data = saved.get("path") == str(path)
     held_out = {"train": False, "val": True, "test": True}.get(split, None if same_data else True)
-    items = TensorSet(torch.from_numpy(fer.images[idx]), torch.from_numpy(fer.labels[idx]))
-    return split, items, held_out
+    return split, TensorSet(ds.images, ds.labels), held_out
 
 
 def _speech_items(
     path: Path, split: str, saved: dict, preprocessing: dict
 ) -> tuple[str, TensorSet, bool]:
     scan = scan_ravdess(path)
-    present = {c.actor for c in speech_audio(scan.clips)}
-    if not present:
-        raise WorkbenchError(
-            f"{describe(path)} holds no RAVDESS speech files (03-01-…wav or .flac); point "
-            "--data at a RAVDESS speech folder."
-        )
+    present = speech_actors(scan)
     if "actors" in saved:
-        actors = ActorSplit(**{k: tuple(v) for k, v in saved["actors"].items()})
+        actors = ActorSplit.from_dict(saved["actors"])
     else:
         actors = default_actor_split(present)
     trained_on = set(actors.train)
