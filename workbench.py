@@ -5,7 +5,7 @@
     python workbench.py demo                   # train face and speech models on the demo data
     python workbench.py train face|speech [--data PATH|demo] [--epochs N] [--preset quick|full] ...
     python workbench.py evaluate RUN_OR_CHECKPOINT --data PATH [--split ...] [--json]
-    python workbench.py predict FILE [--model RUN_OR_CHECKPOINT] [--json]
+    python workbench.py predict FILE [--model RUN_OR_CHECKPOINT] [--speech-model RUN] [--json]
     python workbench.py compare RUN_DIR... [--out PNG]
     python workbench.py data-info PATH [--json]
     python workbench.py make-demo-data [--out DIR] [--seed N]
@@ -161,16 +161,45 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_bars(probabilities: dict[str, float], indent: str = "  ") -> None:
+    for name, p in sorted(probabilities.items(), key=lambda kv: -kv[1]):
+        print(f"{indent}{name:<10} {p:6.1%}  {'#' * round(40 * p)}")
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from training.predict import predict_file
 
-    pred = predict_file(args.file, model=args.model, detect=not args.no_detect)
+    pred = predict_file(
+        args.file, model=args.model, detect=not args.no_detect, speech_model=args.speech_model
+    )
     if args.json:
         print(json.dumps(pred.to_dict(), indent=2))
         return 0
-    print(f"{pred.file}: {pred.top}  (model: {pred.model}, trained on {pred.trained_on})")
-    for name, p in sorted(pred.probabilities.items(), key=lambda kv: -kv[1]):
-        print(f"  {name:<10} {p:6.1%}  {'#' * round(40 * p)}")
+    if pred.kind != "video":
+        print(f"{pred.file}: {pred.top}  (model: {pred.model}, trained on {pred.trained_on})")
+        _print_bars(pred.probabilities)
+        return 0
+    face, speech = pred.details["face"], pred.details["speech"]
+    print(pred.file)
+    print(
+        f"face: {pred.top} {pred.probabilities[pred.top]:.0%}, the mean over the "
+        f"{face['frames_with_face']} of {face['frames_sampled']} sampled frames with a face  "
+        f"(face model: {face['model']}, trained on {face['trained_on']})"
+    )
+    _print_bars(pred.probabilities)
+    print("  per frame:")
+    for f in pred.details["frames"]:
+        probs = f["probabilities"]
+        said = f"{max(probs, key=probs.get)} {max(probs.values()):.0%}" if probs else "no face"
+        print(f"    {f['time']:5.2f} s  {said}")
+    top = speech["top"]
+    print(
+        f"speech: {top} {speech['probabilities'][top]:.0%}, {speech['seconds']:.1f} s of sound "
+        f"from {speech['audio_from']}  (speech model: {speech['model']}, trained on "
+        f"{speech['trained_on']})"
+    )
+    _print_bars(speech["probabilities"])
+    print("  (a combined face + speech answer needs a fusion model; none is used here)")
     return 0
 
 
@@ -370,12 +399,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(func=cmd_evaluate)
 
-    s = sub.add_parser("predict", help="emotion probabilities for a photo or a recording")
-    s.add_argument("file", help="an image (.jpg, .png…) or audio file (.wav, .flac…)")
+    s = sub.add_parser(
+        "predict", help="emotion probabilities for a photo, a recording or a video clip"
+    )
+    s.add_argument(
+        "file", help="an image (.jpg, .png…), audio file (.wav, .flac…) or video clip (.mp4…)"
+    )
     s.add_argument(
         "--model",
         metavar="RUN_OR_CHECKPOINT",
-        help="default: the latest trained run of that kind, else the starter model",
+        help="the model for this file: the face model for an image or a video, the speech "
+        "model for a recording (default: the latest trained run of that kind, else the "
+        "starter model)",
+    )
+    s.add_argument(
+        "--speech-model",
+        metavar="RUN_OR_CHECKPOINT",
+        help="for a video only: the speech model for its sound (default: the latest "
+        "trained speech run, else the starter model)",
     )
     s.add_argument(
         "--no-detect",

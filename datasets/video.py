@@ -12,8 +12,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import av
-import cv2
+# OpenCV's FFmpeg would print "moov atom not found" for a broken clip, ahead of our own
+# one-sentence error; keep its log quiet (must be set before the first VideoCapture).
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
+import av  # noqa: E402
+import cv2  # noqa: E402
 import numpy as np
 
 from .audio import read_audio, resample

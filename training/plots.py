@@ -8,15 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import to_rgba
 from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 from matplotlib.lines import Line2D
 from matplotlib.ticker import PercentFormatter
+
+if TYPE_CHECKING:  # only for the hint: drawing needs no torch
+    from datasets.audio import FeatureParams
 
 
 def plot_class_counts(
@@ -180,6 +185,150 @@ def plot_comparison(
     for j, (name, value) in enumerate((baselines or {}).items()):
         ax_bars.axhline(value, color=f"C{j + 3}", ls="--", lw=1, label=name)
     ax_bars.legend(fontsize=7, loc="upper center", ncol=2)
+
+
+def plot_probabilities(
+    ax: Axes, probabilities: dict[str, float], *, title: str = "", color: str = "C0"
+) -> BarContainer:
+    """Horizontal bars of a prediction's probabilities (0..1), one per emotion.
+
+    Emotions keep the given order, the first at the top; each bar is labelled with its
+    percentage and the most likely emotion is drawn in full colour with a bold name.
+    """
+    names, values = list(probabilities), [float(v) for v in probabilities.values()]
+    top = int(np.argmax(values)) if values else -1
+    colors = [to_rgba(color, 1.0 if i == top else 0.4) for i in range(len(values))]
+    bars = ax.barh(range(len(values)), values, color=colors, height=0.7)
+    ax.bar_label(bars, labels=[f"{v:.0%}" for v in values], fontsize=8, padding=3)
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    if top >= 0:
+        ax.get_yticklabels()[top].set_fontweight("bold")
+    ax.invert_yaxis()  # first emotion at the top, as in a list
+    ax.set_xlim(0, 1.16)  # room for a label after a bar near 100%
+    ax.set_xticks(np.linspace(0, 1, 5))
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.tick_params(axis="x", labelsize=8)
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_axisbelow(True)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.set_title(title, fontsize=10)
+    return bars
+
+
+def plot_waveform(
+    ax: Axes, y: np.ndarray, sr: int, *, title: str = "", max_points: int = 4000
+) -> Line2D:
+    """Amplitude of a mono recording ``y`` (n_samples,) at ``sr`` Hz against time in seconds.
+
+    Longer recordings are drawn as their min/max envelope over ``max_points // 2`` equal
+    chunks, which looks the same as every sample but stays fast to draw.
+    """
+    y = np.asarray(y, dtype=np.float32)
+    n_chunks = max_points // 2
+    if len(y) > max_points:
+        edges = np.linspace(0, len(y), n_chunks + 1).astype(int)
+        lo = np.minimum.reduceat(y, edges[:-1])
+        hi = np.maximum.reduceat(y, edges[:-1])
+        t = np.repeat(edges[:-1] / sr, 2)  # (2 * n_chunks,) seconds
+        values = np.column_stack([lo, hi]).ravel()  # min, max, min, max…
+    else:
+        t, values = np.arange(len(y)) / sr, y
+    (line,) = ax.plot(t, values, color="C1", lw=0.6)
+    ax.set_xlim(0, max(len(y) / sr, 1e-3))
+    peak = float(np.abs(y).max()) if len(y) else 0.0
+    ax.set_ylim(-1.05 * peak - 1e-3, 1.05 * peak + 1e-3)
+    ax.set_xlabel("time (s)", fontsize=8)
+    ax.set_ylabel("amplitude", fontsize=8)
+    ax.tick_params(labelsize=8)
+    ax.set_title(title, fontsize=10)
+    return line
+
+
+def plot_spectrogram(
+    ax: Axes, features: np.ndarray, params: FeatureParams, *, title: str = ""
+) -> AxesImage:
+    """A (n_bins, n_frames) log-mel spectrogram (dB) or MFCC matrix as an image.
+
+    Time runs left to right in seconds (``hop_length / sample_rate`` per frame), low bands
+    at the bottom. Add a colour bar with ``fig.colorbar(image, ax=ax)`` if there is room.
+    """
+    n_bins, n_frames = features.shape
+    seconds = n_frames * params.hop_length / params.sample_rate
+    image = ax.imshow(
+        features,
+        origin="lower",
+        aspect="auto",
+        cmap="magma",
+        interpolation="nearest",
+        extent=(0.0, seconds, 0.0, float(n_bins)),
+    )
+    ax.set_xlabel("time (s)", fontsize=8)
+    ax.set_ylabel("mel band" if params.kind == "logmel" else "MFCC", fontsize=8)
+    ax.tick_params(labelsize=8)
+    ax.set_title(title, fontsize=10)
+    return image
+
+
+def plot_timeline(
+    ax: Axes,
+    times: np.ndarray,
+    per_frame: Sequence[dict[str, float] | None],
+    classes: Sequence[str],
+) -> dict[str, Line2D]:
+    """Each emotion's probability (0..1) in the sampled frames of a video, against seconds.
+
+    ``per_frame[i]`` is frame i's probabilities, or None when no face was found there: the
+    lines have a gap (NaN) at such frames and a grey cross marks them on the time axis.
+    The emotion with the highest mean is drawn thicker. Returns the lines by class name.
+    """
+    times = np.asarray(times, dtype=float)
+    values = np.full((len(times), len(classes)), np.nan)  # (N, C)
+    for i, probs in enumerate(per_frame):
+        if probs is not None:
+            values[i] = [probs[c] for c in classes]
+    found = ~np.isnan(values[:, 0]) if len(classes) else np.zeros(len(times), bool)
+    top = int(np.nanargmax(np.nanmean(values, axis=0))) if found.any() else -1
+    lines = {}
+    for j, name in enumerate(classes):
+        (lines[name],) = ax.plot(
+            times,
+            values[:, j],
+            marker="o",
+            markersize=3.5,
+            lw=2.4 if j == top else 1.1,
+            color=f"C{j}",
+            label=name,
+            zorder=3 if j == top else 2,
+        )
+    if (~found).any():
+        ax.plot(
+            times[~found],
+            np.zeros((~found).sum()),
+            "x",
+            color="0.45",
+            markersize=7,
+            clip_on=False,
+            label="no face",
+        )
+    ax.set_ylim(0, 1)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    if len(times):
+        step = float(np.median(np.diff(times))) if len(times) > 1 else 0.5
+        ax.set_xlim(max(0.0, times[0] - step / 2), times[-1] + step / 2)
+    ax.set_xlabel("time in the clip (s)", fontsize=8)
+    ax.set_ylabel("probability", fontsize=8)
+    ax.tick_params(labelsize=8)
+    ax.grid(alpha=0.3)
+    ax.legend(
+        loc="center left",
+        bbox_to_anchor=(1.01, 0.5),
+        fontsize=7,
+        frameon=False,
+        handlelength=1.5,
+        borderaxespad=0.0,
+    )
+    return lines
 
 
 def save_figure(fig: Figure, path: str | Path, *, dpi: int = 110) -> None:
