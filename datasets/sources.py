@@ -25,9 +25,13 @@ class DataSources:
         'built-in synthetic demo data (data/demo)'."""
         if self.fer_is_demo and self.ravdess_is_demo:
             return f"{DEMO_LABEL} ({self.fer.parent})"
-        fer = DEMO_LABEL if self.fer_is_demo else f"FER-2013 at {self.fer}"
-        rav = DEMO_LABEL if self.ravdess_is_demo else f"RAVDESS at {self.ravdess}"
-        return f"faces: {fer} · speech: {rav}"
+        return f"faces: {self.describe_part('faces')} · speech: {self.describe_part('speech')}"
+
+    def describe_part(self, part: str) -> str:
+        """'FER-2013 at …' / 'RAVDESS at …' for ``part`` "faces" or "speech", or the demo label."""
+        if part == "faces":
+            return DEMO_LABEL if self.fer_is_demo else f"FER-2013 at {self.fer}"
+        return DEMO_LABEL if self.ravdess_is_demo else f"RAVDESS at {self.ravdess}"
 
 
 def user_data() -> tuple[Path | None, Path | None]:

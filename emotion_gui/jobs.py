@@ -1,23 +1,33 @@
 """Background jobs for the window: work runs on a thread, results travel through a queue.
 
-The Tk thread never waits on a job. A job's function reports through ``emit`` (which only
-puts an event on the queue, so it may be called from the worker thread); the window drains
-the queue with ``after()`` a bounded number of events per tick, as Thonny does.
+The Tk thread never waits on a job. A job reports by putting ``JobEvent``s on a queue
+(``post``/``emit`` may be called from the worker thread); the window drains the queue with
+``after()`` a bounded number of events per tick, as Thonny does. Training is a
+``TrainingJob``: the same ``train_model`` the CLI runs, with a callback that only posts
+events and a stop event checked before every batch.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from training.callbacks import Callback
+from training.train import RunResult, TrainOptions, train_model
+
+BATCH_EVENT_SECONDS = 0.1  # the window redraws at most ~10 times a second anyway
+
 
 @dataclass
 class JobEvent:
-    kind: str  # "progress", "done" or "error"
+    # "progress" (text, fraction or None), "done" (result), "error" (exception, traceback);
+    # training adds "fit_start" (info), "batch" (info) and "epoch" (history record).
+    kind: str
     job: str
     payload: Any = None
 
@@ -26,11 +36,15 @@ class BackgroundJob:
     """Run ``fn(emit)`` on a daemon thread; its return value or exception becomes an event."""
 
     def __init__(
-        self, name: str, fn: Callable[[Callable[[str, float], None]], Any], events: queue.Queue
+        self,
+        name: str,
+        fn: Callable[[Callable[[str, float | None], None]], Any],
+        events: queue.Queue,
     ) -> None:
         self.name = name
         self.fn = fn
         self.events = events
+        self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._run, name=f"job-{name}", daemon=True)
 
     def start(self) -> BackgroundJob:
@@ -40,14 +54,60 @@ class BackgroundJob:
     def is_alive(self) -> bool:
         return self.thread.is_alive()
 
-    def emit(self, text: str, fraction: float) -> None:
-        """Report progress. May be called from the worker thread."""
-        self.events.put(JobEvent("progress", self.name, (text, fraction)))
+    def stop(self) -> None:
+        """Ask the job to stop (training stops after the current batch). Any thread."""
+        self.stop_event.set()
+
+    def post(self, kind: str, payload: Any = None) -> None:
+        """Queue an event for the window. May be called from the worker thread."""
+        self.events.put(JobEvent(kind, self.name, payload))
+
+    def emit(self, text: str, fraction: float | None = None) -> None:
+        """Report progress; ``fraction`` None leaves the progress bar as it is.
+        May be called from the worker thread."""
+        self.post("progress", (text, fraction))
 
     def _run(self) -> None:
         try:
             result = self.fn(self.emit)
         except Exception as exc:  # the window shows it; the app keeps running
-            self.events.put(JobEvent("error", self.name, (exc, traceback.format_exc())))
+            self.post("error", (exc, traceback.format_exc()))
         else:
-            self.events.put(JobEvent("done", self.name, result))
+            self.post("done", result)
+
+
+class QueueCallback(Callback):
+    """Forwards ``fit``'s reports to the window. Runs on the training thread, so it only
+    posts events; batch reports are thinned to one per ``BATCH_EVENT_SECONDS``."""
+
+    def __init__(self, job: BackgroundJob) -> None:
+        self.job = job
+        self._last = 0.0
+
+    def on_fit_start(self, info: dict) -> None:
+        self.job.post("fit_start", dict(info))
+
+    def on_batch_end(self, info: dict) -> None:
+        now = time.monotonic()
+        if now - self._last >= BATCH_EVENT_SECONDS or info["batch"] == info["n_batches"]:
+            self._last = now
+            self.job.post("batch", dict(info))
+
+    def on_epoch_end(self, record: dict) -> None:
+        self.job.post("epoch", dict(record))
+
+
+class TrainingJob(BackgroundJob):
+    """``train_model(options)`` on a worker thread; the result is a ``RunResult``."""
+
+    def __init__(self, options: TrainOptions, events: queue.Queue) -> None:
+        super().__init__("train", self._train, events)
+        self.options = options
+
+    def _train(self, emit: Callable[[str, float | None], None]) -> RunResult:
+        return train_model(
+            self.options,
+            callbacks=[QueueCallback(self)],
+            stop_event=self.stop_event,
+            status=lambda text: emit(text[:1].upper() + text[1:], None),
+        )

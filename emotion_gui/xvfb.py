@@ -19,6 +19,7 @@ def start_xvfb(size: str = "1280x800x24") -> subprocess.Popen | None:
     proc = subprocess.Popen(
         ["Xvfb", "-displayfd", str(write), "-screen", "0", size, "-nolisten", "tcp"],
         pass_fds=(write,),
+        stdout=subprocess.DEVNULL,  # else a pipe reader waits for Xvfb to exit too
         stderr=subprocess.DEVNULL,
     )
     os.close(write)

@@ -129,3 +129,24 @@ def display():
     os.environ.pop("DISPLAY", None)
     proc.terminate()
     proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def demo_root():
+    """The built-in demo data, generated once per test session (about 20 s) into the
+    tests' own data folder."""
+    from datasets.sources import ensure_demo
+
+    return ensure_demo()
+
+
+def pump(root, until, timeout: float = 60.0) -> None:
+    """Run the Tk event loop until ``until()`` is true."""
+    import time
+
+    end = time.monotonic() + timeout
+    while not until():
+        if time.monotonic() > end:
+            raise AssertionError("the window did not get there in time")
+        root.update()
+        time.sleep(0.01)

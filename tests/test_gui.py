@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import time
+import gc
 
 import pytest
-from conftest import write_ravdess
+from conftest import pump, write_ravdess
 
 from datasets.labels import FER_CLASSES
 from datasets.sources import DataSources
-
-
-def pump(root, until, timeout: float = 60.0) -> None:
-    """Run the Tk event loop until ``until()`` is true."""
-    end = time.monotonic() + timeout
-    while not until():
-        if time.monotonic() > end:
-            raise AssertionError("the window did not get there in time")
-        root.update()
-        time.sleep(0.01)
 
 
 @pytest.fixture
@@ -36,10 +26,11 @@ def app(display, fer_csv, tmp_path, monkeypatch):
     sources = DataSources(fer_csv.parent, ravdess)
     wb = WorkbenchApp(root, sources)
     wb.errors = errors
-    pump(root, lambda: wb.loaded is not None)
+    pump(root, lambda: wb.loaded is not None and wb.renderer.idle())
     yield wb
     if root.winfo_exists():
         wb.close()
+    gc.collect()  # free Tk objects here, on the Tk thread (Tcl aborts on any other)
 
 
 def test_window_shows_the_data_it_loaded(app):
@@ -82,6 +73,7 @@ def test_a_failed_first_load_can_be_mended(display, fer_csv, tmp_path, monkeypat
     pump(root, lambda: wb.loaded is not None)
     assert wb.sources == DataSources(fer_csv.parent, ravdess)
     wb.close()
+    gc.collect()
 
 
 def test_an_error_in_a_view_does_not_stop_the_window(app, monkeypatch):

@@ -371,13 +371,6 @@ def test_default_model_skips_a_run_stopped_in_its_first_epoch(fer_csv, monkeypat
 # ---------------------------------------------------------------- demo data
 
 
-@pytest.fixture(scope="module")
-def demo_root():
-    from datasets.sources import ensure_demo
-
-    return ensure_demo()  # about 20 s once, into the tests' own data folder
-
-
 @pytest.mark.parametrize("kind", ["face", "speech"])
 def test_two_epochs_on_demo_data_beat_chance_clearly(demo_root, kind):
     result = train_model(TrainOptions(kind=kind, data="demo", epochs=2))

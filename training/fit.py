@@ -87,6 +87,14 @@ def write_history(path: Path, history: Sequence[dict]) -> None:
             w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
 
 
+def warm_up() -> None:
+    """Pay torch's one-off start-up costs now: building the first optimiser imports about
+    900 modules (torch._dynamo, sympy), ~1 s here. The window calls this while it loads its
+    data, so the first training starts at once and its thread does not hold the
+    interpreter lock for long stretches while the window is drawing."""
+    torch.optim.AdamW([torch.zeros(1, requires_grad=True)])
+
+
 def fit(
     model: nn.Module,
     train: TensorSet,

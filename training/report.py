@@ -40,11 +40,17 @@ def write_comparison(path: Path, runs: list[dict]) -> None:
     """One chart: validation curves of ``runs`` and their held-out accuracy and UAR."""
     fig = Figure(figsize=(11, 4.2), layout="constrained")
     ax_curves, ax_bars = fig.subplots(1, 2, width_ratios=(1.2, 1))
-    # Human figures belong to the real data sets, so they are drawn for real-data runs only.
-    kinds = {r["kind"] for r in runs if not r["config"].get("data", {}).get("is_demo")}
-    baselines = dict(HUMAN_BASELINES[k] for k in sorted(kinds) if k in HUMAN_BASELINES)
-    plot_comparison(ax_curves, ax_bars, runs, baselines=baselines)
+    plot_comparison(ax_curves, ax_bars, runs, baselines=comparison_baselines(runs))
     save_figure(fig, path)
+
+
+def comparison_baselines(runs: list[dict]) -> dict[str, float]:
+    """Human reference lines for the kinds of ``runs`` trained on real data.
+
+    Human figures belong to the real data sets, so demo-data runs get none.
+    """
+    kinds = {r["kind"] for r in runs if not r["config"].get("data", {}).get("is_demo")}
+    return dict(HUMAN_BASELINES[k] for k in sorted(kinds) if k in HUMAN_BASELINES)
 
 
 def describe_split(data: dict) -> str:

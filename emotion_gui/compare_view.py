@@ -1,0 +1,65 @@
+"""The Compare tab: every model the window knows, side by side.
+
+Left: validation accuracy per epoch. Right: held-out accuracy and UAR per model, with the
+human baselines the literature gives for the real data sets (never for the demo data).
+"""
+
+from __future__ import annotations
+
+import tkinter as tk
+from tkinter import ttk
+
+from training.plots import plot_comparison
+from training.report import comparison_baselines
+
+from .charts import ChartCanvas, ChartRenderer
+from .results_view import run_label
+
+MAX_RUNS = 6  # more bars than this stop being readable at 1280 px
+
+
+class CompareView(ttk.Frame):
+    """Tk thread only."""
+
+    def __init__(self, master: tk.Misc, renderer: ChartRenderer) -> None:
+        super().__init__(master)
+        self.note_var = tk.StringVar(value="Train models to compare them here.")
+        ttk.Label(self, textvariable=self.note_var, padding=(8, 6), wraplength=940).pack(
+            side=tk.TOP, fill=tk.X
+        )
+        self.chart = ChartCanvas(self, renderer)
+        self.chart.pack(fill=tk.BOTH, expand=True)
+        self.ax_curves = self.ax_bars = None  # renderer thread
+        self.runs: list[dict] = []
+        self.baselines: dict[str, float] = {}
+        self.show([])
+
+    def show(self, runs: list[dict]) -> None:
+        """Draw the last ``MAX_RUNS`` of ``runs``."""
+        self.runs = list(runs)[-MAX_RUNS:]
+        shown = [{**r, "name": run_label(r).replace(" · ", "\n", 1)} for r in self.runs]
+        baselines = self.baselines = comparison_baselines(self.runs)
+
+        def draw(fig) -> None:
+            fig.clear()
+            self.ax_curves, self.ax_bars = fig.subplots(1, 2, width_ratios=(1.15, 1))
+            plot_comparison(self.ax_curves, self.ax_bars, shown, baselines=baselines)
+            self.ax_curves.set_title("Validation accuracy while training", fontsize=10)
+            self.ax_bars.set_title("Held-out accuracy and UAR", fontsize=10)
+
+        self.chart.update(draw)
+        if not self.runs:
+            self.note_var.set("Train models to compare them here.")
+        else:
+            demo = any(r["config"].get("data", {}).get("is_demo") for r in self.runs)
+            self.note_var.set(
+                "Bars are held-out scores (each model's test split, else its validation split); "
+                "UAR is the mean recall over emotions, so a rare emotion counts as much as a "
+                "common one."
+                + (
+                    " Human baselines are drawn for real data only: they mean nothing on the "
+                    "synthetic demo data."
+                    if demo
+                    else ""
+                )
+            )

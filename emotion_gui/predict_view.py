@@ -1,0 +1,250 @@
+"""The Predict tab: what a model made of one photo, recording or video clip.
+
+Photo: the picture with the face box, the 48x48 crop the model saw and its probabilities.
+Recording: waveform, log-mel spectrogram and probabilities. Video: the sampled frames,
+the face model's probabilities frame by frame, and the face (mean) and speech results.
+"""
+
+from __future__ import annotations
+
+import tkinter as tk
+from pathlib import Path
+from tkinter import ttk
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.container import BarContainer
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
+
+from datasets.audio import FeatureParams
+from training.plots import plot_probabilities, plot_spectrogram, plot_timeline, plot_waveform
+from training.predict import Prediction
+
+from .charts import ChartCanvas, ChartRenderer
+
+PLACEHOLDER = "Use Predict Image…, Predict Audio… or Predict Video… on the left."
+MAX_FRAMES = 8  # frames shown in a row for a video
+FACE_COLOR, SPEECH_COLOR = "C0", "C1"  # the Data tab's colours for faces and speech
+
+
+def _top(probabilities: dict[str, float]) -> tuple[str, float]:
+    name = max(probabilities, key=probabilities.get)
+    return name, probabilities[name]
+
+
+def _model_line(label: str, model: str, trained_on: str) -> str:
+    return f"{label}: {model} — trained on {trained_on}"
+
+
+def header_text(pred: Prediction) -> str:
+    """The lines above the chart: the file, the answer and the model(s) that gave it."""
+    name = Path(pred.file).name
+    top, p = _top(pred.probabilities)
+    if pred.kind != "video":
+        return f"{name}: {top} ({p:.0%})\n" + _model_line("Model", pred.model, pred.trained_on)
+    face, speech = pred.details["face"], pred.details["speech"]
+    s_top, s_p = _top(speech["probabilities"])
+    return (
+        f"{name}: face {top} ({p:.0%}, mean of {face['frames_with_face']} of "
+        f"{face['frames_sampled']} frames) · speech {s_top} ({s_p:.0%})\n"
+        + _model_line("Face model", face["model"], face["trained_on"])
+        + "\n"
+        + _model_line("Speech model", speech["model"], speech["trained_on"])
+    )
+
+
+def _around(frame: np.ndarray, box: list[int] | None, margin: float = 0.35) -> np.ndarray:
+    """The part of a (H, W) frame around a face box (with ``margin`` of its size), or all."""
+    if box is None:
+        return frame
+    x, y, w, h = box
+    m = int(margin * max(w, h))
+    return frame[max(0, y - m) : y + h + m, max(0, x - m) : x + w + m]
+
+
+def _bare(ax: Axes) -> None:
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+class PredictView(ttk.Frame):
+    """One prediction drawn in an embedded chart. Methods run on the Tk thread; the figure
+    is changed only inside ``chart.update`` functions (the renderer thread).
+
+    For tests and later updates it keeps ``kind`` (None before the first prediction),
+    ``bars`` (name → ``BarContainer``: ``"image"``, ``"audio"``, or ``"face"`` and
+    ``"speech"`` for a video), ``timeline`` (class → line, video only) and ``shown`` (how
+    many predictions have been drawn); the Tk thread may read those once the renderer is
+    idle.
+    """
+
+    def __init__(self, master: tk.Misc, renderer: ChartRenderer) -> None:
+        super().__init__(master)
+        self.header_var = tk.StringVar(value="No prediction yet.")
+        header = ttk.Label(
+            self, textvariable=self.header_var, anchor="w", justify="left", padding=(8, 6)
+        )
+        header.pack(side=tk.TOP, fill=tk.X)
+        # Long model paths wrap instead of widening the window.
+        header.bind("<Configure>", lambda e: header.configure(wraplength=max(200, e.width - 16)))
+        self.chart = ChartCanvas(self, renderer)
+        self.chart.pack(fill=tk.BOTH, expand=True)
+        self.kind: str | None = None
+        self.bars: dict[str, BarContainer] = {}  # renderer thread
+        self.timeline: dict[str, Line2D] = {}  # renderer thread
+        self.shown = 0  # predictions drawn so far (renderer thread; tests wait on it)
+        self.chart.update(self._placeholder)
+
+    @property
+    def figure(self) -> Figure:
+        return self.chart.figure
+
+    def show(self, pred: Prediction) -> None:
+        """Replace the chart with ``pred`` (an image, audio or video prediction)."""
+        draw = {"image": self._image, "audio": self._audio, "video": self._video}[pred.kind]
+        self.kind = pred.kind
+        self.header_var.set(header_text(pred))
+
+        def redraw(fig: Figure) -> None:
+            fig.clear()
+            bars: dict[str, BarContainer] = {}
+            timeline: dict[str, Line2D] = {}
+            draw(fig, pred, bars, timeline)
+            self.bars, self.timeline = bars, timeline
+            self.shown += 1
+
+        self.chart.update(redraw)
+
+    # ------------------------------------------------------- renderer thread
+
+    @staticmethod
+    def _placeholder(fig: Figure) -> None:
+        ax = fig.add_subplot()
+        ax.text(0.5, 0.5, PLACEHOLDER, ha="center", va="center", fontsize=11, color="0.3")
+        ax.set_axis_off()
+
+    def _image(self, fig: Figure, pred: Prediction, bars: dict, timeline: dict) -> None:
+        image, box = pred.arrays["image"], pred.details.get("box")
+        w, h = pred.details.get("size") or (image.shape[1], image.shape[0])
+        if w > 1.2 * h:  # landscape: photo over the crop, bars down the right
+            grid = fig.add_gridspec(2, 2, width_ratios=(1.45, 1), height_ratios=(1.3, 1))
+            ax_photo = fig.add_subplot(grid[0, 0])
+            ax_crop = fig.add_subplot(grid[1, 0])
+            ax_bars = fig.add_subplot(grid[:, 1])
+        else:  # portrait or square: photo full height, crop over the bars
+            grid = fig.add_gridspec(2, 2, width_ratios=(1.3, 1), height_ratios=(1, 1.2))
+            ax_photo = fig.add_subplot(grid[:, 0])
+            ax_crop = fig.add_subplot(grid[0, 1])
+            ax_bars = fig.add_subplot(grid[1, 1])
+        # Drawn over the original pixel grid, so the box fits a scaled-down display copy.
+        ax_photo.imshow(image, extent=(0, w, h, 0), interpolation="antialiased")
+        if box is not None:
+            x, y, bw, bh = box
+            ax_photo.add_patch(Rectangle((x, y), bw, bh, fill=False, ec="#39ff14", lw=2))
+            ax_photo.set_title("Photo: the face found", fontsize=10)
+        elif max(w, h) <= 64:
+            ax_photo.set_title("Photo: a face crop already, used whole", fontsize=10)
+        else:
+            ax_photo.set_title("Photo: no face search, whole image used", fontsize=10)
+        _bare(ax_photo)
+
+        ax_crop.imshow(pred.arrays["face"], cmap="gray", vmin=0, vmax=255)
+        ax_crop.set_title("What the model saw (48×48 gray)", fontsize=10)
+        _bare(ax_crop)
+
+        top, p = _top(pred.probabilities)
+        bars["image"] = plot_probabilities(
+            ax_bars, pred.probabilities, title=f"Face model: {top} ({p:.0%})", color=FACE_COLOR
+        )
+
+    def _audio(self, fig: Figure, pred: Prediction, bars: dict, timeline: dict) -> None:
+        grid = fig.add_gridspec(2, 2, width_ratios=(1.6, 1))
+        ax_wave = fig.add_subplot(grid[0, 0])
+        ax_spec = fig.add_subplot(grid[1, 0])
+        ax_bars = fig.add_subplot(grid[:, 1])
+        params = pred.feature_params or FeatureParams()
+        y = pred.arrays["waveform"]
+        plot_waveform(
+            ax_wave,
+            y,
+            params.sample_rate,
+            title=f"Waveform: {len(y) / params.sample_rate:.1f} s at {params.sample_rate // 1000} kHz",
+        )
+        self._spectrogram(fig, ax_spec, pred, params)
+        top, p = _top(pred.probabilities)
+        n = pred.details.get("windows", 1)
+        bars["audio"] = plot_probabilities(
+            ax_bars,
+            pred.probabilities,
+            title=f"Speech model: {top} ({p:.0%})" + (f"\nmean of {n} windows" if n > 1 else ""),
+            color=SPEECH_COLOR,
+        )
+
+    @staticmethod
+    def _spectrogram(fig: Figure, ax: Axes, pred: Prediction, params: FeatureParams) -> None:
+        name = "Log-mel spectrogram" if params.kind == "logmel" else "MFCCs"
+        first = " of the first window" if pred.details.get("windows", 1) > 1 else ""
+        image = plot_spectrogram(
+            ax, pred.arrays["features"], params, title=f"{name}{first} (what the model heard)"
+        )
+        bar = fig.colorbar(image, ax=ax, pad=0.01, fraction=0.05)
+        bar.set_label("dB" if params.kind == "logmel" else "value", fontsize=8)
+        bar.ax.tick_params(labelsize=7)
+
+    def _video(self, fig: Figure, pred: Prediction, bars: dict, timeline: dict) -> None:
+        frames_info = pred.details["frames"]
+        shown = np.unique(np.linspace(0, len(frames_info) - 1, MAX_FRAMES).round().astype(int))
+        outer = fig.add_gridspec(3, 1, height_ratios=(1.0, 1.15, 1.55))
+        row = outer[0].subgridspec(1, len(shown))
+        for k, i in enumerate(shown):
+            ax = fig.add_subplot(row[0, k])
+            info = frames_info[i]
+            ax.imshow(_around(pred.arrays["frames"][i], info["box"]), cmap="gray", vmin=0, vmax=255)
+            probs = info["probabilities"]
+            said = _top(probs)[0] if probs else "no face"
+            ax.set_title(
+                f"{info['time']:.1f} s\n{said}",
+                fontsize=8,
+                color="black" if probs else "0.45",
+            )
+            _bare(ax)
+
+        ax_time = fig.add_subplot(outer[1])
+        face = pred.details["face"]
+        timeline.update(
+            plot_timeline(
+                ax_time,
+                np.array([f["time"] for f in frames_info]),
+                [f["probabilities"] for f in frames_info],
+                list(face["mean"]),
+            )
+        )
+        ax_time.set_title("Face model, frame by frame", fontsize=10)
+
+        bottom = outer[2].subgridspec(1, 2)
+        ax_face = fig.add_subplot(bottom[0, 0])
+        ax_speech = fig.add_subplot(bottom[0, 1])
+        top, p = _top(face["mean"])
+        bars["face"] = plot_probabilities(
+            ax_face,
+            face["mean"],
+            title=f"Face: {top} ({p:.0%}), mean of {face['frames_with_face']} frames",
+            color=FACE_COLOR,
+        )
+        speech = pred.details["speech"]
+        s_top, s_p = _top(speech["probabilities"])
+        bars["speech"] = plot_probabilities(
+            ax_speech,
+            speech["probabilities"],
+            title=f"Speech: {s_top} ({s_p:.0%}), {speech['seconds']:.1f} s of sound",
+            color=SPEECH_COLOR,
+        )
+        # Issue 5 adds the fusion model and its ``fused`` answer; until then say so.
+        fig.supxlabel(
+            "A combined face + speech answer needs a fusion model; this shows the two "
+            "models side by side.",
+            fontsize=8,
+            color="0.35",
+        )

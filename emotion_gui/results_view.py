@@ -1,0 +1,159 @@
+"""The Results tab: a run's confusion matrix (counts or row shares) and per-class table.
+
+Every figure here is held-out: the run's test split when its data has one, else its
+validation split, and the summary line says which.
+"""
+
+from __future__ import annotations
+
+import tkinter as tk
+from collections.abc import Callable
+from tkinter import ttk
+
+from training.plots import plot_confusion
+from training.report import describe_split
+
+from .charts import ChartCanvas, ChartRenderer
+from .training_view import KIND_NAMES
+
+
+def run_label(run: dict) -> str:
+    """'Facial CNN · 20261122-101500-face' for lists and legends."""
+    return f"{KIND_NAMES.get(run['kind'], run['kind'])} · {run['name']}"
+
+
+def data_label(run: dict) -> str:
+    data = run["config"].get("data", {})
+    return "built-in synthetic demo data" if data.get("is_demo") else data.get("path", "?")
+
+
+class ResultsView(ttk.Frame):
+    """Shows one run at a time, chosen from the runs the window knows. Tk thread only."""
+
+    def __init__(
+        self,
+        master: tk.Misc,
+        renderer: ChartRenderer,
+        on_choose: Callable[[dict], None] | None = None,
+    ) -> None:
+        super().__init__(master)
+        self.runs: list[dict] = []
+        self.run: dict | None = None
+        self.on_choose = on_choose
+        top = ttk.Frame(self, padding=(8, 6))
+        top.pack(side=tk.TOP, fill=tk.X)
+        ttk.Label(top, text="Model:").pack(side=tk.LEFT)
+        self.choice = ttk.Combobox(top, state="readonly", width=48)
+        self.choice.pack(side=tk.LEFT, padx=(4, 12))
+        self.choice.bind("<<ComboboxSelected>>", lambda _e: self._chosen())
+        self.normalized = tk.BooleanVar(value=False)
+        ttk.Radiobutton(
+            top, text="counts", variable=self.normalized, value=False, command=self._draw
+        ).pack(side=tk.LEFT)
+        ttk.Radiobutton(
+            top,
+            text="share of each true emotion",
+            variable=self.normalized,
+            value=True,
+            command=self._draw,
+        ).pack(side=tk.LEFT, padx=4)
+        self.summary_var = tk.StringVar(value="No trained model yet.")
+        ttk.Label(self, textvariable=self.summary_var, padding=(8, 0), wraplength=940).pack(
+            side=tk.TOP, fill=tk.X
+        )
+
+        body = ttk.Frame(self)
+        body.pack(fill=tk.BOTH, expand=True)
+        self.chart = ChartCanvas(body, renderer)
+        self.chart.pack(side=tk.LEFT, fill=tk.BOTH, expand=True)
+        self.image = None  # the confusion matrix's AxesImage (renderer thread)
+
+        def placeholder(fig) -> None:
+            ax = fig.add_subplot()
+            ax.text(0.5, 0.5, "Train a model to see its confusion matrix.", ha="center")
+            ax.set_axis_off()
+
+        self.chart.update(placeholder)
+
+        columns = ("precision", "recall", "f1", "support")
+        side = ttk.Frame(body, padding=(4, 8, 8, 8))
+        side.pack(side=tk.RIGHT, fill=tk.Y)
+        ttk.Label(side, text="Per emotion (held out)", font=("TkDefaultFont", 10, "bold")).pack(
+            anchor="w"
+        )
+        self.table = ttk.Treeview(side, columns=columns, height=10, selectmode="none")
+        self.table.heading("#0", text="emotion")
+        self.table.column("#0", width=96)
+        for col, title in zip(columns, ("precision", "recall", "F1", "items")):
+            self.table.heading(col, text=title)
+            self.table.column(col, width=70, anchor="e")
+        self.table.pack(fill=tk.Y, expand=True)
+        ttk.Label(
+            side,
+            text="Recall: of the items that are this emotion, the share found.\n"
+            "Precision: of the items called this emotion, the share right.",
+            foreground="gray30",
+            justify=tk.LEFT,
+            wraplength=340,
+        ).pack(anchor="w", pady=(6, 0))
+
+    def set_runs(self, runs: list[dict], show: dict | None = None) -> None:
+        """The runs to choose from; shows ``show`` (default: the last one)."""
+        self.runs = list(runs)
+        self.choice["values"] = [run_label(r) for r in self.runs]
+        if self.runs:
+            self.show(show or self.runs[-1])
+
+    def _chosen(self) -> None:
+        run = self.runs[self.choice.current()]
+        self.show(run)
+        if self.on_choose:
+            self.on_choose(run)
+
+    def show(self, run: dict) -> None:
+        self.run = run
+        if run in self.runs:
+            self.choice.current(self.runs.index(run))
+        m = run["metrics"]
+        split = run["config"].get("data", {})
+        which = "test" if m.get("split") == "test" else "validation"
+        self.summary_var.set(
+            f"{run_label(run)} on {data_label(run)}. Held-out {which} split "
+            f"({m['n_items']:,} items; {describe_split(split)}): accuracy {m['accuracy']:.1%}, "
+            f"UAR {m['uar']:.1%}, macro F1 {m['macro_f1']:.1%}. Best epoch {m['best_epoch']} "
+            f"of {m['epochs_run']}."
+        )
+        self.table.delete(*self.table.get_children())
+        for name, row in m["per_class"].items():
+            self.table.insert(
+                "",
+                tk.END,
+                iid=name,
+                text=name,
+                values=(
+                    f"{row['precision']:.0%}",
+                    f"{row['recall']:.0%}",
+                    f"{row['f1']:.0%}",
+                    row["support"],
+                ),
+            )
+        self._draw()
+
+    def _draw(self) -> None:
+        if self.run is None:
+            return
+        run, normalized = self.run, self.normalized.get()
+        m = run["metrics"]
+        which = "test" if m.get("split") == "test" else "validation"
+
+        def draw(fig) -> None:
+            fig.clear()
+            self.image = plot_confusion(
+                fig.add_subplot(),
+                m["confusion"],
+                m["classes"],
+                normalized=normalized,
+                title=f"{run_label(run)} — held-out {which} split",
+            )
+
+        self.chart.update(draw)
