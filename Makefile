@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(PY) bench/data_loading.py
 	$(PY) bench/train_throughput.py
 	$(PY) bench/inference_latency.py
+	$(PY) bench/gui_responsiveness.py
 
 lint: $(STAMP)
 	$(PY) -m ruff format --check .

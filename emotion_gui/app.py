@@ -134,7 +134,7 @@ class WorkbenchApp:
         root.title("Emotion Workbench")
         # Fits a 1280x800 screen once the title bar, menu bar and a desktop panel are counted.
         root.geometry("1240x720")
-        root.minsize(1000, 640)
+        root.minsize(1000, 700)  # below 700 px the Predict buttons would be cut off
         root.report_callback_exception = self._report_tk_error
         root.protocol("WM_DELETE_WINDOW", self.close)
         self._build()

@@ -125,7 +125,7 @@ class DataView(ttk.Frame):
                 self.ax_spec,
                 features,
                 params,
-                title=f"log-mel spectrogram ({clip.emotion_name}) — what the speech CNN hears",
+                title=f"log-mel spectrogram ({clip.emotion_name}): the speech CNN's input",
             )
 
         self.chart.update(draw)

@@ -86,7 +86,7 @@ class ResultsView(ttk.Frame):
         self.table.column("#0", width=96)
         for col, title in zip(columns, ("precision", "recall", "F1", "items")):
             self.table.heading(col, text=title)
-            self.table.column(col, width=70, anchor="e")
+            self.table.column(col, width=78, anchor="e")
         self.table.pack(fill=tk.Y, expand=True)
         ttk.Label(
             side,

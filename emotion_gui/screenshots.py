@@ -1,35 +1,37 @@
 """Screenshots of the real window, for the README: ``make screenshots``.
 
 Starts a private Xvfb screen (1280x800, like a classroom laptop) unless a display is set,
-opens the workbench on the built-in demo data, waits for each view to be ready and saves
-``screenshots/*.png``.
+opens the workbench on the built-in demo data and presses its buttons the way a teacher
+would: train the facial CNN (a shot mid-training), train the speech CNN, open the results
+and the comparison, then predict a face, a recording and a video clip of the held-out
+demo actors. Each view is saved as ``screenshots/*.png`` once it is drawn. Takes about
+two minutes on a 2-core CPU, most of it training. Runs go to a temporary folder unless
+``WORKBENCH_RUNS_DIR`` is set, so the screenshots never change your runs/.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import time
 import tkinter as tk
 from pathlib import Path
 
-from PIL import ImageGrab
-
-from datasets.sources import demo_sources, ensure_demo
-
-from .app import WorkbenchApp
-from .xvfb import start_xvfb
+from PIL import Image, ImageGrab
 
 OUT = Path(__file__).resolve().parent.parent / "screenshots"
 
 
-def settle(root: tk.Tk, until=lambda: True, timeout: float = 120.0) -> None:
+def settle(root: tk.Tk, until=lambda: True, timeout: float = 300.0) -> None:
     """Run the event loop until ``until()`` holds, then a little longer for drawing."""
     end = time.monotonic() + timeout
-    while not until() and time.monotonic() < end:
+    while not until():
+        if time.monotonic() > end:
+            raise SystemExit("the window did not get there in time; no screenshot taken")
         root.update()
         time.sleep(0.02)
-    for _ in range(25):
+    for _ in range(15):
         root.update()
         time.sleep(0.02)
 
@@ -40,26 +42,80 @@ def grab(root: tk.Tk, name: str) -> Path:
     w, h = root.winfo_width(), root.winfo_height()
     path = OUT / f"{name}.png"
     ImageGrab.grab(bbox=(x, y, x + w, y + h), xdisplay=os.environ["DISPLAY"]).save(path)
+    print(path)
     return path
 
 
 def main() -> int:
+    from .xvfb import start_xvfb
+
     xvfb = None
     if not os.environ.get("DISPLAY"):
         xvfb = start_xvfb()
         if xvfb is None:
             sys.exit("Screenshots need a display or Xvfb (apt-get install xvfb).")
+    scratch = tempfile.TemporaryDirectory(prefix="workbench-screenshots-")
+    os.environ.setdefault("WORKBENCH_RUNS_DIR", scratch.name)
     try:
-        ensure_demo()
+        from datasets.fer2013 import PRIVATE_TEST, load_fer2013
+        from datasets.sources import demo_sources, ensure_demo
+
+        from .app import WorkbenchApp
+
+        demo = ensure_demo()
         OUT.mkdir(exist_ok=True)
+        # Inputs from the held-out part of the demo data: a test face, a test actor's take.
+        fer = load_fer2013(demo / "fer2013")
+        i = int(
+            next(
+                j
+                for j in range(len(fer.labels))
+                if fer.usage[j] == PRIVATE_TEST and fer.labels[j] == 3
+            )
+        )  # fmt: skip  (a happy test face)
+        face = Path(scratch.name) / "test-face.png"
+        Image.fromarray(fer.images[i]).save(face)
+        actor = demo / "ravdess" / "Actor_12"
+        wav = actor / "03-01-05-02-01-01-12.wav"  # angry, strong
+        clip = actor / "02-01-03-02-02-01-12.mp4"  # happy, strong
+
         root = tk.Tk()
         app = WorkbenchApp(root, demo_sources())
-        settle(root, lambda: app.loaded is not None)
-        print(grab(root, "main-window-demo"))
+        idle = app.renderer.idle
+        settle(root, lambda: app.loaded is not None and idle())
+        grab(root, "main-window-demo")
+
+        app.train("face")
+        settle(root, lambda: len(app.training_view.history) >= 4 and idle())
+        grab(root, "training-in-progress")
+        settle(root, lambda: len(app.trained) == 1 and idle())
+        app.train("speech")
+        settle(root, lambda: len(app.trained) == 2 and idle())
+
+        app.results_view.show(app.runs[-2])  # the face model: seven emotions
+        app.results_view.normalized.set(True)
+        app.results_view._draw()
+        app.show_confusion()
+        settle(root, idle)
+        grab(root, "confusion-matrix")
+        app.show_comparison()
+        settle(root, idle)
+        grab(root, "comparison-graph")
+
+        for name, path in (
+            ("predict-image", face),
+            ("predict-audio", wav),
+            ("predict-video", clip),
+        ):
+            shown = app.predict_view.chart.shown
+            app.predict(path)
+            settle(root, lambda s=shown: app.predict_view.chart.shown > s and idle())
+            grab(root, name)
         app.close()
     finally:
         if xvfb:
             xvfb.terminate()
+        scratch.cleanup()
     return 0
 
 
