@@ -172,11 +172,16 @@ class WorkbenchApp:
         side.pack(side=tk.LEFT, fill=tk.Y)
         self.buttons: dict[str, ttk.Button] = {}
 
+        # Slim buttons: all four groups and the settings fit a 700 px tall window.
+        ttk.Style(self.root).configure("Side.TButton", padding=(4, 1))
+
         def group(title: str, items) -> ttk.LabelFrame:
-            box = ttk.LabelFrame(side, text=title, padding=(6, 2, 6, 4))
-            box.pack(fill=tk.X, pady=(0, 4))
+            box = ttk.LabelFrame(side, text=title, padding=(6, 0, 6, 3))
+            box.pack(fill=tk.X, pady=(0, 3))
             for key, text, command in items:
-                self.buttons[key] = ttk.Button(box, text=text, command=command)
+                self.buttons[key] = ttk.Button(
+                    box, text=text, command=command, style="Side.TButton"
+                )
                 self.buttons[key].pack(fill=tk.X, pady=1)
             return box
 

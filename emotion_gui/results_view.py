@@ -43,7 +43,7 @@ class ResultsView(ttk.Frame):
         top = ttk.Frame(self, padding=(8, 6))
         top.pack(side=tk.TOP, fill=tk.X)
         ttk.Label(top, text="Model:").pack(side=tk.LEFT)
-        self.choice = ttk.Combobox(top, state="readonly", width=48)
+        self.choice = ttk.Combobox(top, state="readonly", width=38)
         self.choice.pack(side=tk.LEFT, padx=(4, 12))
         self.choice.bind("<<ComboboxSelected>>", lambda _e: self._chosen())
         self.normalized = tk.BooleanVar(value=False)
@@ -83,10 +83,12 @@ class ResultsView(ttk.Frame):
         )
         self.table = ttk.Treeview(side, columns=columns, height=10, selectmode="none")
         self.table.heading("#0", text="emotion")
-        self.table.column("#0", width=96)
-        for col, title in zip(columns, ("precision", "recall", "F1", "items")):
+        self.table.column("#0", width=88)
+        for col, title, width in zip(
+            columns, ("precision", "recall", "F1", "items"), (76, 60, 52, 52)
+        ):
             self.table.heading(col, text=title)
-            self.table.column(col, width=78, anchor="e")
+            self.table.column(col, width=width, anchor="e")
         self.table.pack(fill=tk.Y, expand=True)
         ttk.Label(
             side,
@@ -94,7 +96,7 @@ class ResultsView(ttk.Frame):
             "Precision: of the items called this emotion, the share right.",
             foreground="gray30",
             justify=tk.LEFT,
-            wraplength=340,
+            wraplength=320,
         ).pack(anchor="w", pady=(6, 0))
 
     def set_runs(self, runs: list[dict], show: dict | None = None) -> None:
@@ -153,7 +155,7 @@ class ResultsView(ttk.Frame):
                 m["confusion"],
                 m["classes"],
                 normalized=normalized,
-                title=f"{run_label(run)} — held-out {which} split",
+                title=f"held-out {which} split: {m['n_items']:,} items",
             )
 
         self.chart.update(draw)

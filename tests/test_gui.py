@@ -96,3 +96,18 @@ def test_demo_banner_says_synthetic(tmp_path):
     assert (
         "synthetic demo data" in DataSources(tmp_path / "f", tmp_path / "r", True, True).describe()
     )
+
+
+def test_data_tab_draws_the_chosen_recording(app):
+    view = app.data_view
+    # Actor 01's six recordings (1 s tones), in the list by actor and file name.
+    assert len(view.recording["values"]) == 18
+    assert view.recording.get().startswith("Actor 01 · happy")  # shown first when there
+    view.recording.current(4)
+    view.show_recording()
+    pump(app.root, app.renderer.idle)
+    chosen = view.clips[4]
+    assert view.ax_wave.get_title() == f"{chosen.path.name}: waveform"
+    n_mels, n_frames = view.spectrogram.get_array().shape
+    assert n_mels == view.params.n_mels and n_frames == 16_000 // view.params.hop_length + 1
+    assert chosen.emotion_name in view.ax_spec.get_title()
