@@ -51,6 +51,14 @@ log = logging.getLogger(__name__)
 POLL_MS = 50
 EVENTS_PER_TICK = 50
 JOB_WORDS = {"data": "Data is still loading", "predict": "A prediction is still running"}
+FAILURE_WORDS = {
+    "data": "Loading the data failed",
+    "train": "Training stopped with an error",
+    "predict": "The prediction failed",
+}
+# Tk's entry fields use these Ctrl keys for editing; there they stay editing keys.
+EDITING_KEYS = {"<Control-d>", "<Control-e>", "<Control-i>", "<Control-u>"}
+PREDICT_KINDS = ("face", "speech")  # the model kinds predictions use
 
 
 def load_data(sources: DataSources, emit) -> dict:
@@ -124,10 +132,10 @@ class WorkbenchApp:
         self.requested: DataSources | None = None  # the data asked for last (may have failed)
         self.loaded: dict | None = None
         self.events: queue.Queue[JobEvent] = queue.Queue()
-        self.jobs: dict[str, BackgroundJob] = {}
+        self.jobs: dict[str, BackgroundJob] = {}  # running: until their last event is handled
+        self.frozen = False  # gc.freeze done (after the first data load)
         self.runs: list[dict] = []  # finished runs shown in Results and Compare, oldest first
         self.models: dict[str, Path] = {}  # model per kind chosen by training or Open run…
-        self.predicting: Path | None = None  # the file of the latest prediction job
         self.trained: list[Path] = []  # run folders trained in this window, oldest first
         self.closing = False
 
@@ -346,7 +354,14 @@ class WorkbenchApp:
             "<Control-e>": self.ask_video,
         }
         for key, action in keys.items():
-            self.root.bind_all(key, lambda _e, a=action: (a(), "break")[1])
+            # Bound to the main window only: never fires inside a dialog or a drop-down.
+            self.root.bind(key, lambda e, a=action, k=key: self._shortcut(e, a, k))
+
+    def _shortcut(self, event: tk.Event, action, key: str) -> str | None:
+        if key in EDITING_KEYS and isinstance(event.widget, (tk.Entry, ttk.Entry, tk.Spinbox)):
+            return None  # the entry field's own editing key
+        action()
+        return "break"
 
     @property
     def sources(self) -> DataSources | None:
@@ -381,6 +396,9 @@ class WorkbenchApp:
 
     def use_sources(self, sources: DataSources) -> None:
         """Load ``sources`` in the background; the current data stays until they are valid."""
+        if self.training_job is not None:
+            self._error("A model is training on the data shown; stop it before changing data.")
+            return
         job = BackgroundJob("data", lambda emit: load_data(sources, emit), self.events)
         if self._start(job, "Loading data…"):
             self.requested = sources
@@ -440,8 +458,8 @@ class WorkbenchApp:
 
     @property
     def training_job(self) -> TrainingJob | None:
-        job = self.jobs.get("train")
-        return job if job is not None and job.is_alive() else None
+        """The training running now (until its last event has been handled)."""
+        return self.jobs.get("train")
 
     def stop_training(self) -> None:
         """Stop after the current batch; the best epoch so far is kept and scored."""
@@ -460,26 +478,28 @@ class WorkbenchApp:
     # ------------------------------------------------------------ results
 
     def _load_known_runs(self) -> None:
-        """Start with the latest finished run of each kind, so a restarted window shows them."""
+        """Start with the latest finished run of each kind, so a restarted window shows them.
+        A damaged run folder is skipped (and logged): it must never stop the window."""
         for kind in KIND_NAMES:
-            found = find_runs(kind)
-            if found:
+            for folder in reversed(find_runs(kind)):
                 try:
-                    self._add_run(load_run(found[-1]), use_model=False)
-                except WorkbenchError as exc:
-                    log.warning("skipping run %s: %s", found[-1], exc)
+                    self._add_run(load_run(folder), use_model=False)
+                    break
+                except Exception as exc:
+                    log.warning("skipping run %s: %s", folder, exc)
 
     def _add_run(self, run: dict, *, use_model: bool = True) -> None:
         self.runs = [r for r in self.runs if r["dir"] != run["dir"]] + [run]
-        if use_model:
+        if use_model and run["kind"] in PREDICT_KINDS:
             self.models[run["kind"]] = run["dir"] / "best.pt"
         self.results_view.set_runs(self.runs, show=run)
         self.compare_view.show(self.runs)
 
     def _run_chosen(self, run: dict) -> None:
         """A run picked in the Results list becomes the model its kind predicts with."""
-        self.models[run["kind"]] = run["dir"] / "best.pt"
-        self.status_var.set(f"Predictions of {run['kind']} now use {run_label(run)}")
+        if run["kind"] in PREDICT_KINDS:
+            self.models[run["kind"]] = run["dir"] / "best.pt"
+            self.status_var.set(f"Predictions of {run['kind']} now use {run_label(run)}")
 
     def show_confusion(self) -> None:
         self.tabs.select(self.results_view)
@@ -502,10 +522,10 @@ class WorkbenchApp:
         """Show an earlier run's charts and predict with its model."""
         try:
             run = load_run(folder)
-            if not (run["dir"] / "best.pt").is_file():
+            if run["metrics"]["best_epoch"] < 1 or not (run["dir"] / "best.pt").is_file():
                 raise WorkbenchError(
-                    f"{describe(run['dir'])} has no best.pt model; open a run whose training "
-                    "finished at least one epoch."
+                    f"{describe(run['dir'])} holds no trained model (it stopped before its "
+                    "first epoch ended); open a run that finished at least one epoch."
                 )
         except WorkbenchError as exc:
             self._error(str(exc))
@@ -514,7 +534,12 @@ class WorkbenchApp:
         if self.training_job is None:
             self.training_view.show_history(run_label(run), run["history"], run["metrics"])
         self.tabs.select(self.results_view)
-        self.status_var.set(f"Opened {run['dir']}; predictions of {run['kind']} use its model")
+        use = (
+            f"predictions of {run['kind']} use its model"
+            if run["kind"] in PREDICT_KINDS
+            else "shown for comparison"
+        )
+        self.status_var.set(f"Opened {run['dir']}; {use}")
 
     # ------------------------------------------------------------ predict
 
@@ -558,14 +583,15 @@ class WorkbenchApp:
                 "reads; choose a .png/.jpg photo, a .wav/.flac recording or an .mp4 clip."
             )
             return
-        if self._start(BackgroundJob("predict", fn, self.events), f"Predicting {path.name}…"):
-            self.predicting = path
+        job = BackgroundJob("predict", fn, self.events)
+        job.subject = path
+        self._start(job, f"Predicting {path.name}…")
 
     # --------------------------------------------------------------- jobs
 
     def _start(self, job: BackgroundJob, status: str) -> bool:
         """Start ``job`` unless one of its name is running; True when started."""
-        if (old := self.jobs.get(job.name)) and old.is_alive():
+        if job.name in self.jobs:
             self._error(
                 f"{JOB_WORDS.get(job.name, 'That job is still running')}; "
                 "wait for it to finish and try again."
@@ -584,6 +610,10 @@ class WorkbenchApp:
                     ev = self.events.get_nowait()
                 except queue.Empty:
                     break
+                if ev.source is not None and self.jobs.get(ev.job) is not ev.source:
+                    continue  # from a job that has already finished (a newer one runs)
+                if ev.kind in ("done", "error"):
+                    del self.jobs[ev.job]  # its last event: the job no longer runs
                 try:
                     self._handle(ev)
                 except Exception as exc:  # a failing view must not stop later events
@@ -604,10 +634,12 @@ class WorkbenchApp:
             self._training_event(ev)
         elif ev.kind == "done" and ev.job == "data":
             self.loaded = ev.payload
-            # torch, matplotlib and the data make millions of long-lived objects; a full
-            # garbage collection over them holds every thread for 0.1-0.4 s (measured).
-            # Freezing them keeps later collections short, so the window stays fluid.
-            gc.freeze()
+            if not self.frozen:
+                # torch, matplotlib and the data make millions of long-lived objects; a full
+                # garbage collection over them holds every thread for 0.1-0.4 s (measured).
+                # Freezing them once keeps later collections short: the window stays fluid.
+                gc.freeze()
+                self.frozen = True
             self.banner_var.set(f"Data: {self.sources.describe()}")
             src = self.sources
             self.root.title(
@@ -658,9 +690,11 @@ class WorkbenchApp:
             self._set_training_buttons(False)
             view.finished(result.metrics, stopped=result.metrics["stopped"])
             self.progress["value"] = 1.0
-            if result.metrics["best_epoch"] > 0:
-                self._add_run(load_run(result.run_dir))
             m = result.metrics
+            if m["best_epoch"] < 1:
+                self.status_var.set("Stopped before the first epoch ended: nothing was learned.")
+                return
+            self._add_run(load_run(result.run_dir))
             which = "test" if m["split"] == "test" else "validation"
             self.status_var.set(
                 f"{'Stopped' if m['stopped'] else 'Finished'}: held-out {which} accuracy "
@@ -675,7 +709,7 @@ class WorkbenchApp:
             self._set_training_buttons(False)
             self.training_view.finished(None)
         if isinstance(exc, NoFaceError) and ev.job == "predict":
-            path = self.predicting
+            path = ev.source.subject
             if path.suffix.lower() in IMAGE_SUFFIXES and messagebox.askyesno(
                 "Emotion Workbench",
                 f"{exc}\n\nUse the whole image as the face instead?",
@@ -685,13 +719,20 @@ class WorkbenchApp:
             elif path.suffix.lower() not in IMAGE_SUFFIXES:
                 self._error(str(exc))
             return
-        if not isinstance(exc, WorkbenchError):
-            log.error("job %s failed:\n%s", ev.job, tb)
-        self._error(str(exc) if isinstance(exc, WorkbenchError) else f"{ev.job} failed: {exc}")
+        if isinstance(exc, WorkbenchError):
+            self._error(str(exc))
+            return
+        log.error("job %s failed:\n%s", ev.job, tb)
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        self._error(f"{FAILURE_WORDS.get(ev.job, 'A background job failed')}: {first_line}")
 
     # ------------------------------------------------------------- errors
 
     def _error(self, message: str) -> None:
+        """A modal one-sentence dialog; only logged once the window is closing."""
+        if self.closing:
+            log.error("%s", message)
+            return
         messagebox.showerror("Emotion Workbench", message, parent=self.root)
 
     def _chart_failed(self, exc: Exception) -> None:
@@ -726,9 +767,12 @@ def main() -> int:
         )
         return 2
     app = WorkbenchApp(root)
-    root.mainloop()
-    job = app.jobs.get("train")
-    if job is not None and job.is_alive():
-        print("Finishing the stopped training run (scoring the best epoch)…", file=sys.stderr)
-        job.thread.join(timeout=300)
+    try:
+        root.mainloop()
+    finally:
+        job = app.jobs.get("train")
+        if job is not None and job.is_alive():
+            job.stop()
+            print("Finishing the stopped training run (scoring the best epoch)…", file=sys.stderr)
+            job.thread.join(timeout=300)
     return 0

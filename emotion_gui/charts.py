@@ -105,7 +105,10 @@ class ChartRenderer:
                 else:
                     chart.show_image(result)
         finally:
-            self._after_id = self.root.after(POLL_MS, self._poll)
+            try:
+                self._after_id = self.root.after(POLL_MS, self._poll)
+            except tk.TclError:
+                pass  # the window was closed meanwhile (e.g. from inside a dialog)
 
 
 class ChartCanvas(ttk.Frame):

@@ -30,6 +30,7 @@ class JobEvent:
     kind: str
     job: str
     payload: Any = None
+    source: BackgroundJob | None = None  # the job that sent it (a newer one may share its name)
 
 
 class BackgroundJob:
@@ -44,6 +45,7 @@ class BackgroundJob:
         self.name = name
         self.fn = fn
         self.events = events
+        self.subject: Any = None  # what the job works on (e.g. the file being predicted)
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._run, name=f"job-{name}", daemon=True)
 
@@ -60,7 +62,7 @@ class BackgroundJob:
 
     def post(self, kind: str, payload: Any = None) -> None:
         """Queue an event for the window. May be called from the worker thread."""
-        self.events.put(JobEvent(kind, self.name, payload))
+        self.events.put(JobEvent(kind, self.name, payload, self))
 
     def emit(self, text: str, fraction: float | None = None) -> None:
         """Report progress; ``fraction`` None leaves the progress bar as it is.

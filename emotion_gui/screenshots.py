@@ -79,6 +79,12 @@ def main() -> int:
         wav = actor / "03-01-05-02-01-01-12.wav"  # angry, strong
         clip = actor / "02-01-03-02-02-01-12.mp4"  # happy, strong
 
+        from tkinter import messagebox
+
+        def fail(title: str, message: str, **kw) -> None:  # a dialog would wait forever
+            raise SystemExit(f"the window showed an error, so no screenshots: {message}")
+
+        messagebox.showerror = fail
         root = tk.Tk()
         app = WorkbenchApp(root, demo_sources())
         idle = app.renderer.idle

@@ -178,6 +178,13 @@ class TrainingView(ttk.Frame):
             return
         split = "test" if metrics.get("split") == "test" else "validation"
         how = "Stopped" if stopped else "Finished"
+        if metrics["best_epoch"] < 1:
+            self.eta_var.set("stopped")
+            self.note_var.set(
+                "Stopped before the first epoch ended: nothing was learned, so there is "
+                "nothing to score or keep."
+            )
+            return
         self.eta_var.set(f"{how} in {format_seconds(metrics.get('seconds', 0))}")
         self.note_var.set(
             f"{how}. Best epoch {metrics['best_epoch']}: held-out {split} accuracy "

@@ -150,3 +150,25 @@ def pump(root, until, timeout: float = 60.0) -> None:
             raise AssertionError("the window did not get there in time")
         root.update()
         time.sleep(0.01)
+
+
+@pytest.fixture
+def tk_garbage():
+    """For GUI tests: collect the previous window's leftovers now, on the Tk thread.
+
+    Tcl aborts the whole process when a Tk object is freed on another thread, which
+    happens if the cyclic garbage collector first runs on a worker thread.
+    """
+    import gc
+
+    gc.collect()
+    yield
+
+
+@pytest.fixture(scope="module")
+def tk_garbage_module():
+    """The same once the module's last window has been torn down."""
+    import gc
+
+    yield
+    gc.collect()

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import gc
-
 import pytest
 from conftest import pump, write_ravdess
 
 from datasets.labels import FER_CLASSES
 from datasets.sources import DataSources
+
+pytestmark = pytest.mark.usefixtures("tk_garbage_module", "tk_garbage")
 
 
 @pytest.fixture
@@ -30,7 +30,6 @@ def app(display, fer_csv, tmp_path, monkeypatch):
     yield wb
     if root.winfo_exists():
         wb.close()
-    gc.collect()  # free Tk objects here, on the Tk thread (Tcl aborts on any other)
 
 
 def test_window_shows_the_data_it_loaded(app):
@@ -73,7 +72,6 @@ def test_a_failed_first_load_can_be_mended(display, fer_csv, tmp_path, monkeypat
     pump(root, lambda: wb.loaded is not None)
     assert wb.sources == DataSources(fer_csv.parent, ravdess)
     wb.close()
-    gc.collect()
 
 
 def test_an_error_in_a_view_does_not_stop_the_window(app, monkeypatch):

@@ -3,7 +3,6 @@ plot helpers the Predict tab uses, and the tab itself on a virtual screen."""
 
 from __future__ import annotations
 
-import gc
 import json
 from pathlib import Path
 
@@ -29,6 +28,8 @@ from training.predict import (
     predict_image,
     predict_video,
 )
+
+pytestmark = pytest.mark.usefixtures("tk_garbage_module", "tk_garbage")
 
 
 @pytest.fixture(scope="module")
@@ -325,5 +326,3 @@ def test_predict_view_draws_each_kind(display, tmp_path, clip, models):
     finally:
         renderer.close()
         root.destroy()
-        view = None  # noqa: F841  (drop the last reference before collecting)
-        gc.collect()  # free Tk objects on this thread (Tcl aborts on any other)

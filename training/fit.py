@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -80,11 +81,14 @@ def lr_at(step: int, total: int, base: float, warmup: int) -> float:
 
 
 def write_history(path: Path, history: Sequence[dict]) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as f:
+    """Write history.csv whole and then swap it in, so a killed process never leaves half."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=HISTORY_FIELDS, extrasaction="ignore")
         w.writeheader()
         for row in history:
             w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+    os.replace(tmp, path)
 
 
 def warm_up() -> None:

@@ -22,6 +22,21 @@ HUMAN_BASELINES = {
 }
 
 
+# What every finished run's metrics.json holds (the charts and reports read these).
+METRIC_KEYS = (
+    "accuracy",
+    "uar",
+    "macro_f1",
+    "per_class",
+    "confusion",
+    "classes",
+    "split",
+    "n_items",
+    "epochs_run",
+    "best_epoch",
+)
+
+
 def new_run_dir(kind: str, out: str | Path | None = None) -> Path:
     """Create ``out``, or a fresh ``runs/<YYYYmmdd-HHMMSS>-<kind>`` folder."""
     if out is not None:
@@ -70,17 +85,26 @@ def load_run(run_dir: str | Path) -> dict:
     try:
         config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
         metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        history = read_history(run_dir / "history.csv")
+        if not isinstance(config, dict) or not isinstance(metrics, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError, TypeError) as exc:
         raise WorkbenchError(
-            f"{describe(run_dir)} is not a finished run folder (config.json and metrics.json "
-            "are needed); pass folders from runs/ whose training completed."
+            f"{describe(run_dir)} is not a finished run folder (config.json, metrics.json "
+            "and history.csv are needed); pass folders from runs/ whose training completed."
         ) from exc
+    missing = [k for k in METRIC_KEYS if k not in metrics]
+    if missing:
+        raise WorkbenchError(
+            f"{describe(run_dir / 'metrics.json')} lacks {', '.join(missing)}; it was not "
+            "written by this version of the workbench, so retrain or open another run."
+        )
     return {
         "name": config.get("name") or run_dir.name,
         "dir": run_dir,
         "kind": config.get("kind", "?"),
         "config": config,
-        "history": read_history(run_dir / "history.csv"),
+        "history": history,
         "metrics": metrics,
     }
 
