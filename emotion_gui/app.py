@@ -544,25 +544,18 @@ class WorkbenchApp:
     # ------------------------------------------------------------ predict
 
     def ask_image(self) -> None:
-        f = filedialog.askopenfilename(
-            title="Photo with a face",
-            filetypes=[("Images", " ".join(f"*{s}" for s in IMAGE_SUFFIXES)), ("All files", "*")],
-        )
-        if f:
-            self.predict(Path(f))
+        self._ask_and_predict("Photo with a face", "Images", IMAGE_SUFFIXES)
 
     def ask_audio(self) -> None:
-        f = filedialog.askopenfilename(
-            title="Speech recording",
-            filetypes=[("Audio", " ".join(f"*{s}" for s in AUDIO_SUFFIXES)), ("All files", "*")],
-        )
-        if f:
-            self.predict(Path(f))
+        self._ask_and_predict("Speech recording", "Audio", AUDIO_SUFFIXES)
 
     def ask_video(self) -> None:
+        self._ask_and_predict("Video clip with a face and speech", "Video", VIDEO_SUFFIXES)
+
+    def _ask_and_predict(self, title: str, kind: str, suffixes: tuple[str, ...]) -> None:
         f = filedialog.askopenfilename(
-            title="Video clip with a face and speech",
-            filetypes=[("Video", " ".join(f"*{s}" for s in VIDEO_SUFFIXES)), ("All files", "*")],
+            title=title,
+            filetypes=[(kind, " ".join(f"*{s}" for s in suffixes)), ("All files", "*")],
         )
         if f:
             self.predict(Path(f))
