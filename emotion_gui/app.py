@@ -650,6 +650,7 @@ class WorkbenchApp:
                 )
             )
             self.data_view.show(ev.payload)
+            self.tabs.select(self.data_view)  # new data: show what it holds
             self.progress["value"] = 1.0
             n_speech = sum(ev.payload["speech_counts"].values())
             self.status_var.set(

@@ -7,15 +7,24 @@ human baselines the literature gives for the real data sets (never for the demo 
 from __future__ import annotations
 
 import tkinter as tk
+from pathlib import Path
 from tkinter import ttk
 
 from training.plots import plot_comparison
 from training.report import comparison_baselines
 
 from .charts import ChartCanvas, ChartRenderer
-from .results_view import run_label
+from .training_view import KIND_NAMES
 
 MAX_RUNS = 6  # more bars than this stop being readable at 1280 px
+
+
+def short_label(run: dict) -> str:
+    """'Facial CNN\ndemo, 10:07' or 'Speech CNN\nravdess_speech_16k, 10:10': fits under a bar."""
+    data = run["config"].get("data", {})
+    source = "demo" if data.get("is_demo") else Path(data.get("path", "?")).name
+    when = run["config"].get("created", "")[11:16]  # HH:MM of "YYYY-mm-dd HH:MM:SS"
+    return f"{KIND_NAMES.get(run['kind'], run['kind'])}\n{source}" + (f", {when}" if when else "")
 
 
 class CompareView(ttk.Frame):
@@ -37,7 +46,7 @@ class CompareView(ttk.Frame):
     def show(self, runs: list[dict]) -> None:
         """Draw the last ``MAX_RUNS`` of ``runs``."""
         self.runs = list(runs)[-MAX_RUNS:]
-        shown = [{**r, "name": run_label(r).replace(" · ", "\n", 1)} for r in self.runs]
+        shown = [{**r, "name": short_label(r)} for r in self.runs]
         baselines = self.baselines = comparison_baselines(self.runs)
 
         def draw(fig) -> None:

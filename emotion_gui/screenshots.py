@@ -5,7 +5,10 @@ opens the workbench on the built-in demo data and presses its buttons the way a 
 would: train the facial CNN (a shot mid-training), train the speech CNN, open the results
 and the comparison, then predict a face, a recording and a video clip of the held-out
 demo actors. Each view is saved as ``screenshots/*.png`` once it is drawn. Takes about
-two minutes on a 2-core CPU, most of it training. Runs go to a temporary folder unless
+two minutes on a 2-core CPU, most of it training. When the real data sits beside the
+project (``../shared/data``, or ``WORKBENCH_SHARED_DATA``), it also loads FER-2013 and
+RAVDESS, trains a short quick run of each (about 5 more minutes) and shows the comparison
+with the human baselines. Runs go to a temporary folder unless
 ``WORKBENCH_RUNS_DIR`` is set, so the screenshots never change your runs/.
 """
 
@@ -58,7 +61,7 @@ def main() -> int:
     os.environ.setdefault("WORKBENCH_RUNS_DIR", scratch.name)
     try:
         from datasets.fer2013 import PRIVATE_TEST, load_fer2013
-        from datasets.sources import demo_sources, ensure_demo
+        from datasets.sources import DataSources, demo_sources, ensure_demo
 
         from .app import WorkbenchApp
 
@@ -117,6 +120,29 @@ def main() -> int:
             app.predict(path)
             settle(root, lambda s=shown: app.predict_view.chart.shown > s and idle())
             grab(root, name)
+
+        # With the real data beside the project: the same window on FER-2013 and RAVDESS,
+        # short quick-preset trainings, and the comparison with the human baselines.
+        shared = Path(
+            os.environ.get("WORKBENCH_SHARED_DATA", OUT.parent.parent / "shared" / "data")
+        )
+        fer, ravdess = shared / "fer2013", shared / "ravdess_speech_16k"
+        if fer.is_dir() and ravdess.is_dir():
+            real = DataSources(fer, ravdess)
+            app.use_sources(real)
+            settle(root, lambda: app.sources == real and idle())
+            settle(root, lambda: app.tabs.select() == str(app.data_view) and idle())
+            grab(root, "main-window-real-data")
+            for kind, epochs in (("face", "3"), ("speech", "auto")):
+                app.epochs_var.set(epochs)
+                n = len(app.trained)
+                app.train(kind)
+                settle(root, lambda n=n: len(app.trained) > n and idle(), timeout=900)
+            app.show_comparison()
+            settle(root, idle)
+            grab(root, "comparison-real-data")
+        else:
+            print(f"no real data at {shared}: skipped the real-data screenshots")
         app.close()
     finally:
         if xvfb:

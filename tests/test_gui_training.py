@@ -378,3 +378,20 @@ def test_closing_the_window_mid_training_exits_cleanly(display, demo_root, tmp_p
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["stopped"] and metrics["best_epoch"] >= 1  # the trained epoch was kept
     assert seconds < 60
+
+
+def test_comparison_draws_human_baselines_for_real_data_runs_only(app, trained_runs):
+    from training.runs import HUMAN_BASELINES, load_run
+
+    demo_face = load_run(trained_runs["face"])
+    real_face = {**demo_face, "dir": demo_face["dir"] / "as-if-real"}
+    real_face["config"] = {**demo_face["config"], "data": {"path": "/data/fer2013"}}
+    app.compare_view.show([demo_face])
+    settle(app)
+    assert app.compare_view.baselines == {}
+    app.compare_view.show([demo_face, real_face])
+    settle(app)
+    name, value = HUMAN_BASELINES["face"]
+    assert app.compare_view.baselines == {name: value}
+    drawn = [line for line in app.compare_view.ax_bars.get_lines() if line.get_label() == name]
+    assert len(drawn) == 1 and list(drawn[0].get_ydata()) == [value, value]
