@@ -7,7 +7,6 @@ human baselines the literature gives for the real data sets (never for the demo 
 from __future__ import annotations
 
 import tkinter as tk
-from pathlib import Path
 from tkinter import ttk
 
 from training.plots import plot_comparison
@@ -20,9 +19,8 @@ MAX_RUNS = 6  # more bars than this stop being readable at 1280 px
 
 
 def short_label(run: dict) -> str:
-    """'Facial CNN\ndemo, 10:07' or 'Speech CNN\nravdess_speech_16k, 10:10': fits under a bar."""
-    data = run["config"].get("data", {})
-    source = "demo" if data.get("is_demo") else Path(data.get("path", "?")).name
+    """'Facial CNN\ndemo data, 10:07' or 'Speech CNN\nreal data, 10:10': fits under a bar."""
+    source = "demo data" if run["config"].get("data", {}).get("is_demo") else "real data"
     when = run["config"].get("created", "")[11:16]  # HH:MM of "YYYY-mm-dd HH:MM:SS"
     return f"{KIND_NAMES.get(run['kind'], run['kind'])}\n{source}" + (f", {when}" if when else "")
 
