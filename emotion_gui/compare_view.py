@@ -53,6 +53,7 @@ class CompareView(ttk.Frame):
             plot_comparison(self.ax_curves, self.ax_bars, shown, baselines=baselines)
             self.ax_curves.set_title("Validation accuracy while training", fontsize=10)
             self.ax_bars.set_title("Held-out accuracy and UAR", fontsize=10)
+            self.ax_bars.tick_params(axis="x", labelsize=7)  # three-line labels, side by side
 
         self.chart.update(draw)
         if not self.runs:
