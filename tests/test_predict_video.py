@@ -110,7 +110,10 @@ def test_a_file_named_mp4_that_is_no_video_is_one_sentence(tmp_path, models, con
 
 
 def test_clip_without_sound_or_take_audio_is_refused(tmp_path, clip, models):
-    alone = tmp_path / clip.name  # the clip without the 03-…wav beside it; no sound track
+    # The clip without the 03-…wav beside it, and no sound track. Two folders down, so the
+    # search one folder up stays inside this test's own folder (not other tests' files).
+    alone = tmp_path / "lonely" / "Actor_01" / clip.name
+    alone.parent.mkdir(parents=True)
     alone.write_bytes(clip.read_bytes())
     with pytest.raises(WorkbenchError, match=rf"{alone.name}' has no audio track"):
         predict_video(alone, **models)
