@@ -13,20 +13,10 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import WorkbenchError
-from .labels import FER_CLASSES, RAVDESS_EMOTIONS
+from .labels import FER_CLASSES, RAVDESS_EMOTIONS, RAVDESS_TO_FER
 
 PAIRED_NOTE = "paired by emotion, not the same person"
 PAIRED_CLASSES: tuple[str, ...] = FER_CLASSES  # the seven shared emotions, FER-2013 names
-# RAVDESS name → FER-2013 name; "calm" is decided by the ``calm`` option.
-RAVDESS_TO_FER = {
-    "neutral": "neutral",
-    "happy": "happy",
-    "sad": "sad",
-    "angry": "angry",
-    "fearful": "fear",
-    "disgust": "disgust",
-    "surprised": "surprise",
-}
 CALM_CHOICES = ("drop", "neutral")
 
 
@@ -36,7 +26,9 @@ def speech_to_paired(labels: np.ndarray, calm: str = "drop") -> np.ndarray:
         raise WorkbenchError(f"Unknown calm option {calm!r}; use drop or neutral.")
     table = np.full(len(RAVDESS_EMOTIONS), -1, np.int64)
     for r, name in enumerate(RAVDESS_EMOTIONS):
-        fer = RAVDESS_TO_FER.get(name, "neutral" if calm == "neutral" else None)
+        fer = RAVDESS_TO_FER[name]  # None for calm, which has no FER-2013 counterpart
+        if fer is None and calm == "neutral":
+            fer = "neutral"
         if fer is not None:
             table[r] = PAIRED_CLASSES.index(fer)
     return table[np.asarray(labels, np.int64)]
