@@ -124,6 +124,14 @@ def parse_settings(epochs: str, batch_size: str, lr: str) -> dict:
     }
 
 
+def accelerator(key: str | None) -> str:
+    """What a menu shows for a Tk key sequence: "<Control-o>" → "Ctrl+O", "<F5>" → "F5"."""
+    if not key:
+        return ""
+    name = key.strip("<>").replace("Control-", "Ctrl+").replace("Escape", "Esc")
+    return name[:-1] + name[-1].upper() if name.startswith("Ctrl+") else name
+
+
 class WorkbenchApp:
     """The main window. Every method runs on the Tk thread unless its docstring says otherwise."""
 
@@ -146,7 +154,6 @@ class WorkbenchApp:
         root.report_callback_exception = self._report_tk_error
         root.protocol("WM_DELETE_WINDOW", self.close)
         self._build()
-        self._bind_keys()
         self._after_id = root.after(POLL_MS, self._poll)
         self._load_known_runs()
         self.use_sources(sources or default_sources())
@@ -163,7 +170,6 @@ class WorkbenchApp:
             font=("TkDefaultFont", 11, "bold"),
         )
         banner.pack(side=tk.TOP, fill=tk.X)
-        self.banner = banner
 
         status = ttk.Frame(self.root, padding=(8, 3))
         status.pack(side=tk.BOTTOM, fill=tk.X)
@@ -268,11 +274,9 @@ class WorkbenchApp:
             ("Learning rate", ttk.Combobox(grid, textvariable=self.lr_var, width=9,
                                            values=("auto", "0.0003", "0.001", "0.002", "0.003", "0.01"))),
         )  # fmt: skip
-        self.settings = {}
         for r, (label, widget) in enumerate(rows):
             ttk.Label(grid, text=label).grid(row=r, column=0, sticky="w", pady=1)
             widget.grid(row=r, column=1, sticky="e", pady=1)
-            self.settings[label] = widget
         grid.columnconfigure(1, weight=1)
         devices = ttk.Frame(box)
         devices.pack(fill=tk.X, pady=(2, 0))
@@ -287,75 +291,48 @@ class WorkbenchApp:
             self.device_buttons[name] = b
 
     def _build_menu(self) -> None:
+        """The menus and their keyboard shortcuts, from one table: a key shown in a menu
+        is always the key bound."""
+        table = {
+            "File": (
+                ("Load FER-2013 folder…", "<Control-o>", self.ask_fer),
+                ("Load FER-2013 CSV file…", None, self.ask_fer_csv),
+                ("Load RAVDESS folder…", "<Control-r>", self.ask_ravdess),
+                ("Use demo data", "<Control-d>", self.use_demo),
+                None,
+                ("Open run…", "<Control-l>", self.ask_run),
+                None,
+                ("Quit", "<Control-q>", self.close),
+            ),
+            "Train": (
+                ("Train Facial CNN", "<F5>", lambda: self.train("face")),
+                ("Train Speech CNN", "<F6>", lambda: self.train("speech")),
+                ("Stop", "<Escape>", self.stop_training),
+            ),
+            "Results": (
+                ("Confusion Matrices", "<Control-m>", self.show_confusion),
+                ("Accuracy Comparison Graph", "<Control-g>", self.show_comparison),
+            ),
+            "Predict": (
+                ("Predict Image…", "<Control-i>", self.ask_image),
+                ("Predict Audio…", "<Control-u>", self.ask_audio),
+                ("Predict Video…", "<Control-e>", self.ask_video),
+            ),
+        }
         menu = tk.Menu(self.root)
-
-        def cascade(label: str, items) -> None:
+        for title, items in table.items():
             sub = tk.Menu(menu, tearoff=False)
             for item in items:
                 if item is None:
                     sub.add_separator()
-                else:
-                    text, key, command = item
-                    sub.add_command(label=text, accelerator=key or "", command=command)
-            menu.add_cascade(label=label, menu=sub)
-
-        cascade(
-            "File",
-            (
-                ("Load FER-2013 folder…", "Ctrl+O", self.ask_fer),
-                ("Load FER-2013 CSV file…", None, self.ask_fer_csv),
-                ("Load RAVDESS folder…", "Ctrl+R", self.ask_ravdess),
-                ("Use demo data", "Ctrl+D", self.use_demo),
-                None,
-                ("Open run…", "Ctrl+L", self.ask_run),
-                None,
-                ("Quit", "Ctrl+Q", self.close),
-            ),
-        )
-        cascade(
-            "Train",
-            (
-                ("Train Facial CNN", "F5", lambda: self.train("face")),
-                ("Train Speech CNN", "F6", lambda: self.train("speech")),
-                ("Stop", "Esc", self.stop_training),
-            ),
-        )
-        cascade(
-            "Results",
-            (
-                ("Confusion Matrices", "Ctrl+M", self.show_confusion),
-                ("Accuracy Comparison Graph", "Ctrl+G", self.show_comparison),
-            ),
-        )
-        cascade(
-            "Predict",
-            (
-                ("Predict Image…", "Ctrl+I", self.ask_image),
-                ("Predict Audio…", "Ctrl+U", self.ask_audio),
-                ("Predict Video…", "Ctrl+E", self.ask_video),
-            ),
-        )
+                    continue
+                text, key, command = item
+                sub.add_command(label=text, accelerator=accelerator(key), command=command)
+                if key:
+                    # Bound to the main window only: never fires inside a dialog or a drop-down.
+                    self.root.bind(key, lambda e, a=command, k=key: self._shortcut(e, a, k))
+            menu.add_cascade(label=title, menu=sub)
         self.root.config(menu=menu)
-
-    def _bind_keys(self) -> None:
-        keys = {
-            "<Control-o>": self.ask_fer,
-            "<Control-r>": self.ask_ravdess,
-            "<Control-d>": self.use_demo,
-            "<Control-l>": self.ask_run,
-            "<Control-q>": self.close,
-            "<F5>": lambda: self.train("face"),
-            "<F6>": lambda: self.train("speech"),
-            "<Escape>": self.stop_training,
-            "<Control-m>": self.show_confusion,
-            "<Control-g>": self.show_comparison,
-            "<Control-i>": self.ask_image,
-            "<Control-u>": self.ask_audio,
-            "<Control-e>": self.ask_video,
-        }
-        for key, action in keys.items():
-            # Bound to the main window only: never fires inside a dialog or a drop-down.
-            self.root.bind(key, lambda e, a=action, k=key: self._shortcut(e, a, k))
 
     def _shortcut(self, event: tk.Event, action, key: str) -> str | None:
         if key in EDITING_KEYS and isinstance(event.widget, (tk.Entry, ttk.Entry, tk.Spinbox)):

@@ -109,3 +109,14 @@ def test_data_tab_draws_the_chosen_recording(app):
     n_mels, n_frames = view.spectrogram.get_array().shape
     assert n_mels == view.params.n_mels and n_frames == 16_000 // view.params.hop_length + 1
     assert chosen.emotion_name in view.ax_spec.get_title()
+
+
+def test_menus_show_the_keys_that_are_bound():
+    from emotion_gui.app import accelerator
+
+    assert [accelerator(k) for k in ("<Control-o>", "<F5>", "<Escape>", None)] == [
+        "Ctrl+O",
+        "F5",
+        "Esc",
+        "",
+    ]
