@@ -19,7 +19,7 @@ import torch
 from . import cache
 from .audio import FeatureParams, extract_features, features_of
 from .errors import WorkbenchError, describe
-from .labels import RAVDESS_EMOTIONS
+from .labels import RAVDESS_EMOTIONS, class_counts
 from .ravdess import ActorSplit, RavdessClip, RavdessScan, default_actor_split, scan_ravdess
 from .video import clip_audio, clip_faces, find_take_audio
 
@@ -168,8 +168,7 @@ class AVTakes:
         }
 
     def class_counts(self) -> dict[str, int]:
-        counts = np.bincount(self.labels.numpy(), minlength=len(RAVDESS_EMOTIONS))
-        return {name: int(n) for name, n in zip(RAVDESS_EMOTIONS, counts)}
+        return class_counts(self.labels, RAVDESS_EMOTIONS)
 
     def get_metadata(self, i: int) -> dict:
         c = self.clips[i]

@@ -29,7 +29,7 @@ import torch
 from . import cache
 from .errors import WorkbenchError, describe
 from .images import IMAGE_SUFFIXES, read_gray, to_48
-from .labels import FER_CLASSES, FER_FOLDER_NAMES
+from .labels import FER_CLASSES, FER_FOLDER_NAMES, class_counts
 
 SPLITS = ("train", "val", "test", "all")
 CSV_NAMES = ("fer2013.csv", "icml_face_data.csv", "train.csv")
@@ -455,8 +455,7 @@ class FER2013:
 
     def class_counts(self) -> dict[str, int]:
         """Images per class in this split, in FER class order."""
-        counts = np.bincount(self.labels.numpy(), minlength=len(FER_CLASSES))
-        return {name: int(n) for name, n in zip(FER_CLASSES, counts)}
+        return class_counts(self.labels, FER_CLASSES)
 
     def get_metadata(self, i: int) -> dict:
         """Where image ``i`` came from, without decoding anything."""

@@ -6,11 +6,9 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-
 from .errors import WorkbenchError, describe
 from .fer2013 import FerData, find_layout, load_fer2013, split_indices
-from .labels import FER_CLASSES, RAVDESS_EMOTIONS
+from .labels import FER_CLASSES, RAVDESS_EMOTIONS, class_counts
 from .ravdess import RavdessScan, scan_ravdess
 
 
@@ -70,13 +68,12 @@ def data_info(
 
 def fer_info(data: FerData) -> dict:
     """The ``data_info`` summary of loaded FER-2013 data."""
-    counts = np.bincount(data.labels, minlength=len(FER_CLASSES))
     return {
         "kind": "fer2013",
         "path": str(data.root),
         "layout": data.layout,
         "n_items": int(len(data.labels)),
-        "classes": {c: int(n) for c, n in zip(FER_CLASSES, counts)},
+        "classes": class_counts(data.labels, FER_CLASSES),
         "splits": {s: int(len(split_indices(data, s))) for s in ("train", "val", "test")},
         "skipped": data.skipped,
     }

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
+
 # FER-2013 label order: the integer in the CSV `emotion` column indexes this tuple.
 FER_CLASSES: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
@@ -66,3 +70,10 @@ def ravdess_name(
     """Return the 7-field RAVDESS file name, e.g. ``03-01-05-02-01-01-12.wav``."""
     fields = (modality, channel, emotion, intensity, statement, repetition, actor)
     return "-".join(f"{f:02d}" for f in fields) + "." + ext.lstrip(".")
+
+
+def class_counts(labels, classes: Sequence[str]) -> dict[str, int]:
+    """Items per class, in ``classes`` order (zero for absent ones); ``labels`` are indices
+    (a numpy array or a tensor)."""
+    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=len(classes))
+    return {name: int(n) for name, n in zip(classes, counts)}

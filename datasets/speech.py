@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from .audio import FeatureParams, extract_features
 from .errors import WorkbenchError, describe
-from .labels import RAVDESS_EMOTIONS
+from .labels import RAVDESS_EMOTIONS, class_counts
 from .ravdess import ActorSplit, RavdessScan, default_actor_split, scan_ravdess, speech_audio
 
 
@@ -62,8 +61,7 @@ class RavdessSpeech:
         return {"features": self.features[i], "label": int(self.labels[i])}
 
     def class_counts(self) -> dict[str, int]:
-        counts = np.bincount(self.labels.numpy(), minlength=len(RAVDESS_EMOTIONS))
-        return {name: int(n) for name, n in zip(RAVDESS_EMOTIONS, counts)}
+        return class_counts(self.labels, RAVDESS_EMOTIONS)
 
     def get_metadata(self, i: int) -> dict:
         c = self.clips[i]
