@@ -457,13 +457,16 @@ class WorkbenchApp:
     def _load_known_runs(self) -> None:
         """Start with the latest finished run of each kind, so a restarted window shows them.
         A damaged run folder is skipped (and logged): it must never stop the window."""
-        for kind in KIND_NAMES:
-            for folder in reversed(find_runs(kind)):
-                try:
-                    self._add_run(load_run(folder), use_model=False)
-                    break
-                except Exception as exc:
-                    log.warning("skipping run %s: %s", folder, exc)
+        seen: set[str] = set()
+        for folder in reversed(find_runs()):  # newest first; one scan for every kind
+            try:
+                run = load_run(folder)
+            except Exception as exc:
+                log.warning("skipping run %s: %s", folder, exc)
+                continue
+            if run["kind"] not in seen:
+                seen.add(run["kind"])
+                self._add_run(run, use_model=False)
 
     def _add_run(self, run: dict, *, use_model: bool = True) -> None:
         self.runs = [r for r in self.runs if r["dir"] != run["dir"]] + [run]
