@@ -50,9 +50,17 @@ def cmd_make_demo_data(args: argparse.Namespace) -> int:
 def _train_options(args: argparse.Namespace, kind: str, **overrides):
     from training.train import TrainOptions
 
+    data = getattr(args, "data", None)
+    if isinstance(data, list):  # --data takes one path, or two for class-paired fusion
+        data = data[0] if len(data) == 1 else data
+        if isinstance(data, list) and kind != "fusion":
+            raise WorkbenchError(
+                f"--data takes one path for a {kind} model, but {len(data)} were given; "
+                "pass one folder or file."
+            )
     opts = TrainOptions(
         kind=kind,
-        data=getattr(args, "data", None),
+        data=data,
         preset=args.preset,
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -65,9 +73,10 @@ def _train_options(args: argparse.Namespace, kind: str, **overrides):
     return opts
 
 
-def _run_training(opts, label: str = ""):
+def _run_training(opts, label: str = "", job=None):
     """Train with a progress bar; the first Ctrl+C stops after the current batch and still
-    scores and saves the best epoch (a second one aborts)."""
+    scores and saves the best epoch (a second one aborts). ``job`` replaces
+    ``train_model`` (same arguments), e.g. for an experiment."""
     import signal
     import threading
 
@@ -84,7 +93,7 @@ def _run_training(opts, label: str = ""):
 
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        return train_model(
+        return (job or train_model)(
             opts,
             callbacks=[ProgressBar(label)],
             stop_event=stop,
@@ -114,6 +123,10 @@ def cmd_train(args: argparse.Namespace) -> int:
                 ("--augment", args.augment),
                 ("--patience", args.patience),
                 ("--out", args.out),
+                ("--fusion", args.fusion),
+                ("--pairing", args.pairing),
+                ("--face-model", args.face_model),
+                ("--speech-model", args.speech_model),
                 ("--preset", args.preset != "quick" or None),
                 ("--seed", args.seed or None),
             )
@@ -124,6 +137,19 @@ def cmd_train(args: argparse.Namespace) -> int:
                 f"--resume continues with the run's own settings; only --epochs (the new "
                 f"total) and --device can change, so drop {', '.join(fixed)}."
             )
+    fusion_flags = {
+        "fusion": args.fusion,
+        "pairing": args.pairing,
+        "n_frames": args.frames,
+        "calm": args.calm,
+        "fraction": args.fraction,
+        "face_model": args.face_model,
+        "speech_model": args.speech_model,
+    }
+    given = {k: v for k, v in fusion_flags.items() if v is not None}
+    if given and args.kind != "fusion":
+        flags = ", ".join("--" + k.replace("_", "-").replace("n-frames", "frames") for k in given)
+        raise WorkbenchError(f"{flags} apply to fusion models only; drop them or train fusion.")
     opts = _train_options(
         args,
         args.kind,
@@ -132,6 +158,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         variant=args.variant,
         patience=args.patience,
         augment=args.augment,
+        **given,
     )
     result = _run_training(opts)
     print(f"run folder: {result.run_dir}")
@@ -200,6 +227,31 @@ def cmd_predict(args: argparse.Namespace) -> int:
     )
     _print_bars(speech["probabilities"])
     print("  (a combined face + speech answer needs a fusion model; none is used here)")
+    return 0
+
+
+def cmd_experiment(args: argparse.Namespace) -> int:
+    from training.experiment import data_efficiency, results_table
+
+    base = _train_options(
+        args,
+        "fusion",
+        pairing=args.pairing,
+        face_model=args.face_model,
+        speech_model=args.speech_model,
+    )
+    if args.frames is not None:
+        base.n_frames = args.frames
+
+    def job(opts, **kwargs):
+        return data_efficiency(
+            opts, fractions=args.fractions, designs=args.designs, out=args.out, **kwargs
+        )
+
+    summary = _run_training(base, job=job)
+    print()
+    print(results_table(summary))
+    print(f"table, chart and runs: {summary['folder']} ({summary['seconds']:.0f} s)")
     return 0
 
 
@@ -322,8 +374,12 @@ def build_parser() -> argparse.ArgumentParser:
         if data:
             s.add_argument(
                 "--data",
+                nargs="+",
+                metavar="PATH",
                 help="FER-2013 folder or CSV (face), RAVDESS folder (speech), or 'demo' "
-                "(default: data/fer2013 or data/ravdess if present, else the demo data)",
+                "(default: data/fer2013 or data/ravdess if present, else the demo data); "
+                "fusion: a RAVDESS folder with video clips (--pairing takes), or a FER-2013 "
+                "and a RAVDESS folder (--pairing class)",
             )
         s.add_argument(
             "--epochs",
@@ -354,8 +410,8 @@ def build_parser() -> argparse.ArgumentParser:
             "has no PublicTest rows (default 0)",
         )
 
-    s = sub.add_parser("train", help="train a face or speech model into a run folder")
-    s.add_argument("kind", choices=("face", "speech"), help="which model to train")
+    s = sub.add_parser("train", help="train a face, speech or fusion model into a run folder")
+    s.add_argument("kind", choices=("face", "speech", "fusion"), help="which model to train")
     training_args(s)
     s.add_argument("--out", help="run folder to write (default: runs/<time>-<kind>)")
     s.add_argument(
@@ -379,6 +435,43 @@ def build_parser() -> argparse.ArgumentParser:
         type=non_negative_int,
         help="stop after this many epochs without a validation gain, 0 for never "
         "(default: 0 for quick, 15 face / 20 speech for full)",
+    )
+    fusion = s.add_argument_group("fusion models")
+    fusion.add_argument(
+        "--fusion",
+        choices=("concat", "equalized", "probe", "late", "face", "speech"),
+        help="concat: face:speech features 4:1 (seed 000, the default); equalized: same "
+        "length (seed 002 arch 3); probe: equalized + per-modality auxiliary losses "
+        "(seed 002 arch 4); late: weighted average of a face-only and a speech-only model, "
+        "weight chosen on validation (seed 001); face / speech: one modality, the baselines",
+    )
+    fusion.add_argument(
+        "--pairing",
+        choices=("takes", "class"),
+        help="takes: RAVDESS video clips with the same take's sound (same person, default); "
+        "class: a FER-2013 face and a RAVDESS utterance with the same emotion (paired by "
+        "emotion, not the same person)",
+    )
+    fusion.add_argument("--frames", type=int_at_least(1), help="face frames per clip (default 8)")
+    fusion.add_argument(
+        "--calm",
+        choices=("drop", "neutral"),
+        help="class pairing: drop RAVDESS calm (default) or count it as neutral",
+    )
+    fusion.add_argument(
+        "--fraction",
+        type=positive_float,
+        help="use this share of the training items, e.g. 0.25 (default 1)",
+    )
+    fusion.add_argument(
+        "--face-model",
+        metavar="RUN_OR_CHECKPOINT",
+        help="start the face branch from this trained face model (default: from scratch)",
+    )
+    fusion.add_argument(
+        "--speech-model",
+        metavar="RUN_OR_CHECKPOINT",
+        help="start the speech branch from this trained speech model (default: from scratch)",
     )
     s.set_defaults(func=cmd_train)
 
@@ -425,6 +518,42 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(func=cmd_predict)
+
+    s = sub.add_parser("experiment", help="train several models and compare them")
+    s.add_argument(
+        "name",
+        choices=("data-efficiency",),
+        help="data-efficiency: every fusion design and both single-modality models at "
+        "25/50/80%% of the training data, scored on one test split (seed 002, experiment 2)",
+    )
+    training_args(s)
+    s.add_argument(
+        "--pairing",
+        choices=("takes", "class"),
+        default="takes",
+        help="takes: RAVDESS video clips with their own sound (default); class: FER-2013 "
+        "faces paired with RAVDESS speech by emotion",
+    )
+    s.add_argument(
+        "--fractions",
+        nargs="+",
+        type=positive_float,
+        default=[0.25, 0.5, 0.8],
+        metavar="SHARE",
+        help="shares of the training data (default 0.25 0.5 0.8)",
+    )
+    s.add_argument(
+        "--designs",
+        nargs="+",
+        choices=("face", "speech", "concat", "equalized", "probe", "late"),
+        default=["face", "speech", "concat", "equalized", "probe", "late"],
+        help="which models (default: all six)",
+    )
+    s.add_argument("--frames", type=int_at_least(1), help="face frames per clip (default 8)")
+    s.add_argument("--face-model", metavar="RUN_OR_CHECKPOINT", help="start face branches here")
+    s.add_argument("--speech-model", metavar="RUN_OR_CHECKPOINT", help="start speech branches here")
+    s.add_argument("--out", help="folder to write (default: runs/<time>-experiment)")
+    s.set_defaults(func=cmd_experiment)
 
     s = sub.add_parser("compare", help="one chart comparing trained runs")
     s.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders to compare")

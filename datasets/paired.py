@@ -6,6 +6,12 @@ is dropped by default (or merged into neutral). In every pairing each item of th
 side appears once and the smaller side is drawn at random within the same emotion, so no
 face or utterance is wasted. Training pairs are redrawn every epoch; validation and test
 pairs are fixed by the seed. Speech stays split by actor, faces by the FER-2013 split.
+
+How many pairs an emotion gets is the ``per_class`` choice: ``"larger"`` (the default,
+used for validation and test) uses every item of the larger side once; ``"smaller"`` (the
+training default) uses every item of the smaller side once and draws as many items of the
+larger side without replacement, fresh each epoch — short, class-balanced epochs that still
+reach every face over the run.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from .labels import FER_CLASSES, RAVDESS_EMOTIONS, RAVDESS_TO_FER
 PAIRED_NOTE = "paired by emotion, not the same person"
 PAIRED_CLASSES: tuple[str, ...] = FER_CLASSES  # the seven shared emotions, FER-2013 names
 CALM_CHOICES = ("drop", "neutral")
+PER_CLASS_CHOICES = ("larger", "smaller")
 
 
 def speech_to_paired(labels: np.ndarray, calm: str = "drop") -> np.ndarray:
@@ -54,7 +61,11 @@ class ClassPaired:
         calm: str = "drop",
         seed: int = 0,
         fixed: bool = False,
+        per_class: str = "larger",
     ) -> None:
+        if per_class not in PER_CLASS_CHOICES:
+            raise WorkbenchError(f"Unknown per_class {per_class!r}; use larger or smaller.")
+        self.per_class = per_class
         self.face_labels = np.asarray(face_labels, np.int64)
         self.speech_paired = speech_to_paired(speech_labels, calm)
         self.seed, self.fixed, self.calm = seed, fixed, calm
@@ -73,23 +84,27 @@ class ClassPaired:
                 "check that both data sets hold labelled emotions."
             )
 
+    def _count(self, faces: np.ndarray, speech: np.ndarray) -> int:
+        return (max if self.per_class == "larger" else min)(len(faces), len(speech))
+
     def __len__(self) -> int:
-        return sum(max(len(f), len(s)) for f, s in self.by_class.values())
+        return sum(self._count(f, s) for f, s in self.by_class.values())
 
     def pairs(self, epoch: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(face_idx, speech_idx, label) arrays of length ``len(self)``, in class order.
 
-        Within each emotion every item of the larger side appears once, in a shuffled
-        order; the smaller side is drawn with replacement.
+        Within each emotion a side with exactly the pairs' number of items appears once in
+        a shuffled order, a larger one is drawn without replacement and a smaller one with
+        replacement.
         """
         rng = np.random.default_rng([self.seed, 0 if self.fixed else epoch])
         face_idx, speech_idx, labels = [], [], []
         for c, (faces, speech) in self.by_class.items():
-            n = max(len(faces), len(speech))
+            n = self._count(faces, speech)
             for side, pool in ((face_idx, faces), (speech_idx, speech)):
-                side.append(rng.permutation(pool) if len(pool) == n else rng.choice(pool, size=n))
+                side.append(rng.choice(pool, size=n, replace=len(pool) < n))
             labels.append(np.full(n, c, np.int64))
         return np.concatenate(face_idx), np.concatenate(speech_idx), np.concatenate(labels)
 
     def class_counts(self) -> dict[str, int]:
-        return {PAIRED_CLASSES[c]: max(len(f), len(s)) for c, (f, s) in self.by_class.items()}
+        return {PAIRED_CLASSES[c]: self._count(f, s) for c, (f, s) in self.by_class.items()}

@@ -1,4 +1,4 @@
-"""The networks: FaceCNN, SpeechCNN and FusionNet (both encoders, joined).
+"""The networks: FaceCNN, SpeechCNN, FusionNet (both encoders, joined) and LateFusion.
 
 ``build_model(kind, config)`` rebuilds a network from a checkpoint's saved config dict.
 """
@@ -8,7 +8,8 @@ from __future__ import annotations
 from torch import nn
 
 from .face import FACE_PRESETS, FaceCNN, FaceCNNConfig
-from .fusion import FUSION_VARIANTS, FusionNet, FusionNetConfig
+from .fusion import FUSION_VARIANTS, SINGLE_VARIANTS, FusionNet, FusionNetConfig
+from .late import LateFusion, LateFusionConfig
 from .speech import SPEECH_PRESETS, SpeechCNN, SpeechCNNConfig
 
 MODELS = {
@@ -21,8 +22,10 @@ PRESETS = {"face": FACE_PRESETS, "speech": SPEECH_PRESETS}
 
 def build_model(kind: str, config: dict) -> nn.Module:
     """The ``kind`` network ("face", "speech" or "fusion") built from a ``config.to_dict()``
-    dict."""
+    dict; a fusion config whose variant is ``late`` builds a ``LateFusion``."""
     cls, config_cls = MODELS[kind]
+    if kind == "fusion" and config.get("variant") == "late":
+        cls, config_cls = LateFusion, LateFusionConfig
     return cls(config_cls.from_dict(config))
 
 
@@ -36,6 +39,9 @@ __all__ = [
     "FaceCNNConfig",
     "FusionNet",
     "FusionNetConfig",
+    "LateFusion",
+    "LateFusionConfig",
+    "SINGLE_VARIANTS",
     "SpeechCNN",
     "SpeechCNNConfig",
     "build_model",

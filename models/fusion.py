@@ -7,6 +7,10 @@ The variants are the seeds' designs, chosen by name:
 - ``probe``: ``equalized`` plus one small classifier per modality whose losses train each
   branch to be useful on its own (seed 002, architecture 4).
 
+Two single-modality variants, ``face`` and ``speech``, keep one branch and the same head;
+they are the baselines every fusion is compared with (same data, split and training), and
+the two halves of late fusion (``models/late.py``).
+
 Each branch is a ``FaceCNN`` / ``SpeechCNN`` encoder (``encode()``), started from scratch
 or from trained checkpoints (``load_branches``). Faces are encoded frame by frame and
 pooled over the frames where a face was found (mean, or a GRU over the frames).
@@ -24,6 +28,7 @@ from .face import FACE_PRESETS, FaceCNN, FaceCNNConfig
 from .speech import SPEECH_PRESETS, SpeechCNN, SpeechCNNConfig
 
 FUSION_VARIANTS = ("concat", "equalized", "probe")
+SINGLE_VARIANTS = ("face", "speech")  # one modality: the baselines
 FRAME_POOLING = ("mean", "gru")
 
 
@@ -37,6 +42,7 @@ class FusionNetConfig(ConfigDict):
     hidden: int = 128  # the first of the two fully connected layers
     n_classes: int = 8
     dropout: float = 0.3
+    aux_weight: float = 0.5  # probe: weight of each per-modality auxiliary loss
 
 
 def _project(width: int, out: int) -> nn.Sequential:
@@ -49,22 +55,30 @@ class FusionNet(nn.Module):
 
     def __init__(self, config: FusionNetConfig = FusionNetConfig()) -> None:
         super().__init__()
-        if config.variant not in FUSION_VARIANTS:
+        if config.variant not in FUSION_VARIANTS + SINGLE_VARIANTS:
             raise ValueError(f"unknown fusion variant {config.variant!r}")
         if config.frame_pooling not in FRAME_POOLING:
             raise ValueError(f"unknown frame pooling {config.frame_pooling!r}")
         self.config = config
-        self.face = FaceCNN(FaceCNNConfig.from_dict(config.face))
-        self.speech = SpeechCNN(SpeechCNNConfig.from_dict(config.speech))
-        ef, es = self.face.embed_dim, self.speech.embed_dim
-        self.frames = nn.GRU(ef, ef, batch_first=True) if config.frame_pooling == "gru" else None
         if config.variant == "concat":
             face_len = config.joint_dim * 4 // 5  # seed 000: face:audio feature length 4:1
+        elif config.variant == "face":
+            face_len = config.joint_dim
+        elif config.variant == "speech":
+            face_len = 0
         else:
             face_len = config.joint_dim // 2
         speech_len = config.joint_dim - face_len
-        self.face_proj = _project(ef, face_len)
-        self.speech_proj = _project(es, speech_len)
+        self.face = self.speech = self.frames = self.face_proj = self.speech_proj = None
+        if face_len:
+            self.face = FaceCNN(FaceCNNConfig.from_dict(config.face))
+            ef = self.face.embed_dim
+            if config.frame_pooling == "gru":
+                self.frames = nn.GRU(ef, ef, batch_first=True)
+            self.face_proj = _project(ef, face_len)
+        if speech_len:
+            self.speech = SpeechCNN(SpeechCNNConfig.from_dict(config.speech))
+            self.speech_proj = _project(self.speech.embed_dim, speech_len)
         self.classifier = nn.Sequential(
             nn.Dropout(config.dropout),
             *_project(face_len + speech_len, config.hidden),
@@ -87,13 +101,20 @@ class FusionNet(nn.Module):
         return (per_frame * weight).sum(1) / weight.sum(1).clamp(min=1.0)
 
     def forward_all(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """The fused logits, plus each modality's probe logits for the ``probe`` variant."""
-        face = self.face_proj(self.encode_faces(batch["faces"], batch["found"]))
-        speech = self.speech_proj(self.speech.encode(batch["features"]))
-        out = {"logits": self.classifier(torch.cat([face, speech], dim=1))}
+        """The fused logits, plus each modality's probe logits (and the weight of their
+        losses, ``aux_weight``) for the ``probe`` variant."""
+        parts = []
+        if self.face is not None:
+            face = self.face_proj(self.encode_faces(batch["faces"], batch["found"]))
+            parts.append(face)
+        if self.speech is not None:
+            speech = self.speech_proj(self.speech.encode(batch["features"]))
+            parts.append(speech)
+        out = {"logits": self.classifier(torch.cat(parts, dim=1))}
         if self.config.variant == "probe":
             out["face_logits"] = self.face_probe(face)
             out["speech_logits"] = self.speech_probe(speech)
+            out["aux_weight"] = self.config.aux_weight
         return out
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -105,5 +126,5 @@ class FusionNet(nn.Module):
         """Start the encoders from trained ``FaceCNN`` / ``SpeechCNN`` weights (their heads,
         trained for other class lists, are not used)."""
         for branch, state in ((self.face, face_state), (self.speech, speech_state)):
-            if state is not None:
+            if state is not None and branch is not None:
                 branch.load_state_dict(state)

@@ -105,6 +105,20 @@ def augment_speech(
     return x + noise
 
 
+def augment_fusion(
+    x: dict[str, torch.Tensor], gen: torch.Generator, *, face: dict, speech: dict
+) -> dict[str, torch.Tensor]:
+    """A fusion batch: every face frame (B, F, 1, H, W) as ``augment_faces`` with ``face``
+    settings, the features as ``augment_speech`` with ``speech`` settings."""
+    faces = x["faces"]
+    flat = faces.reshape(-1, *faces.shape[2:])
+    return {
+        **x,
+        "faces": augment_faces(flat, gen, **face).reshape(faces.shape),
+        "features": augment_speech(x["features"], gen, **speech),
+    }
+
+
 AUGMENTATIONS = {"face": augment_faces, "speech": augment_speech}
 
 
@@ -130,4 +144,8 @@ def make_augment(
     """The batch augmentation for ``kind`` at ``level`` (None for ``"none"``)."""
     if level == "none":
         return None
+    if kind == "fusion":
+        return functools.partial(
+            augment_fusion, face=LEVELS["face"][level], speech=LEVELS["speech"][level]
+        )
     return functools.partial(AUGMENTATIONS[kind], **LEVELS[kind][level])

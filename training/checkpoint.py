@@ -23,7 +23,7 @@ from models import MODELS, build_model
 
 FORMAT = "emotion-workbench-checkpoint"
 VERSION = 1
-KIND_WORDS = {"face": "face (image)", "speech": "speech (audio)"}
+KIND_WORDS = {"face": "face (image)", "speech": "speech (audio)", "fusion": "fusion (video)"}
 
 
 def save_checkpoint(path: str | Path, model: nn.Module, *, meta: dict, **extra) -> None:

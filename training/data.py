@@ -30,50 +30,77 @@ from datasets.speech import RavdessSpeech
 KINDS = ("face", "speech")
 
 
+Inputs = torch.Tensor | dict[str, torch.Tensor]
+"""A batch's model input: one tensor, or a dict of tensors (fusion: faces, found, features)."""
+
+
+def move(x: Inputs, device: torch.device) -> Inputs:
+    """``x`` on ``device`` (each tensor of a dict)."""
+    if isinstance(x, dict):
+        return {k: v.to(device, non_blocking=True) for k, v in x.items()}
+    return x.to(device, non_blocking=True)
+
+
+def take(x: Inputs, idx: torch.Tensor | slice) -> Inputs:
+    """The items ``idx`` of ``x`` (of each tensor of a dict)."""
+    if isinstance(x, dict):
+        return {k: v[idx] for k, v in x.items()}
+    return x[idx]
+
+
 @dataclass
 class TensorSet:
-    """Inputs ``x`` (N, ...) — uint8 faces or float32 features — and int64 labels ``y`` (N,)."""
+    """Inputs ``x`` (N, ...) and int64 labels ``y`` (N,).
 
-    x: torch.Tensor
+    ``x`` is uint8 faces, float32 features, or a dict of such tensors sharing their first
+    dimension (fusion inputs: ``faces``, ``found``, ``features``).
+    """
+
+    x: Inputs
     y: torch.Tensor
 
     def __len__(self) -> int:
         return len(self.y)
 
     def to(self, device: torch.device) -> TensorSet:
-        return TensorSet(self.x.to(device), self.y.to(device))
+        return TensorSet(move(self.x, device), self.y.to(device))
 
     def batches(
         self, batch_size: int, *, shuffle: bool = False, generator: torch.Generator | None = None
-    ) -> Iterator[dict[str, torch.Tensor]]:
+    ) -> Iterator[dict]:
         """Dict batches ``{"x": (b, ...), "y": (b,)}``; shuffled with ``generator`` if asked.
 
         A last batch of a single item joins the one before it: batch norm cannot train
         on one item, and one item's gradient would be a wild step anyway.
         """
         n = len(self)
-        order = torch.randperm(n, generator=generator).to(self.x.device) if shuffle else None
-        bounds = self._bounds(batch_size)
+        order = torch.randperm(n, generator=generator).to(self.y.device) if shuffle else None
+        bounds = batch_bounds(n, batch_size)
         for start, end in zip(bounds, bounds[1:]):
-            if order is None:
-                yield {"x": self.x[start:end], "y": self.y[start:end]}
-            else:
-                idx = order[start:end]
-                yield {"x": self.x[idx], "y": self.y[idx]}
+            idx = slice(start, end) if order is None else order[start:end]
+            yield {"x": take(self.x, idx), "y": self.y[idx]}
 
     def n_batches(self, batch_size: int) -> int:
-        return len(self._bounds(batch_size)) - 1
-
-    def _bounds(self, batch_size: int) -> list[int]:
-        n = len(self)
-        bounds = list(range(0, n, batch_size)) + [n]
-        if len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
-            del bounds[-2]
-        return bounds
+        return len(batch_bounds(len(self), batch_size)) - 1
 
 
-def as_float(x: torch.Tensor) -> torch.Tensor:
-    """Model input from stored input: uint8 pixels → float in [0, 1]; features unchanged."""
+def batch_bounds(n: int, batch_size: int) -> list[int]:
+    """Start indices of ``n`` items' batches, then ``n``; a last batch of one item joins the
+    batch before it."""
+    bounds = list(range(0, n, batch_size)) + [n]
+    if len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
+        del bounds[-2]
+    return bounds
+
+
+def as_float(x: Inputs) -> Inputs:
+    """Model input from stored input: uint8 pixels → float in [0, 1]; features unchanged.
+
+    A lone (B, 48, 48) face tensor gains its channel axis; in a dict (fusion) every uint8
+    tensor is scaled and keeps its shape, and the other tensors pass through.
+    """
+    if isinstance(x, dict):
+        return {k: v.float().div_(255.0) if v.dtype == torch.uint8 else v for k, v in x.items()}
     if x.dtype == torch.uint8:
         return x.float().div_(255.0).unsqueeze(1)  # (B, 48, 48) → (B, 1, 48, 48)
     return x

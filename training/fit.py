@@ -23,7 +23,7 @@ from torch import nn
 
 from .callbacks import Callback
 from .checkpoint import save_checkpoint
-from .data import TensorSet, as_float
+from .data import TensorSet, as_float, move
 from .device import amp_dtype, autocast, choose_device, describe_device
 from .metrics import classification_metrics, predict_proba
 
@@ -89,6 +89,25 @@ def write_history(path: Path, history: Sequence[dict]) -> None:
         for row in history:
             w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
     os.replace(tmp, path)
+
+
+def training_loss(
+    outputs: torch.Tensor | dict[str, torch.Tensor], y: torch.Tensor, label_smoothing: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The logits and the loss to minimise: cross-entropy, plus the auxiliary losses of
+    models that return a dict (the ``probe`` fusion's per-modality heads, each
+    ``*_logits`` entry weighted by the dict's ``aux_weight``; ``main_weight``, default 1,
+    weights the main loss — late fusion's members learn from their own losses only)."""
+    if not isinstance(outputs, dict):
+        outputs = {"logits": outputs}
+    logits = outputs["logits"]
+    loss = nn.functional.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
+    loss = loss * outputs.get("main_weight", 1.0)
+    for key, aux in outputs.items():
+        if key.endswith("_logits"):
+            aux_loss = nn.functional.cross_entropy(aux.float(), y, label_smoothing=label_smoothing)
+            loss = loss + outputs["aux_weight"] * aux_loss
+    return logits, loss
 
 
 def warm_up() -> None:
@@ -186,6 +205,8 @@ def fit(
     for epoch in range(start_epoch, config.epochs + 1):
         t_epoch = time.perf_counter()
         model.train()
+        if hasattr(train, "set_epoch"):
+            train.set_epoch(epoch)  # data that changes per epoch (class-paired fusion)
         loss_sum = torch.zeros((), device=device)
         correct = torch.zeros((), device=device, dtype=torch.int64)
         seen = 0
@@ -198,15 +219,13 @@ def fit(
             lr = lr_at((epoch - 1) * n_batches + b, total_steps, config.lr, warmup)
             for group in opt.param_groups:
                 group["lr"] = lr
-            x = as_float(batch["x"].to(device, non_blocking=True))
+            x = as_float(move(batch["x"], device))
             y = batch["y"].to(device, non_blocking=True)
             if augment is not None:
                 x = augment(x, aug_gen)
             with autocast(device):
-                logits = model(x)
-            loss = nn.functional.cross_entropy(
-                logits.float(), y, label_smoothing=config.label_smoothing
-            )
+                outputs = model.forward_all(x) if hasattr(model, "forward_all") else model(x)
+            logits, loss = training_loss(outputs, y, config.label_smoothing)
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(opt)

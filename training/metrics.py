@@ -15,7 +15,7 @@ from sklearn.metrics import (
 )
 from torch import nn
 
-from .data import TensorSet, as_float
+from .data import TensorSet, as_float, move
 from .device import autocast
 
 
@@ -32,7 +32,7 @@ def predict_proba(
     model.eval()
     probs, loss_sum = [], 0.0
     for batch in data.batches(batch_size):
-        x = as_float(batch["x"].to(device, non_blocking=True))
+        x = as_float(move(batch["x"], device))
         y = batch["y"].to(device, non_blocking=True)
         with autocast(device):
             logits = model(x)

@@ -19,19 +19,22 @@ from PIL import Image, ImageOps
 from datasets.audio import (
     FeatureParams,
     compute_features,
+    features_of,
     fix_length,
     read_audio,
     require_sound,
+    resample,
     trim_silence,
 )
 from datasets.errors import WorkbenchError, describe
 from datasets.faces import default_detector
 from datasets.images import read_gray
+from datasets.labels import RAVDESS_TO_FER
 from datasets.sources import DEMO_LABEL
 from datasets.video import clip_audio, clip_faces
 
-from .checkpoint import LoadedModel, load_checkpoint, resolve_checkpoint
-from .runs import default_model
+from .checkpoint import LoadedModel, load_checkpoint, read_checkpoint, resolve_checkpoint
+from .runs import default_fusion_model, default_model
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm")
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3")
@@ -223,32 +226,77 @@ def predict_audio(path: str | Path, *, model: str | Path | None = None) -> Predi
     )
 
 
+def _fused_late(face: dict[str, float], speech: dict[str, float]) -> dict[str, float]:
+    """Equal-weight average of a face model's (FER-2013 names) and a speech model's
+    (RAVDESS names) probabilities over the FER-2013 emotions, RAVDESS calm counted as
+    neutral — the fallback when no fusion model has been trained."""
+    fused = {name: 0.5 * p for name, p in face.items()}
+    for name, p in speech.items():
+        fer = RAVDESS_TO_FER.get(name, name) or "neutral"
+        fused[fer] = fused.get(fer, 0.0) + 0.5 * p
+    return _as_dict(tuple(fused), np.array(list(fused.values())))
+
+
+@torch.inference_mode()
+def _fuse(
+    loaded: LoadedModel, clip, y: np.ndarray, sample_rate: int
+) -> tuple[dict[str, float], np.ndarray]:
+    """A fusion model's probabilities for a clip's frames and sound."""
+    params = _feature_params(loaded)
+    if params.sample_rate != sample_rate:
+        y = resample(y, sample_rate, params.sample_rate)
+    n = len(clip.found)
+    faces = np.zeros((n, 48, 48), np.uint8)
+    faces[clip.found] = clip.faces
+    batch = {
+        "faces": torch.from_numpy(faces).float().div_(255.0)[None, :, None],  # (1, F, 1, 48, 48)
+        "found": torch.from_numpy(np.asarray(clip.found, bool))[None],
+        "features": torch.from_numpy(features_of(y, params))[None, None],  # (1, 1, bins, T)
+    }
+    probs = torch.softmax(loaded.model(batch).float(), dim=1)[0].numpy()
+    return _as_dict(loaded.classes, probs), batch["features"][0, 0].numpy()
+
+
+def fusion_method(loaded: LoadedModel) -> str:
+    """How a fusion model combines the two, in words, e.g. "concat fusion (takes)"."""
+    config = loaded.payload["model_config"]
+    pairing = loaded.preprocessing.get("pairing", "takes")
+    if config.get("variant") == "late":
+        return f"late fusion, face weight {config['weight']:.2f} ({pairing})"
+    return f"{config.get('variant')} fusion ({pairing})"
+
+
 def predict_video(
     path: str | Path,
     *,
     face_model: str | Path | None = None,
     speech_model: str | Path | None = None,
+    fusion_model: str | Path | None = None,
     n_frames: int = 8,
 ) -> Prediction:
     """Emotion probabilities for a video clip: the face model on ``n_frames`` evenly
-    spaced frames, and the speech model on the take's sound.
+    spaced frames, the speech model on the take's sound, and both fused.
 
-    Until a fusion model exists, the headline ``probabilities`` are the face model's mean
-    over the frames with a face (issue 5 adds ``fused``); the speech result sits beside it
-    in ``details["speech"]``. Raises ``NoFaceError`` when no sampled frame has a face and
-    ``WorkbenchError`` for an unreadable clip or one without sound (no audio track and no
-    matching RAVDESS ``03-`` recording).
+    The headline ``probabilities`` are the fused ones: from ``fusion_model`` (default: the
+    latest finished fusion run), or, when there is none, the equal-weight average of the
+    face and speech results (``details["fused"]["method"]`` says which). Raises
+    ``NoFaceError`` when no sampled frame has a face and ``WorkbenchError`` for an
+    unreadable clip or one without sound (no audio track and no matching RAVDESS ``03-``
+    recording).
 
     ``details`` (JSON-safe): ``frames`` — per sampled frame ``time`` (s), ``face_found``,
     ``box`` [x, y, w, h] or None, ``probabilities`` or None; ``face`` — ``model``,
     ``trained_on``, ``mean``, ``frames_with_face``, ``frames_sampled``; ``speech`` —
     ``model``, ``trained_on``, ``probabilities``, ``top``, ``audio_from`` (the file the
-    sound came from), ``seconds``, ``windows``. ``arrays``: ``frames`` (list of the sampled
+    sound came from), ``seconds``, ``windows``; ``fused`` — ``model`` (None for the
+    fallback), ``trained_on``, ``method``, ``note``, ``probabilities``, ``top``. ``arrays``: ``frames`` (list of the sampled
     (H, W) uint8 grayscale frames), ``faces`` (F, 48, 48) uint8, ``found`` (N,) bool,
     ``times`` (N,) s, ``waveform`` (16 kHz float32) and ``features`` (first window's).
     """
     face = load_model(face_model, "face", "a video's frames")
     speech = load_model(speech_model, "speech", "a video's sound")
+    fusion_path = fusion_model if fusion_model is not None else default_fusion_model()
+    fusion = load_model(fusion_path, "fusion", "a video") if fusion_path is not None else None
     clip = clip_faces(path, n_frames)
     per_face = _softmax(face, _faces_tensor(clip.faces))  # (F, C), one forward pass
     mean = _as_dict(face.classes, per_face.mean(0))
@@ -269,13 +317,33 @@ def predict_video(
                 "probabilities": _as_dict(face.classes, next(rows)) if found else None,
             }
         )
+    if fusion is not None:
+        fused_probs, _ = _fuse(fusion, clip, y, params.sample_rate)
+        note = (fusion.payload.get("split") or {}).get("note", "")
+        fused = {
+            "model": str(fusion.path),
+            "trained_on": trained_on(fusion),
+            "method": fusion_method(fusion),
+            "note": note,
+        }
+    else:
+        fused_probs = _fused_late(mean, heard.probabilities)
+        fused = {
+            "model": None,
+            "trained_on": "",
+            "method": "average of the face and speech models (no fusion model trained yet)",
+            "note": "RAVDESS calm counted as neutral",
+        }
+    fused["probabilities"] = fused_probs
+    fused["top"] = max(fused_probs, key=fused_probs.get)
     return Prediction(
         kind="video",
         file=str(path),
-        model=str(face.path),
-        trained_on=trained_on(face),
-        probabilities=mean,
+        model=fused["model"] or str(face.path),
+        trained_on=fused["trained_on"] or trained_on(face),
+        probabilities=fused_probs,
         details={
+            "fused": fused,
             "frames": frames,
             "face": {
                 "model": str(face.path),
@@ -315,8 +383,9 @@ def predict_file(
 ) -> Prediction:
     """``predict_image``, ``predict_audio`` or ``predict_video``, chosen by the file's type.
 
-    ``model`` is the model for this file: the face model for a photo or a video, the
-    speech model for a recording. ``speech_model`` is used for a video's sound only.
+    ``model`` is the model for this file: the face model for a photo, the speech model
+    for a recording, the face or the fusion model for a video (told apart by their kind).
+    ``speech_model`` is used for a video's sound only.
     """
     path = Path(path)
     if not path.exists():
@@ -329,6 +398,8 @@ def predict_file(
     if suffix in AUDIO_SUFFIXES:
         return predict_audio(path, model=model)
     if suffix in VIDEO_SUFFIXES:
+        if model is not None and read_checkpoint(model)["kind"] == "fusion":
+            return predict_video(path, fusion_model=model, speech_model=speech_model)
         return predict_video(path, face_model=model, speech_model=speech_model)
     raise WorkbenchError(
         f"{describe(path)} is neither an image ({', '.join(IMAGE_SUFFIXES[:3])}…), a "

@@ -77,15 +77,28 @@ def _ranges(ids: list[int]) -> str:
 def write_report(run_dir: Path, config: dict, metrics: dict) -> None:
     """report.md: data, split, settings, the held-out scores and per-class table."""
     data = config["data"]
+    model = config["kind"]
+    if model == "fusion":
+        model = f"fusion, {config['fusion']} design, {config['pairing']} pairing"
+    paths = data["path"] if isinstance(data["path"], list) else [data["path"]]
     lines = [
         f"# {config['name']}",
         "",
-        f"- Model: {config['kind']} ({config['preset']} preset), "
-        f"{config['n_parameters']:,} parameters",
-        f"- Data: {data['path']}" + (" — built-in synthetic demo data" if data["is_demo"] else ""),
+        f"- Model: {model} ({config['preset']} preset), {config['n_parameters']:,} parameters",
+        f"- Data: {' + '.join(paths)}"
+        + (" — built-in synthetic demo data" if data["is_demo"] else ""),
         f"- Items: {metrics['n_train']} train, {metrics['n_val']} validation, "
         f"{metrics['n_test']} test",
         f"- Split: {describe_split(data)}",
+        *([f"- Pairs: {data['note']}"] if data.get("note") else []),
+        *([f"- Face test: {data['face_test']}"] if data.get("face_test") else []),
+        *(
+            [
+                f"- Late-fusion face weight: {config['model_config']['weight']:.2f}, chosen on validation"
+            ]
+            if config.get("fusion") == "late"
+            else []
+        ),
         f"- Augmentation: {config.get('augment', 'standard')}",
         f"- Training: {metrics['epochs_run']} epochs, best epoch {metrics['best_epoch']}, "
         f"{metrics['seconds']:.0f} s on {metrics['device']}",

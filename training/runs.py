@@ -129,6 +129,12 @@ def find_runs(kind: str | None = None, root: str | Path | None = None) -> list[P
     return [p for _, p in sorted(found)]
 
 
+def default_fusion_model() -> Path | None:
+    """The latest finished fusion run's best.pt, or None (no starter fusion model ships)."""
+    runs = find_runs("fusion")
+    return runs[-1] / "best.pt" if runs else None
+
+
 def default_model(kind: str) -> Path:
     """The model ``predict`` uses when none is given: the latest trained run of ``kind``,
     else the shipped starter model."""

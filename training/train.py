@@ -1,7 +1,10 @@
 """The jobs both the CLI and the GUI run: train a model into a run folder, evaluate one.
 
 ``train_model(TrainOptions(kind="face", data="demo"))`` loads the data, builds the preset
-network, runs ``fit`` and writes the run folder with its held-out metrics.
+network, runs ``fit`` and writes the run folder with its held-out metrics. Fusion runs
+(``kind="fusion"``) read audio-video takes or class-paired data (``fusion_data``); their
+``fusion`` option picks the design, ``late`` included (its weight is searched on the
+validation split after training).
 """
 
 from __future__ import annotations
@@ -21,14 +24,18 @@ from datasets.errors import WorkbenchError, describe
 from datasets.fer2013 import FER2013, load_fer2013, split_indices
 from datasets.ravdess import ActorSplit, default_actor_split, scan_ravdess
 from datasets.speech import RavdessSpeech
-from models import PRESETS, build_model
+from models import FUSION_VARIANTS, PRESETS, SINGLE_VARIANTS, build_model
+from models.fusion import FusionNetConfig
+from models.late import LateFusionConfig
 
 from .augment import AUGMENT_CHOICES, make_augment
 from .callbacks import Callback
-from .checkpoint import load_checkpoint, read_checkpoint
+from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from .data import KINDS, TaskData, TensorSet, load_task_data, resolve_data, speech_actors
 from .device import choose_device
 from .fit import FitConfig, FitResult, fit
+from .fusion_data import PAIRINGS, load_fusion_data, resolve_fusion_paths
+from .late import search_weight, set_late_weight
 from .metrics import evaluate_model
 from .report import write_confusion, write_curves, write_report
 from .runs import new_run_dir, write_json
@@ -44,6 +51,10 @@ FIT_PRESETS: dict[tuple[str, str], FitConfig] = {
     ("speech", "full"): FitConfig(
         epochs=80, batch_size=32, lr=1e-3, weight_decay=1e-3, label_smoothing=0.1, patience=20
     ),
+    ("fusion", "quick"): FitConfig(epochs=12, batch_size=32, lr=3e-3, weight_decay=1e-4),
+    ("fusion", "full"): FitConfig(
+        epochs=60, batch_size=64, lr=1e-3, weight_decay=5e-4, label_smoothing=0.1, patience=15
+    ),
 }
 # Augmentation per preset: a short quick run learns most without it (see the closing note
 # of issue 3 for the demo figures); long full runs need it against over-fitting.
@@ -52,8 +63,12 @@ AUGMENT_PRESETS = {
     ("face", "full"): "standard",
     ("speech", "quick"): "none",
     ("speech", "full"): "standard",
+    ("fusion", "quick"): "none",
+    ("fusion", "full"): "standard",
 }
 MFCC_PARAMS = FeatureParams(kind="mfcc")  # the GRU variant reads MFCCs, as in seed 003
+TRAIN_KINDS = (*KINDS, "fusion")
+FUSION_CHOICES = (*FUSION_VARIANTS, "late", *SINGLE_VARIANTS)  # what --fusion accepts
 
 
 @dataclass
@@ -61,7 +76,8 @@ class TrainOptions:
     """What to train; ``None`` means "the preset's value"."""
 
     kind: str
-    data: str | None = None  # a path, "demo", or None for data/ (else the demo data)
+    # A path, "demo", or None for data/ (else the demo data); fusion may take two paths.
+    data: str | list[str] | None = None
     preset: str = "quick"
     epochs: int | None = None
     batch_size: int | None = None
@@ -74,6 +90,14 @@ class TrainOptions:
     out: str | None = None
     resume: str | None = None
     name: str | None = None
+    # fusion only
+    fusion: str = "concat"  # concat, equalized, probe, late (or face / speech: baselines)
+    pairing: str = "takes"  # "takes" (same person, same moment) or "class" (by emotion)
+    n_frames: int = 8  # face frames per clip (takes)
+    calm: str = "drop"  # class pairing: RAVDESS calm dropped or merged into neutral
+    fraction: float = 1.0  # share of the training items used
+    face_model: str | None = None  # start the face branch from this trained face model
+    speech_model: str | None = None  # start the speech branch from this speech model
 
 
 @dataclass
@@ -104,8 +128,10 @@ def augment_level(opts: TrainOptions) -> str:
 
 def check_options(opts: TrainOptions) -> None:
     """Refuse impossible settings before any data is loaded (one sentence each)."""
-    if opts.kind not in KINDS:
-        raise WorkbenchError(f"Unknown model kind {opts.kind!r}; use one of {', '.join(KINDS)}.")
+    if opts.kind not in TRAIN_KINDS:
+        raise WorkbenchError(
+            f"Unknown model kind {opts.kind!r}; use one of {', '.join(TRAIN_KINDS)}."
+        )
     if opts.preset not in ("quick", "full"):
         raise WorkbenchError(f"Unknown preset {opts.preset!r}; use quick or full.")
     if opts.epochs is not None and opts.epochs < 1:
@@ -123,10 +149,25 @@ def check_options(opts: TrainOptions) -> None:
         )
     if opts.variant not in (None, "cnn", "gru") or (opts.variant and opts.kind != "speech"):
         raise WorkbenchError("--variant applies to speech models only: use cnn or gru.")
+    if opts.kind == "fusion":
+        if opts.fusion not in FUSION_CHOICES:
+            raise WorkbenchError(
+                f"Unknown fusion design {opts.fusion!r}; use one of {', '.join(FUSION_CHOICES)}."
+            )
+        if opts.pairing not in PAIRINGS:
+            raise WorkbenchError(f"Unknown pairing {opts.pairing!r}; use takes or class.")
+        if opts.calm not in ("drop", "neutral"):
+            raise WorkbenchError(f"Unknown --calm {opts.calm!r}; use drop or neutral.")
+        if not 1 <= opts.n_frames <= 64:
+            raise WorkbenchError(f"--frames must be between 1 and 64, got {opts.n_frames}.")
+        if not 0 < opts.fraction <= 1:
+            raise WorkbenchError(f"--fraction must lie in (0, 1], got {opts.fraction}.")
     choose_device(opts.device)  # a missing GPU is refused before any data is loaded
 
 
-def _model_config(opts: TrainOptions, task: TaskData):
+def _model_config(opts: TrainOptions, task: TaskData, branches: dict | None = None):
+    if opts.kind == "fusion":
+        return _fusion_config(opts, task, branches or {})
     cfg = PRESETS[opts.kind][opts.preset]
     cfg = replace(cfg, n_classes=len(task.classes))
     if opts.kind == "speech":
@@ -140,6 +181,85 @@ def _model_config(opts: TrainOptions, task: TaskData):
             input_std=float(feats.std().clamp(min=1e-3)),
         )
     return cfg
+
+
+def _speech_stats(features: torch.Tensor) -> dict:
+    """The training split's feature statistics, with which the speech network standardises
+    its input (stored in the model config, so prediction repeats it)."""
+    return {
+        "n_bins": int(features.shape[2]),
+        "input_mean": float(features.mean()),
+        "input_std": float(features.std().clamp(min=1e-3)),
+    }
+
+
+def _fusion_config(opts: TrainOptions, task: TaskData, branches: dict):
+    """A ``FusionNetConfig`` (or ``LateFusionConfig``) for the task: the preset's branches,
+    or the architectures of the trained models the branches start from."""
+    face = branches["face"].payload["model_config"] if "face" in branches else None
+    speech = branches["speech"].payload["model_config"] if "speech" in branches else None
+    if face is None:
+        face = PRESETS["face"][opts.preset].to_dict()
+    if speech is None:
+        feats = task.train.features if hasattr(task.train, "features") else task.train.x["features"]
+        speech = {**PRESETS["speech"][opts.preset].to_dict(), **_speech_stats(feats)}
+    n = len(task.classes)
+
+    def net(variant: str) -> FusionNetConfig:
+        return FusionNetConfig(variant=variant, face=face, speech=speech, n_classes=n)
+
+    if opts.fusion == "late":
+        return LateFusionConfig(
+            face=net("face").to_dict(), speech=net("speech").to_dict(), n_classes=n
+        )
+    return net(opts.fusion)
+
+
+def _load_branches(opts: TrainOptions) -> dict:
+    """The trained face / speech models the fusion branches start from (``--face-model``,
+    ``--speech-model``), checked to be of the right kind."""
+    got = {}
+    for kind, path in (("face", opts.face_model), ("speech", opts.speech_model)):
+        if path:
+            got[kind] = load_checkpoint(path, kind=kind, purpose=f"the fusion's {kind} branch")
+    return got
+
+
+def _init_branches(model: torch.nn.Module, branches: dict) -> None:
+    face = branches["face"].model.state_dict() if "face" in branches else None
+    speech = branches["speech"].model.state_dict() if "speech" in branches else None
+    members = [model.face, model.speech] if hasattr(model, "probabilities") else [model]
+    for member in members:
+        member.load_branches(face, speech)
+
+
+def _load_data(opts: TrainOptions, saved: dict | None, branches: dict) -> tuple[TaskData, bool]:
+    """The task's data and whether it is the demo data."""
+    actor_split = None
+    if saved is not None and "actors" in saved["data"]:
+        # The run's own actors, even if the folder has gained some since.
+        actor_split = ActorSplit.from_dict(saved["data"]["actors"])
+    if opts.kind == "fusion":
+        paths, is_demo = resolve_fusion_paths(opts.pairing, opts.data)
+        params = FeatureParams()
+        if "speech" in branches:  # the features the speech branch was trained on
+            params = FeatureParams.from_dict(branches["speech"].preprocessing["features"])
+        task = load_fusion_data(
+            opts.pairing,
+            paths,
+            n_frames=opts.n_frames,
+            params=params,
+            actor_split=actor_split,
+            calm=opts.calm,
+            fraction=opts.fraction,
+            seed=opts.seed,
+        )
+        return task, is_demo
+    path, is_demo = resolve_data(opts.kind, opts.data)
+    path = path.resolve()
+    params = MFCC_PARAMS if opts.kind == "speech" and opts.variant == "gru" else None
+    task = load_task_data(opts.kind, path, seed=opts.seed, params=params, actor_split=actor_split)
+    return task, is_demo
 
 
 def train_model(
@@ -157,22 +277,23 @@ def train_model(
     say = status or (lambda _msg: None)
     # Paths may come in as Path objects; config.json keeps them as text.
     opts = replace(
-        opts, **{k: str(getattr(opts, k)) for k in ("data", "out", "resume") if getattr(opts, k)}
+        opts,
+        **{
+            k: str(getattr(opts, k))
+            for k in ("data", "out", "resume", "face_model", "speech_model")
+            if getattr(opts, k) and not isinstance(getattr(opts, k), list)
+        },
     )
+    if isinstance(opts.data, list):
+        opts.data = [str(p) for p in opts.data]
     resume, saved = None, None
     if opts.resume:
         opts, resume, saved = _resume_options(opts)
     check_options(opts)
     t0 = time.perf_counter()
-    path, is_demo = resolve_data(opts.kind, opts.data)
-    path = path.resolve()
-    say(f"loading {path}…")
-    params = MFCC_PARAMS if opts.kind == "speech" and opts.variant == "gru" else None
-    actor_split = None
-    if saved is not None and "actors" in saved["data"]:
-        # The run's own actors, even if the folder has gained some since.
-        actor_split = ActorSplit.from_dict(saved["data"]["actors"])
-    task = load_task_data(opts.kind, path, seed=opts.seed, params=params, actor_split=actor_split)
+    branches = _load_branches(opts) if opts.kind == "fusion" and resume is None else {}
+    say("loading data…")
+    task, is_demo = _load_data(opts, saved, branches)
     config = fit_config(opts)
     if resume is not None:
         # The saved loop settings, with the new total of epochs and the device asked for.
@@ -187,14 +308,17 @@ def train_model(
         run_config = saved
         run_config["fit"] = config.to_dict()
     else:
-        model_cfg = _model_config(opts, task)
+        model_cfg = _model_config(opts, task, branches)
         model = build_model(opts.kind, model_cfg.to_dict())
+        if branches:
+            _init_branches(model, branches)
         run_dir = new_run_dir(opts.kind, opts.out)
         run_config = {
             "name": opts.name or run_dir.name,
             "kind": opts.kind,
             "preset": opts.preset,
             "options": asdict(opts),
+            **({"fusion": opts.fusion, "pairing": opts.pairing} if opts.kind == "fusion" else {}),
             "model_config": model_cfg.to_dict(),
             "n_parameters": sum(p.numel() for p in model.parameters()),
             "fit": config.to_dict(),
@@ -227,6 +351,19 @@ def train_model(
         stop_event=stop_event,
         resume=resume,
     )
+
+    if opts.kind == "fusion" and opts.fusion == "late":
+        say("choosing the late-fusion weight on validation data…")
+        search = search_weight(model, task.val)
+        set_late_weight(model, search["weight"])
+        run_config["model_config"] = model.config.to_dict()
+        run_config["late_weight_search"] = search
+        write_json(run_dir / "config.json", run_config)
+        meta["model_config"] = run_config["model_config"]
+        best = read_checkpoint(run_dir / "best.pt")
+        save_checkpoint(
+            run_dir / "best.pt", model, meta=meta, epoch=best["epoch"], val=best.get("val")
+        )
 
     say("scoring on held-out data…")
     val = evaluate_model(model, task.val, task.classes)

@@ -1,0 +1,184 @@
+"""Fusion training end to end on the demo data: every design trains and scores, late
+fusion's weight search, class-paired sets, the experiment and the command line."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import workbench
+from datasets.labels import RAVDESS_EMOTIONS
+from datasets.paired import PAIRED_CLASSES, PAIRED_NOTE
+from training.checkpoint import load_checkpoint
+from training.experiment import data_efficiency, results_table
+from training.fusion_data import load_fusion_data, resolve_fusion_paths
+from training.late import GRID, best_weight, search_weight
+from training.metrics import predict_proba
+from training.train import TrainOptions, train_model
+
+# One epoch on a quarter of the demo takes with two frames a clip: seconds per model.
+FAST = dict(kind="fusion", data="demo", epochs=1, fraction=0.25, n_frames=2)
+
+
+@pytest.fixture(scope="module")
+def trained(demo_root, tmp_path_factory):
+    """Every design trained one epoch on demo takes."""
+    base = tmp_path_factory.mktemp("fusion")
+    out = {}
+    for design in ("concat", "equalized", "probe", "late", "face", "speech"):
+        out[design] = train_model(TrainOptions(**FAST, fusion=design, out=str(base / design)))
+    return out
+
+
+@pytest.mark.parametrize("design", ["concat", "equalized", "probe", "late", "face", "speech"])
+def test_every_design_trains_an_epoch_and_scores_on_held_out_takes(trained, design):
+    result = trained[design]
+    m = result.metrics
+    assert m["epochs_run"] == 1 and m["split"] == "test"
+    assert m["classes"] == list(RAVDESS_EMOTIONS)
+    assert m["n_test"] == m["n_items"] > 0 and m["n_train"] > 0
+    assert 0.0 <= m["accuracy"] <= 1.0 and len(m["confusion"]) == len(RAVDESS_EMOTIONS)
+    config = json.loads((result.run_dir / "config.json").read_text())
+    assert config["kind"] == "fusion" and config["fusion"] == design
+    assert config["pairing"] == "takes"
+    # Split by actor: the test actors never trained.
+    actors = config["data"]["actors"]
+    assert not set(actors["train"]) & (set(actors["val"]) | set(actors["test"]))
+    loaded = load_checkpoint(result.run_dir, kind="fusion")
+    assert loaded.classes == tuple(RAVDESS_EMOTIONS)
+    assert loaded.preprocessing["pairing"] == "takes"
+    assert (result.run_dir / "report.md").read_text().count("takes pairing") == 1
+
+
+def test_probe_design_trains_its_auxiliary_heads(trained):
+    state = load_checkpoint(trained["probe"].run_dir).model.state_dict()
+    assert "face_probe.weight" in state and "speech_probe.weight" in state
+    concat = load_checkpoint(trained["concat"].run_dir).model.state_dict()
+    assert "face_probe.weight" not in concat
+    # concat gives the face 4/5 of the joint feature, equalized half.
+    assert concat["face_proj.0.weight"].shape[0] == 4 * concat["speech_proj.0.weight"].shape[0]
+    eq = load_checkpoint(trained["equalized"].run_dir).model.state_dict()
+    assert eq["face_proj.0.weight"].shape[0] == eq["speech_proj.0.weight"].shape[0]
+
+
+def test_late_fusion_weight_is_searched_on_validation(trained, demo_root):
+    run = trained["late"].run_dir
+    config = json.loads((run / "config.json").read_text())
+    search = config["late_weight_search"]
+    assert 0.0 <= search["weight"] <= 1.0
+    assert search["val_accuracy"] >= max(search["face_accuracy"], search["speech_accuracy"])
+    loaded = load_checkpoint(run, kind="fusion")
+    assert loaded.model.config.weight == search["weight"]
+    # The saved model really scores what the search found on the same validation takes.
+    task = load_fusion_data(
+        "takes", resolve_fusion_paths("takes", "demo")[0], n_frames=2, fraction=0.25
+    )
+    probs, _ = predict_proba(loaded.model, task.val)
+    acc = float(np.mean(probs.argmax(1) == task.val.y.numpy()))
+    assert acc == pytest.approx(search["val_accuracy"])
+    again = search_weight(loaded.model, task.val)
+    assert again["weight"] == search["weight"]
+
+
+def test_best_weight_is_never_worse_than_the_better_single_model():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 4, 200)
+    for trial in range(20):
+        face = rng.dirichlet(np.ones(4), 200)
+        speech = rng.dirichlet(np.ones(4), 200)
+        # Make one side informative for half the classes, the other for the rest.
+        for i, c in enumerate(y):
+            (face if c < 2 else speech)[i, c] += rng.uniform(0, 1.5)
+        got = best_weight(face, speech, y)
+        assert got["weight"] in GRID and 0.0 <= got["weight"] <= 1.0
+        assert got["val_accuracy"] >= max(got["face_accuracy"], got["speech_accuracy"])
+    # Only the face is informative: the search leans on the face.
+    face = np.eye(4)[y] * 0.9 + 0.025
+    speech = rng.dirichlet(np.ones(4), 200)
+    assert best_weight(face, speech, y)["weight"] > 0.5
+
+
+def test_class_paired_data_pairs_by_emotion_and_redraws_training_pairs(demo_root):
+    task = load_fusion_data("class", resolve_fusion_paths("class", "demo")[0])
+    assert task.classes == PAIRED_CLASSES
+    assert task.source["note"] == PAIRED_NOTE
+    train = task.train
+    first = (train.face_idx.clone(), train.speech_idx.clone())
+    train.set_epoch(2)
+    assert not torch.equal(first[0], train.face_idx)  # redrawn
+    # Each pair's face and utterance show the same emotion as its label.
+    faces_y = task.train.pairing.face_labels[train.face_idx.numpy()]
+    assert np.array_equal(faces_y, train.y.numpy())
+    speech_y = task.train.pairing.speech_paired[train.speech_idx.numpy()]
+    assert np.array_equal(speech_y, train.y.numpy())
+    # Validation and test pairs are fixed.
+    val_pairs = task.val.face_idx.clone()
+    task.val.set_epoch(5)
+    assert torch.equal(val_pairs, task.val.face_idx)
+    batch = next(task.val.batches(8))
+    assert batch["x"]["faces"].shape == (8, 1, 1, 48, 48)
+    assert batch["x"]["features"].shape[:2] == (8, 1) and batch["x"]["found"].all()
+
+
+def test_class_paired_run_names_the_pairing(demo_root, tmp_path):
+    result = train_model(
+        TrainOptions(
+            kind="fusion",
+            data="demo",
+            pairing="class",
+            fusion="equalized",
+            epochs=1,
+            out=str(tmp_path),
+        )
+    )
+    assert result.metrics["classes"] == list(PAIRED_CLASSES)
+    report = (tmp_path / "report.md").read_text()
+    assert PAIRED_NOTE in report
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["data"]["note"] == PAIRED_NOTE
+
+
+def test_branches_start_from_trained_models(trained, tmp_path):
+    face_only = trained["face"].run_dir  # a face-only fusion is not a face model
+    result = workbench.main(
+        ["train", "fusion", "--data", "demo", "--face-model", str(face_only), "--epochs", "1"]
+    )
+    assert result == 2
+
+
+def test_data_efficiency_experiment_writes_table_and_chart(demo_root, tmp_path):
+    base = TrainOptions(**{**FAST, "fraction": 1.0})
+    summary = data_efficiency(
+        base, fractions=(0.25, 0.5), designs=("face", "late"), out=tmp_path / "exp"
+    )
+    assert {(r["fraction"], r["design"]) for r in summary["rows"]} == {
+        (0.25, "face"),
+        (0.25, "late"),
+        (0.5, "face"),
+        (0.5, "late"),
+    }
+    n = {r["fraction"]: r["n_train"] for r in summary["rows"]}
+    assert n[0.25] < n[0.5]
+    assert len({r["n_test"] for r in summary["rows"]}) == 1  # one test split for all
+    for name in ("results.md", "results.csv", "results.json", "data_efficiency.png"):
+        assert (tmp_path / "exp" / name).stat().st_size > 0
+    table = results_table(summary)
+    assert "| face only |" in table and "| late fusion (seed 001) |" in table
+
+
+def test_cli_train_fusion_and_bad_options(demo_root, tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["train", "fusion", "--data", "demo", "--fusion", "probe", "--epochs", "1"]
+    assert workbench.main([*args, "--fraction", "0.25", "--frames", "2", "--out", str(out)]) == 0
+    assert "held-out test split" in capsys.readouterr().out
+    assert json.loads((out / "config.json").read_text())["fusion"] == "probe"
+    capsys.readouterr()
+    assert workbench.main(["train", "face", "--data", "demo", "--fusion", "probe"]) == 2
+    assert "fusion models only" in capsys.readouterr().err
+    # Class pairing needs a face folder and a speech folder, not one clip folder.
+    assert workbench.main(["train", "fusion", "--pairing", "class", "--data", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert err.startswith("error: ") and "a FER-2013 folder and a RAVDESS speech folder" in err
