@@ -197,7 +197,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from training.predict import predict_file
 
     pred = predict_file(
-        args.file, model=args.model, detect=not args.no_detect, speech_model=args.speech_model
+        args.file,
+        model=args.model,
+        detect=not args.no_detect,
+        speech_model=args.speech_model,
+        face_model=args.face_model,
+        fusion_model=args.fusion_model,
     )
     if args.json:
         print(json.dumps(pred.to_dict(), indent=2))
@@ -206,14 +211,24 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print(f"{pred.file}: {pred.top}  (model: {pred.model}, trained on {pred.trained_on})")
         _print_bars(pred.probabilities)
         return 0
-    face, speech = pred.details["face"], pred.details["speech"]
+    face, speech, fused = pred.details["face"], pred.details["speech"], pred.details["fused"]
+    mean = face["mean"]
+    face_top = max(mean, key=mean.get)
     print(pred.file)
     print(
-        f"face: {pred.top} {pred.probabilities[pred.top]:.0%}, the mean over the "
+        f"fused: {pred.top} {pred.probabilities[pred.top]:.0%}  ({fused['method']}"
+        + (f"; model: {fused['model']}, trained on {fused['trained_on']}" if fused["model"] else "")
+        + ")"
+    )
+    if fused.get("note"):
+        print(f"  ({fused['note']})")
+    _print_bars(pred.probabilities)
+    print(
+        f"face: {face_top} {mean[face_top]:.0%}, the mean over the "
         f"{face['frames_with_face']} of {face['frames_sampled']} sampled frames with a face  "
         f"(face model: {face['model']}, trained on {face['trained_on']})"
     )
-    _print_bars(pred.probabilities)
+    _print_bars(mean)
     print("  per frame:")
     for f in pred.details["frames"]:
         probs = f["probabilities"]
@@ -226,7 +241,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
         f"{speech['trained_on']})"
     )
     _print_bars(speech["probabilities"])
-    print("  (a combined face + speech answer needs a fusion model; none is used here)")
     return 0
 
 
@@ -501,15 +515,28 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--model",
         metavar="RUN_OR_CHECKPOINT",
-        help="the model for this file: the face model for an image or a video, the speech "
-        "model for a recording (default: the latest trained run of that kind, else the "
-        "starter model)",
+        help="the model for this file: the face model for an image, the speech model for a "
+        "recording, the face or the fusion model for a video (default: the latest trained "
+        "run of that kind, else the starter model; for a video without a fusion run, the "
+        "face and speech results are averaged)",
     )
     s.add_argument(
         "--speech-model",
         metavar="RUN_OR_CHECKPOINT",
         help="for a video only: the speech model for its sound (default: the latest "
         "trained speech run, else the starter model)",
+    )
+    s.add_argument(
+        "--face-model",
+        metavar="RUN_OR_CHECKPOINT",
+        help="for a video only: the face model for its frames (default: the latest trained "
+        "face run, else the starter model)",
+    )
+    s.add_argument(
+        "--fusion-model",
+        metavar="RUN_OR_CHECKPOINT",
+        help="for a video only: the fusion model for the combined answer (default: the "
+        "latest trained fusion run, else the average of the face and speech results)",
     )
     s.add_argument(
         "--no-detect",

@@ -19,6 +19,7 @@ from datasets import demo
 from datasets.audio import FeatureParams
 from datasets.errors import NoFaceError, WorkbenchError
 from datasets.labels import FER_CLASSES, RAVDESS_EMOTIONS, ravdess_name
+from training import predict
 from training.plots import plot_probabilities, plot_spectrogram, plot_timeline, plot_waveform
 from training.predict import (
     DISPLAY_SIDE,
@@ -28,6 +29,7 @@ from training.predict import (
     predict_image,
     predict_video,
 )
+from training.train import TrainOptions, train_model
 
 pytestmark = pytest.mark.usefixtures("tk_garbage_module", "tk_garbage")
 
@@ -46,8 +48,20 @@ def clip(demo_actor):
 
 
 @pytest.fixture
-def models(runs):  # noqa: F811
+def models(runs, monkeypatch):  # noqa: F811
+    # No fusion model unless a test passes one (other tests may leave fusion runs behind).
+    monkeypatch.setattr(predict, "default_fusion_model", lambda: None)
     return {"face_model": runs["face"], "speech_model": runs["speech"]}
+
+
+@pytest.fixture(scope="module")
+def fusion_run(demo_root, tmp_path_factory):
+    """A fusion model trained one epoch on a quarter of the demo takes."""
+    out = tmp_path_factory.mktemp("fusion") / "concat"
+    opts = TrainOptions(
+        kind="fusion", data="demo", epochs=1, fraction=0.25, n_frames=2, out=str(out)
+    )
+    return train_model(opts).run_dir
 
 
 def assert_distribution(probs: dict[str, float], classes) -> None:
@@ -75,7 +89,19 @@ def test_video_gives_per_frame_face_and_speech_probabilities(clip, models):
     assert face["frames_with_face"] == face["frames_sampled"] == 8
     per_frame = np.array([list(f["probabilities"].values()) for f in frames])
     assert list(face["mean"].values()) == pytest.approx(per_frame.mean(0).tolist(), abs=1e-6)
-    assert pred.probabilities == face["mean"]  # no fusion model yet: the face mean leads
+    # No fusion model: the headline is the face mean and the speech result averaged over
+    # the FER-2013 emotions, calm counted as neutral.
+    fused = pred.details["fused"]
+    assert fused["model"] is None and "no fusion model" in fused["method"]
+    assert pred.probabilities == fused["probabilities"] and pred.top == fused["top"]
+    assert_distribution(fused["probabilities"], FER_CLASSES)
+    s = pred.details["speech"]["probabilities"]
+    assert fused["probabilities"]["neutral"] == pytest.approx(
+        0.5 * face["mean"]["neutral"] + 0.5 * (s["neutral"] + s["calm"])
+    )
+    assert fused["probabilities"]["fear"] == pytest.approx(
+        0.5 * face["mean"]["fear"] + 0.5 * s["fearful"]
+    )
 
     speech = pred.details["speech"]
     assert_distribution(speech["probabilities"], RAVDESS_EMOTIONS)
@@ -92,6 +118,37 @@ def test_video_gives_per_frame_face_and_speech_probabilities(clip, models):
 
     d = json.loads(json.dumps(pred.to_dict()))  # JSON-safe all the way down
     assert d["kind"] == "video" and d["top"] == pred.top and d["frames"][3]["box"] is None
+
+
+def test_video_with_a_fusion_model_leads_with_its_fused_answer(
+    clip, models, fusion_run, monkeypatch
+):
+    pred = predict_video(clip, **models, fusion_model=fusion_run)
+    fused = pred.details["fused"]
+    assert fused["model"] == str(fusion_run / "best.pt") == pred.model
+    assert fused["method"] == "concat fusion (takes)"
+    assert fused["note"] == "audio-video takes: the same person at the same moment"
+    assert_distribution(fused["probabilities"], RAVDESS_EMOTIONS)
+    assert pred.probabilities == fused["probabilities"] and pred.top == fused["top"]
+    assert pred.top == max(fused["probabilities"], key=fused["probabilities"].get)
+    # The fusion model really sees this clip: another clip gets other probabilities.
+    other = clip.with_name(ravdess_name(2, 1, 3, 2, 1, 1, 1, ext="mp4"))  # happy
+    assert (
+        predict_video(other, **models, fusion_model=fusion_run).probabilities != pred.probabilities
+    )
+    # --model names the fusion model for a clip when it is one (the face model is then the
+    # default one).
+    monkeypatch.setattr(predict, "default_model", lambda kind: models["face_model"] / "best.pt")
+    via_file = predict_file(clip, model=fusion_run, speech_model=models["speech_model"])
+    assert via_file.details["fused"]["model"] == fused["model"]
+    assert via_file.probabilities == pytest.approx(pred.probabilities)
+
+
+def test_fusion_model_for_a_photo_is_refused(tmp_path, fusion_run):
+    photo = tmp_path / "face.png"
+    Image.fromarray(np.full((48, 48), 128, np.uint8)).save(photo)
+    with pytest.raises(WorkbenchError, match=r"is a fusion \(video\) model, but a face"):
+        predict_file(photo, model=fusion_run, detect=False)
 
 
 def test_video_through_predict_file_uses_model_as_the_face_model(clip, models):
@@ -129,12 +186,23 @@ def test_clip_without_a_face_is_refused(tmp_path, models):
 # ---------------------------------------------------------------------- command line
 
 
-def test_cli_predict_clip_json_schema(clip, runs, capsys):  # noqa: F811
+def test_cli_predict_clip_json_schema(clip, runs, capsys, monkeypatch):  # noqa: F811
+    monkeypatch.setattr(predict, "default_fusion_model", lambda: None)
     argv = ["predict", str(clip), "--model", str(runs["face"])]
     assert workbench.main([*argv, "--speech-model", str(runs["speech"]), "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
     assert d["kind"] == "video" and d["file"] == str(clip)
-    assert set(d) >= {"model", "trained_on", "top", "probabilities", "frames", "face", "speech"}
+    assert set(d) >= {
+        "model",
+        "trained_on",
+        "top",
+        "probabilities",
+        "frames",
+        "face",
+        "speech",
+        "fused",
+    }
+    assert set(d["fused"]) == {"model", "trained_on", "method", "note", "probabilities", "top"}
     assert set(d["frames"][0]) == {"time", "face_found", "box", "probabilities"}
     assert set(d["face"]) == {
         "model",
@@ -155,25 +223,62 @@ def test_cli_predict_clip_json_schema(clip, runs, capsys):  # noqa: F811
     assert d["trained_on"].endswith("fer") and d["speech"]["trained_on"].endswith("rav")
 
 
-def test_cli_predict_clip_text_names_both_models_and_every_frame(clip, runs, capsys):  # noqa: F811
+def test_cli_predict_clip_text_names_both_models_and_every_frame(clip, runs, capsys, fusion_run):  # noqa: F811
     argv = ["predict", str(clip), "--model", str(runs["face"])]
     assert workbench.main([*argv, "--speech-model", str(runs["speech"])]) == 0
     out = capsys.readouterr().out
     assert f"face model: {runs['face'] / 'best.pt'}" in out
+    assert out.splitlines()[1].startswith("fused: ")
+    argv = ["predict", str(clip), "--model", str(fusion_run), "--face-model", str(runs["face"])]
+    assert workbench.main([*argv, "--speech-model", str(runs["speech"])]) == 0
+    fused = capsys.readouterr().out.splitlines()[1]
+    assert fused.startswith("fused: ") and f"model: {fusion_run / 'best.pt'}" in fused
     assert f"speech model: {runs['speech'] / 'best.pt'}" in out
     assert sum(line.strip().startswith(tuple("0123456789")) for line in out.splitlines()) == 8
 
 
-def test_cli_bad_clip_exits_2_with_one_sentence(tmp_path, runs, capsys):  # noqa: F811
+def _bad_clips(tmp_path, clip):
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(np.random.default_rng(0).bytes(4096))
-    argv = ["predict", str(bad), "--model", str(runs["face"])]
+    blank = tmp_path / "wall.mp4"
+    demo.write_mp4(blank, np.full((12, 120, 160), 180, np.uint8))
+    alone = tmp_path / "lonely" / "Actor_01" / clip.name
+    alone.parent.mkdir(parents=True)
+    alone.write_bytes(clip.read_bytes())
+    return {
+        "broken.mp4": (bad, "is not a video"),
+        "wall.mp4": (blank, "No face found"),
+        "silent": (alone, "has no audio track"),
+    }
+
+
+@pytest.mark.parametrize("which", ["broken.mp4", "wall.mp4", "silent"])
+def test_cli_bad_clip_exits_2_with_one_sentence(tmp_path, runs, capsys, clip, fusion_run, which):  # noqa: F811
+    path, words = _bad_clips(tmp_path, clip)[which]
+    argv = ["predict", str(path), "--fusion-model", str(fusion_run), "--model", str(runs["face"])]
     assert workbench.main([*argv, "--speech-model", str(runs["speech"])]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and err.count("\n") == 1 and "broken.mp4" in err
+    assert err.startswith("error: ") and err.count("\n") == 1 and path.name in err
+    assert words in err
 
 
 # ------------------------------------------------------------------------ real data
+
+
+@needs_shared
+def test_real_clips_give_face_speech_and_fused_probabilities(runs, fusion_run, capsys):  # noqa: F811
+    clips = sorted((SHARED_DATA / "ravdess_video").glob("*.mp4"))
+    if not clips:
+        pytest.skip(f"no clips in {SHARED_DATA / 'ravdess_video'}")
+    argv = ["--model", str(fusion_run), "--face-model", str(runs["face"]), "--json"]
+    argv += ["--speech-model", str(runs["speech"])]
+    for path in clips:
+        assert workbench.main(["predict", str(path), *argv]) == 0
+        d = json.loads(capsys.readouterr().out)
+        for probs in (d["face"]["mean"], d["speech"]["probabilities"], d["fused"]["probabilities"]):
+            assert sum(probs.values()) == pytest.approx(1.0, abs=1e-9)
+        assert d["top"] == d["fused"]["top"] == max(d["probabilities"], key=d["probabilities"].get)
+        assert d["face"]["frames_with_face"] >= 6
 
 
 @needs_shared

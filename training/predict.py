@@ -380,12 +380,15 @@ def predict_file(
     model: str | Path | None = None,
     detect: bool = True,
     speech_model: str | Path | None = None,
+    face_model: str | Path | None = None,
+    fusion_model: str | Path | None = None,
 ) -> Prediction:
     """``predict_image``, ``predict_audio`` or ``predict_video``, chosen by the file's type.
 
     ``model`` is the model for this file: the face model for a photo, the speech model
     for a recording, the face or the fusion model for a video (told apart by their kind).
-    ``speech_model`` is used for a video's sound only.
+    ``speech_model``, ``face_model`` and ``fusion_model`` name a video's three models
+    one by one (``model`` fills the face or fusion one, by its kind).
     """
     path = Path(path)
     if not path.exists():
@@ -398,9 +401,14 @@ def predict_file(
     if suffix in AUDIO_SUFFIXES:
         return predict_audio(path, model=model)
     if suffix in VIDEO_SUFFIXES:
-        if model is not None and read_checkpoint(model)["kind"] == "fusion":
-            return predict_video(path, fusion_model=model, speech_model=speech_model)
-        return predict_video(path, face_model=model, speech_model=speech_model)
+        if model is not None:
+            if read_checkpoint(model)["kind"] == "fusion":
+                fusion_model = fusion_model or model
+            else:
+                face_model = face_model or model
+        return predict_video(
+            path, face_model=face_model, speech_model=speech_model, fusion_model=fusion_model
+        )
     raise WorkbenchError(
         f"{describe(path)} is neither an image ({', '.join(IMAGE_SUFFIXES[:3])}…), a "
         f"recording ({', '.join(AUDIO_SUFFIXES[:2])}…) nor a video clip "
