@@ -86,7 +86,7 @@ def test_late_fusion_weight_is_searched_on_validation(trained, demo_root):
 def test_best_weight_is_never_worse_than_the_better_single_model():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 4, 200)
-    for trial in range(20):
+    for _ in range(20):
         face = rng.dirichlet(np.ones(4), 200)
         speech = rng.dirichlet(np.ones(4), 200)
         # Make one side informative for half the classes, the other for the rest.
