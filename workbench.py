@@ -169,7 +169,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from training.train import evaluate_checkpoint
 
-    metrics = evaluate_checkpoint(args.model, args.data, split=args.split)
+    data = args.data[0] if args.data and len(args.data) == 1 else args.data
+    metrics = evaluate_checkpoint(args.model, data, split=args.split)
     if args.json:
         print(json.dumps(metrics, indent=2))
         return 0
@@ -297,7 +298,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     base = Path(args.out) if args.out else new_run_dir("demo")
     base.mkdir(parents=True, exist_ok=True)
     results = []
-    for kind in ("face", "speech"):
+    for kind in ("face", "speech", "fusion"):
+        # The fusion model: concat design on the demo's audio-video takes.
         opts = _train_options(args, kind, data="demo", out=str(base / kind), name=f"{kind} (demo)")
         results.append(_run_training(opts, label=f"[{kind}] "))
     runs = [load_run(r.run_dir) for r in results]
@@ -307,6 +309,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     for r in results:
         print(f"  {r.run_dir.name:<7} {_summary(r.metrics)}")
+    print(
+        "  (face: FER-style faces, 7 emotions; speech and fusion: held-out actors, 8 emotions; "
+        "fusion: concat design on audio-video takes)"
+    )
     print(f"reports: {base}/*/report.md   comparison chart: {base / 'comparison.png'}")
     return 0
 
@@ -493,8 +499,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("model", metavar="RUN_OR_CHECKPOINT", help="a run folder or a .pt file")
     s.add_argument(
         "--data",
+        nargs="+",
+        metavar="PATH",
         help="FER-2013 folder or CSV, or RAVDESS folder, or 'demo' (default: data/fer2013 "
-        "or data/ravdess if present, else the demo data)",
+        "or data/ravdess if present, else the demo data; a fusion model: the data it "
+        "trained on, or its kind of folders)",
     )
     s.add_argument(
         "--split",
@@ -587,7 +596,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default="comparison.png", help="PNG to write (default: comparison.png)")
     s.set_defaults(func=cmd_compare)
 
-    s = sub.add_parser("demo", help="train face and speech models on the built-in demo data")
+    s = sub.add_parser(
+        "demo", help="train face, speech and fusion models on the built-in demo data"
+    )
     training_args(s, data=False)
     s.add_argument("--out", help="folder for the runs (default: runs/<time>-demo)")
     s.set_defaults(func=cmd_demo)

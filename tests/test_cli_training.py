@@ -207,10 +207,10 @@ def test_usage_errors_for_bad_numbers(capsys):
     assert "expected" in capsys.readouterr().err
 
 
-def test_demo_trains_both_models_and_compares_them(tmp_path, capsys):
+def test_demo_trains_all_three_models_and_compares_them(tmp_path, capsys):
     assert workbench.main(["demo", "--epochs", "1", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    for kind in ("face", "speech"):
+    for kind in ("face", "speech", "fusion"):
         metrics = json.loads((tmp_path / kind / "metrics.json").read_text())
         assert metrics["split"] == "test" and metrics["epochs_run"] == 1
         assert f"{kind:<7} held-out test split" in out

@@ -73,3 +73,37 @@ def test_a_checkpoint_config_rebuilds_the_same_network():
     again.load_state_dict(net.state_dict())
     with torch.no_grad():
         torch.testing.assert_close(net(batch()), again(batch()))
+
+
+@pytest.mark.parametrize("variant", ["face", "speech"])
+def test_single_modality_baselines_ignore_the_other_input(variant):
+    net = FusionNet(FusionNetConfig(variant=variant)).eval()
+    assert (net.face is None) == (variant == "speech") and (net.speech is None) == (
+        variant == "face"
+    )
+    a, b = batch(seed=1), batch(seed=2)
+    other = "features" if variant == "face" else "faces"
+    mixed = {**a, other: b[other]}
+    own = "faces" if variant == "face" else "features"
+    with torch.no_grad():
+        assert torch.equal(net(a), net(mixed))  # the other modality is never read
+        assert not torch.equal(net(a), net({**a, own: b[own]}))  # its own one is
+        assert net(a).shape == (4, 8)
+
+
+def test_late_fusion_averages_its_members_probabilities_with_the_weight():
+    from models import LateFusion, LateFusionConfig
+
+    torch.manual_seed(0)
+    late = LateFusion(LateFusionConfig(weight=0.3)).eval()
+    x = batch()
+    with torch.no_grad():
+        face, speech = late.probabilities(x)
+        fused = torch.softmax(late(x), dim=1)
+        out = late.forward_all(x)
+    assert torch.allclose(fused, 0.3 * face + 0.7 * speech, atol=1e-6)
+    assert out["main_weight"] == 0.0 and out["aux_weight"] == 1.0  # members learn apart
+    rebuilt = build_model("fusion", late.config.to_dict())
+    assert isinstance(rebuilt, LateFusion) and rebuilt.config.weight == 0.3
+    with pytest.raises(ValueError, match="weight"):
+        LateFusion(LateFusionConfig(weight=1.5))

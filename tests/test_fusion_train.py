@@ -182,3 +182,14 @@ def test_cli_train_fusion_and_bad_options(demo_root, tmp_path, capsys):
     assert workbench.main(["train", "fusion", "--pairing", "class", "--data", str(tmp_path)]) == 2
     err = capsys.readouterr().err.splitlines()[-1]
     assert err.startswith("error: ") and "a FER-2013 folder and a RAVDESS speech folder" in err
+
+
+def test_evaluate_rescores_a_fusion_run_on_its_own_test_split(trained, capsys):
+    run = trained["equalized"]
+    assert workbench.main(["evaluate", str(run.run_dir), "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["kind"] == "fusion" and got["split"] == "test" and got["held_out"] is True
+    assert got["n_items"] == run.metrics["n_items"]
+    assert got["accuracy"] == pytest.approx(run.metrics["accuracy"])
+    assert workbench.main(["evaluate", str(run.run_dir), "--split", "all"]) == 2
+    assert "one split of its pairs" in capsys.readouterr().err

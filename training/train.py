@@ -441,6 +441,13 @@ def evaluate_checkpoint(
     if split not in ("auto", "all", "train", "val", "test"):
         raise WorkbenchError(f"Unknown split {split!r}; use all, train, val, test or auto.")
     loaded = load_checkpoint(model_path)
+    if loaded.kind == "fusion":
+        return _evaluate_fusion(loaded, data, split)
+    if isinstance(data, list):
+        raise WorkbenchError(
+            f"A {loaded.kind} model is scored on one data folder, but {len(data)} were given; "
+            "pass one --data path."
+        )
     path, _ = resolve_data(loaded.kind, data)
     path = path.resolve()
     saved = loaded.payload.get("split") or {}
@@ -456,6 +463,55 @@ def evaluate_checkpoint(
             "kind": loaded.kind,
             "model": str(loaded.path),
             "data": str(path),
+        }
+    )
+    return metrics
+
+
+def _evaluate_fusion(loaded, data: str | list[str] | None, split: str) -> dict:
+    """A fusion model on its own kind of data, split as it was trained (same actors, same
+    face hold-out), unless other folders are given."""
+    if split == "all":
+        raise WorkbenchError(
+            "A fusion model is scored on one split of its pairs; use --split test, val or train."
+        )
+    saved = loaded.payload.get("split") or {}
+    pre = loaded.preprocessing
+    pairing = pre.get("pairing", "takes")
+    if data is None:
+        paths = [Path(p) for p in saved.get("path", [])]
+        if not paths or not all(p.exists() for p in paths):
+            raise WorkbenchError(
+                f"{describe(loaded.path)} was trained on data that is not there any more; "
+                "pass --data with the folders to score it on."
+            )
+    else:
+        paths, _ = resolve_fusion_paths(pairing, data)
+    task = load_fusion_data(
+        pairing,
+        paths,
+        n_frames=int(pre.get("n_frames", 8)) if pairing == "takes" else 1,
+        params=FeatureParams.from_dict(pre["features"]),
+        actor_split=ActorSplit.from_dict(saved["actors"]) if "actors" in saved else None,
+        calm=pre.get("calm", "drop"),
+        seed=int((saved.get("faces") or {}).get("seed", 0)),
+    )
+    if split == "auto":
+        split = "test" if task.test is not None else "val"
+    items = {"train": task.train, "val": task.val, "test": task.test}[split]
+    if items is None:
+        raise WorkbenchError(
+            f"The data has no {split} items for this model; choose another --split."
+        )
+    metrics = evaluate_model(loaded.model, items, loaded.classes)
+    same = [str(p) for p in paths] == [str(p) for p in saved.get("path", [])]
+    metrics.update(
+        {
+            "split": split,
+            "held_out": split != "train" if same else None,
+            "kind": "fusion",
+            "model": str(loaded.path),
+            "data": " + ".join(str(p) for p in paths),
         }
     )
     return metrics
