@@ -20,6 +20,7 @@ from pathlib import Path
 from tkinter import filedialog, messagebox, ttk
 
 from datasets import paths
+from datasets.av import av_clips
 from datasets.errors import NoFaceError, WorkbenchError, describe
 from datasets.fer2013 import load_fer2013
 from datasets.info import detect, fer_info, ravdess_info
@@ -28,6 +29,7 @@ from datasets.ravdess import speech_audio
 from datasets.sources import DataSources, default_sources, demo_sources, ensure_demo
 from training.device import DEVICE_CHOICES, available_devices
 from training.fit import warm_up
+from training.fusion_data import PAIRING_NOTES
 from training.predict import (
     AUDIO_SUFFIXES,
     IMAGE_SUFFIXES,
@@ -45,7 +47,7 @@ from .data_view import DataView
 from .jobs import BackgroundJob, JobEvent, TrainingJob
 from .predict_view import PredictView
 from .results_view import ResultsView, run_label
-from .training_view import KIND_NAMES, TrainingView
+from .training_view import FUSION_DESIGNS, KIND_NAMES, PAIRING_NAMES, TrainingView
 
 log = logging.getLogger(__name__)
 POLL_MS = 50
@@ -58,7 +60,15 @@ FAILURE_WORDS = {
 }
 # Tk's entry fields use these Ctrl keys for editing; there they stay editing keys.
 EDITING_KEYS = {"<Control-d>", "<Control-e>", "<Control-i>", "<Control-u>"}
-PREDICT_KINDS = ("face", "speech")  # the model kinds predictions use
+PREDICT_KINDS = ("face", "speech", "fusion")  # the model kinds predictions use
+# What each kind's model predicts, for the status line when a run becomes the one in use.
+PREDICTS = {
+    "face": "photos and video frames",
+    "speech": "recordings and a video's sound",
+    "fusion": "videos (the fused answer)",
+}
+# Under the pairing choice: what the pairs are (class pairs must always say so).
+PAIRING_SHORT = {"takes": "the same person at the same moment", "class": PAIRING_NOTES["class"]}
 
 
 def load_data(sources: DataSources, emit) -> dict:
@@ -94,6 +104,8 @@ def load_data(sources: DataSources, emit) -> dict:
         "speech_counts": {e: sum(c.emotion_name == e for c in speech) for e in RAVDESS_EMOTIONS},
         "speech_files": speech,
         "n_clips": sum(c.modality in (1, 2) for c in scan.clips),
+        # Speech video clips: fusion can pair them with their take's sound.
+        "n_av_clips": len(av_clips(scan)),
         "images": fer.images,
         "labels": fer.labels,
     }
@@ -187,7 +199,7 @@ class WorkbenchApp:
         self.buttons: dict[str, ttk.Button] = {}
 
         # Slim buttons: all four groups and the settings fit a 700 px tall window.
-        ttk.Style(self.root).configure("Side.TButton", padding=(4, 1))
+        ttk.Style(self.root).configure("Side.TButton", padding=(4, 0))
 
         def group(title: str, items) -> ttk.LabelFrame:
             box = ttk.LabelFrame(side, text=title, padding=(6, 0, 6, 3))
@@ -216,8 +228,6 @@ class WorkbenchApp:
                 ("stop", "Stop", self.stop_training),
             ),
         )
-        # Fusion arrives with the fusion models; until then the button says why it is off.
-        self.buttons["train_fusion"].state(["disabled"])
         self.buttons["stop"].state(["disabled"])
         self._build_settings(train_box)
         group(
@@ -280,15 +290,55 @@ class WorkbenchApp:
         grid.columnconfigure(1, weight=1)
         devices = ttk.Frame(box)
         devices.pack(fill=tk.X, pady=(2, 0))
-        ttk.Label(devices, text="Device").grid(row=0, column=0, rowspan=2, sticky="nw")
+        ttk.Label(devices, text="Device").grid(row=0, column=0, sticky="w")
         have = available_devices()
         self.device_buttons = {}
         for i, name in enumerate(DEVICE_CHOICES):
             b = ttk.Radiobutton(devices, text=name, value=name, variable=self.device_var)
-            b.grid(row=i // 2, column=1 + i % 2, sticky="w", padx=(8, 0))
+            b.grid(row=0, column=1 + i, sticky="e", padx=(4, 0))
             if not have[name]:
                 b.state(["disabled"])  # this machine has no such device
             self.device_buttons[name] = b
+        self._build_fusion_settings(box)
+
+    def _build_fusion_settings(self, box: ttk.Frame) -> None:
+        """What Train Fusion Model trains: the design, the pairs and the starting branches."""
+        grid = ttk.Frame(box)
+        grid.pack(fill=tk.X, pady=(3, 0))
+        self.fusion_var = tk.StringVar(value=FUSION_DESIGNS["concat"])
+        self.pairing_var = tk.StringVar(value=PAIRING_NAMES["takes"])
+        self.pairing_chosen = False  # the user picked a pairing: a new data load keeps it
+        self.pairing_note_var = tk.StringVar(value=PAIRING_SHORT["takes"])
+        self.from_models_var = tk.BooleanVar(value=True)
+        design = ttk.Combobox(
+            grid,
+            textvariable=self.fusion_var,
+            state="readonly",
+            width=21,
+            values=list(FUSION_DESIGNS.values()),
+        )
+        pairing = ttk.Combobox(
+            grid,
+            textvariable=self.pairing_var,
+            state="readonly",
+            width=21,
+            values=list(PAIRING_NAMES.values()),
+        )
+        pairing.bind("<<ComboboxSelected>>", lambda _e: self._pairing_picked())
+        for r, (label, widget) in enumerate((("Fusion", design), ("Pairs", pairing))):
+            ttk.Label(grid, text=label).grid(row=r, column=0, sticky="w", pady=1)
+            widget.grid(row=r, column=1, sticky="ew", padx=(6, 0), pady=1)
+        grid.columnconfigure(1, weight=1)
+        ttk.Label(
+            box,
+            textvariable=self.pairing_note_var,
+            foreground="gray30",
+            font=("TkDefaultFont", 8),
+            anchor="e",
+        ).pack(fill=tk.X)
+        ttk.Checkbutton(
+            box, text="Start from the face and speech models", variable=self.from_models_var
+        ).pack(anchor="w")
 
     def _build_menu(self) -> None:
         """The menus and their keyboard shortcuts, from one table: a key shown in a menu
@@ -307,6 +357,7 @@ class WorkbenchApp:
             "Train": (
                 ("Train Facial CNN", "<F5>", lambda: self.train("face")),
                 ("Train Speech CNN", "<F6>", lambda: self.train("speech")),
+                ("Train Fusion Model", "<F7>", lambda: self.train("fusion")),
                 ("Stop", "<Escape>", self.stop_training),
             ),
             "Results": (
@@ -400,19 +451,70 @@ class WorkbenchApp:
         if self.sources is None:
             raise WorkbenchError("No data is loaded yet; wait for it, or press Use demo data.")
         numbers = parse_settings(self.epochs_var.get(), self.batch_var.get(), self.lr_var.get())
-        data = self.sources.fer if kind == "face" else self.sources.ravdess
+        common = dict(kind=kind, preset=self.preset_var.get(), device=self.device_var.get())
+        if kind != "fusion":
+            data = self.sources.fer if kind == "face" else self.sources.ravdess
+            return TrainOptions(data=str(data), **common, **numbers)
+        pairing = self.pairing
+        if pairing == "takes" and not self.loaded["n_av_clips"]:
+            raise WorkbenchError(
+                f"{describe(self.sources.ravdess)} has no video clips (02-… .mp4), so there are "
+                "no audio-video takes to train on; choose class-paired pairs, or load a RAVDESS "
+                "folder with its video clips."
+            )
+        src = self.sources
+        data = str(src.ravdess) if pairing == "takes" else [str(src.fer), str(src.ravdess)]
+        branches = {}
+        if self.from_models_var.get():
+            branches = {
+                f"{k}_model": str(path)
+                for k in ("face", "speech")
+                if (path := self.models.get(k)) is not None and path.is_file()
+            }
         return TrainOptions(
-            kind=kind,
-            data=str(data),
-            preset=self.preset_var.get(),
-            device=self.device_var.get(),
+            data=data,
+            fusion=next(k for k, v in FUSION_DESIGNS.items() if v == self.fusion_var.get()),
+            pairing=pairing,
+            **branches,
+            **common,
             **numbers,
+        )
+
+    @property
+    def pairing(self) -> str:
+        """The fusion pairing chosen: "takes" or "class"."""
+        return next(k for k, v in PAIRING_NAMES.items() if v == self.pairing_var.get())
+
+    def set_pairing(self, pairing: str) -> None:
+        self.pairing_var.set(PAIRING_NAMES[pairing])
+        self.pairing_note_var.set(PAIRING_SHORT[pairing])
+
+    def _pairing_picked(self) -> None:
+        self.pairing_chosen = True
+        self.set_pairing(self.pairing)
+
+    def training_title(self, options: TrainOptions) -> str:
+        """The Training tab's heading for ``options``: the model and its data; for fusion
+        also the design, what the pairs are, and the models its branches start from."""
+        name = KIND_NAMES[options.kind]
+        if options.kind != "fusion":
+            data = self.sources.describe_part("faces" if options.kind == "face" else "speech")
+            return f"Training the {name} ({options.preset} preset) on {data}"
+        if options.pairing == "takes":
+            data = f"audio-video takes of {self.sources.describe_part('speech')}"
+        else:
+            faces, speech = (self.sources.describe_part(p) for p in ("faces", "speech"))
+            data = f"class-paired {faces if faces == speech else f'{faces} + {speech}'}"
+        start = [KIND_NAMES[k] for k in ("face", "speech") if getattr(options, f"{k}_model")]
+        return (
+            f"Training the {name}, {FUSION_DESIGNS[options.fusion]}, on {data} — "
+            f"{PAIRING_SHORT[options.pairing]} ({options.preset} preset"
+            + (f"; starting from the {' and '.join(start)}" if start else "")
+            + ")"
         )
 
     def train(self, kind: str) -> None:
         """Start training ``kind`` on a worker thread (one training at a time)."""
-        if kind == "fusion":
-            return  # the button stays disabled until fusion models exist
         if self.training_job is not None:
             self._error(
                 "A model is already training; press Stop (Esc) first or wait for it to finish."
@@ -426,10 +528,7 @@ class WorkbenchApp:
         job = TrainingJob(options, self.events)
         if not self._start(job, f"Training the {KIND_NAMES[kind]}…"):
             return
-        data = self.sources.describe_part("faces" if kind == "face" else "speech")
-        self.training_view.start(
-            f"Training the {KIND_NAMES[kind]} ({options.preset} preset) on {data}"
-        )
+        self.training_view.start(self.training_title(options))
         self.tabs.select(self.training_view)
         self._set_training_buttons(True)
 
@@ -448,7 +547,7 @@ class WorkbenchApp:
         self.status_var.set("Stopping after this batch; the best epoch so far is kept…")
 
     def _set_training_buttons(self, training: bool) -> None:
-        for key in ("train_face", "train_speech"):
+        for key in ("train_face", "train_speech", "train_fusion"):
             self.buttons[key].state(["disabled" if training else "!disabled"])
         self.buttons["stop"].state(["!disabled" if training else "disabled"])
 
@@ -479,7 +578,7 @@ class WorkbenchApp:
         """A run picked in the Results list becomes the model its kind predicts with."""
         if run["kind"] in PREDICT_KINDS:
             self.models[run["kind"]] = run["dir"] / "best.pt"
-            self.status_var.set(f"Predictions of {run['kind']} now use {run_label(run)}")
+            self.status_var.set(f"Predictions of {PREDICTS[run['kind']]} now use {run_label(run)}")
 
     def show_confusion(self) -> None:
         self.tabs.select(self.results_view)
@@ -515,7 +614,7 @@ class WorkbenchApp:
             self.training_view.show_history(run_label(run), run["history"], run["metrics"])
         self.tabs.select(self.results_view)
         use = (
-            f"predictions of {run['kind']} use its model"
+            f"predictions of {PREDICTS[run['kind']]} use its model"
             if run["kind"] in PREDICT_KINDS
             else "shown for comparison"
         )
@@ -543,13 +642,15 @@ class WorkbenchApp:
     def predict(self, path: Path, *, detect: bool = True) -> None:
         """Predict ``path`` on a worker thread with the model of its kind."""
         suffix = path.suffix.lower()
-        face, speech = self.models.get("face"), self.models.get("speech")
+        face, speech, fusion = (self.models.get(k) for k in ("face", "speech", "fusion"))
         if suffix in IMAGE_SUFFIXES:
             fn = lambda emit: predict_image(path, model=face, detect=detect)  # noqa: E731
         elif suffix in AUDIO_SUFFIXES:
             fn = lambda emit: predict_audio(path, model=speech)  # noqa: E731
         elif suffix in VIDEO_SUFFIXES:
-            fn = lambda emit: predict_video(path, face_model=face, speech_model=speech)  # noqa: E731
+            fn = lambda emit: predict_video(  # noqa: E731
+                path, face_model=face, speech_model=speech, fusion_model=fusion
+            )
         else:
             self._error(
                 f"{describe(path)} is not an image, a recording or a video clip the workbench "
@@ -630,6 +731,10 @@ class WorkbenchApp:
                 )
             )
             self.data_view.show(ev.payload)
+            if not ev.payload["n_av_clips"]:
+                self.set_pairing("class")  # no video clips: no takes to pair
+            elif not self.pairing_chosen:
+                self.set_pairing("takes")
             self.tabs.select(self.data_view)  # new data: show what it holds
             self.progress["value"] = 1.0
             n_speech = sum(ev.payload["speech_counts"].values())
@@ -642,7 +747,12 @@ class WorkbenchApp:
             self.predict_view.show(pred)
             self.tabs.select(self.predict_view)
             self.progress["value"] = 1.0
-            self.status_var.set(f"{Path(pred.file).name}: {pred.top} (model {pred.model})")
+            how = (
+                f"fused by {pred.details['fused']['method']}"
+                if pred.kind == "video"
+                else f"model {pred.model}"
+            )
+            self.status_var.set(f"{Path(pred.file).name}: {pred.top} ({how})")
 
     def _training_event(self, ev: JobEvent) -> None:
         view = self.training_view

@@ -9,20 +9,24 @@ from __future__ import annotations
 import tkinter as tk
 from tkinter import ttk
 
+from datasets.paired import PAIRED_NOTE
 from training.plots import plot_comparison
 from training.report import comparison_baselines
 
 from .charts import ChartCanvas, ChartRenderer
-from .training_view import KIND_NAMES
+from .results_view import model_name
+from .widgets import wrap_to_width
 
 MAX_RUNS = 6  # more bars than this stop being readable at 1280 px
 
 
 def short_label(run: dict) -> str:
-    """'Facial CNN\ndemo data, 10:07' or 'Speech CNN\nreal data, 10:10': fits under a bar."""
-    source = "demo data" if run["config"].get("data", {}).get("is_demo") else "real data"
+    """'Facial CNN\ndemo, 10:07' or 'Fusion concat\n(takes)\nreal, 10:10': fits under a
+    bar, six bars side by side."""
+    source = "demo" if run["config"].get("data", {}).get("is_demo") else "real"
     when = run["config"].get("created", "")[11:16]  # HH:MM of "YYYY-mm-dd HH:MM:SS"
-    return f"{KIND_NAMES.get(run['kind'], run['kind'])}\n{source}" + (f", {when}" if when else "")
+    name = model_name(run).replace(" (", "\n(")  # fusion: its pairing on a line of its own
+    return f"{name}\n{source}" + (f", {when}" if when else "")
 
 
 class CompareView(ttk.Frame):
@@ -31,9 +35,8 @@ class CompareView(ttk.Frame):
     def __init__(self, master: tk.Misc, renderer: ChartRenderer) -> None:
         super().__init__(master)
         self.note_var = tk.StringVar(value="Train models to compare them here.")
-        ttk.Label(self, textvariable=self.note_var, padding=(8, 6), wraplength=940).pack(
-            side=tk.TOP, fill=tk.X
-        )
+        note = ttk.Label(self, textvariable=self.note_var, padding=(8, 6))
+        wrap_to_width(note).pack(side=tk.TOP, fill=tk.X)
         self.chart = ChartCanvas(self, renderer)
         self.chart.pack(fill=tk.BOTH, expand=True)
         self.ax_curves = self.ax_bars = None  # renderer thread
@@ -49,17 +52,19 @@ class CompareView(ttk.Frame):
 
         def draw(fig) -> None:
             fig.clear()
-            self.ax_curves, self.ax_bars = fig.subplots(1, 2, width_ratios=(1.15, 1))
+            self.ax_curves, self.ax_bars = fig.subplots(1, 2, width_ratios=(1, 1.1))
             plot_comparison(self.ax_curves, self.ax_bars, shown, baselines=baselines)
             self.ax_curves.set_title("Validation accuracy while training", fontsize=10)
             self.ax_bars.set_title("Held-out accuracy and UAR", fontsize=10)
-            self.ax_bars.tick_params(axis="x", labelsize=7)  # three-line labels, side by side
+            # Labels of three or four lines, side by side: smaller when there are many.
+            self.ax_bars.tick_params(axis="x", labelsize=7 if len(shown) <= 4 else 6)
 
         self.chart.update(draw)
         if not self.runs:
             self.note_var.set("Train models to compare them here.")
         else:
             demo = any(r["config"].get("data", {}).get("is_demo") for r in self.runs)
+            paired = any(r["config"].get("pairing") == "class" for r in self.runs)
             self.note_var.set(
                 "Bars are held-out scores (each model's test split, else its validation split); "
                 "UAR is the mean recall over emotions, so a rare emotion counts as much as a "
@@ -68,6 +73,12 @@ class CompareView(ttk.Frame):
                     " Human baselines are drawn for real data only: they mean nothing on the "
                     "synthetic demo data."
                     if demo
+                    else ""
+                )
+                + (
+                    f" Class-paired fusion runs: {PAIRED_NOTE}; they score the seven shared "
+                    "emotions."
+                    if paired
                     else ""
                 )
             )

@@ -2,7 +2,8 @@
 
 Photo: the picture with the face box, the 48x48 crop the model saw and its probabilities.
 Recording: waveform, log-mel spectrogram and probabilities. Video: the sampled frames,
-the face model's probabilities frame by frame, and the face (mean) and speech results.
+the face model's probabilities frame by frame, the face (mean) and speech results, and the
+fused answer of both (a fusion model's, else their average).
 """
 
 from __future__ import annotations
@@ -19,14 +20,17 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
 from datasets.audio import FeatureParams
+from datasets.paired import PAIRED_NOTE
 from training.plots import plot_probabilities, plot_spectrogram, plot_timeline, plot_waveform
 from training.predict import Prediction
 
 from .charts import ChartCanvas, ChartRenderer
+from .widgets import wrap_to_width
 
 PLACEHOLDER = "Use Predict Image…, Predict Audio… or Predict Video… on the left."
 MAX_FRAMES = 8  # frames shown in a row for a video
 FACE_COLOR, SPEECH_COLOR = "C0", "C1"  # the Data tab's colours for faces and speech
+FUSED_COLOR = "C2"
 
 
 def _top(probabilities: dict[str, float]) -> tuple[str, float]:
@@ -44,15 +48,20 @@ def header_text(pred: Prediction) -> str:
     top, p = _top(pred.probabilities)
     if pred.kind != "video":
         return f"{name}: {top} ({p:.0%})\n" + _model_line("Model", pred.model, pred.trained_on)
-    face, speech = pred.details["face"], pred.details["speech"]
+    fused, face, speech = (pred.details[k] for k in ("fused", "face", "speech"))
+    f_top, f_p = _top(face["mean"])
     s_top, s_p = _top(speech["probabilities"])
-    return (
-        f"{name}: face {top} ({p:.0%}, mean of {face['frames_with_face']} of "
-        f"{face['frames_sampled']} frames) · speech {s_top} ({s_p:.0%})\n"
-        + _model_line("Face model", face["model"], face["trained_on"])
-        + "\n"
-        + _model_line("Speech model", speech["model"], speech["trained_on"])
-    )
+    lines = [
+        f"{name}: {top} ({p:.0%}) fused · face {f_top} ({f_p:.0%}, mean of "
+        f"{face['frames_with_face']} of {face['frames_sampled']} frames) · speech {s_top} "
+        f"({s_p:.0%})",
+        f"Fused by {fused['method']}" + (f" — {fused['note']}" if fused["note"] else ""),
+    ]
+    if fused["model"]:
+        lines.append(_model_line("Fusion model", fused["model"], fused["trained_on"]))
+    lines.append(_model_line("Face model", face["model"], face["trained_on"]))
+    lines.append(_model_line("Speech model", speech["model"], speech["trained_on"]))
+    return "\n".join(lines)
 
 
 def _around(frame: np.ndarray, box: list[int] | None, margin: float = 0.35) -> np.ndarray:
@@ -73,11 +82,11 @@ class PredictView(ttk.Frame):
     """One prediction drawn in an embedded chart. Methods run on the Tk thread; the figure
     is changed only inside ``chart.update`` functions (the renderer thread).
 
-    For tests and later updates it keeps ``kind`` (None before the first prediction),
-    ``bars`` (name → ``BarContainer``: ``"image"``, ``"audio"``, or ``"face"`` and
-    ``"speech"`` for a video), ``timeline`` (class → line, video only) and ``shown`` (how
-    many predictions have been drawn); the Tk thread may read those once the renderer is
-    idle.
+    For tests and later updates it keeps ``prediction`` and its ``kind`` (None before the
+    first prediction), ``bars`` (name → ``BarContainer``: ``"image"``, ``"audio"``, or
+    ``"face"``, ``"speech"`` and ``"fused"`` for a video), ``timeline`` (class → line, video
+    only) and ``shown`` (how many predictions have been drawn); the Tk thread may read those
+    once the renderer is idle.
     """
 
     def __init__(self, master: tk.Misc, renderer: ChartRenderer) -> None:
@@ -86,11 +95,10 @@ class PredictView(ttk.Frame):
         header = ttk.Label(
             self, textvariable=self.header_var, anchor="w", justify="left", padding=(8, 6)
         )
-        header.pack(side=tk.TOP, fill=tk.X)
-        # Long model paths wrap instead of widening the window.
-        header.bind("<Configure>", lambda e: header.configure(wraplength=max(200, e.width - 16)))
+        wrap_to_width(header).pack(side=tk.TOP, fill=tk.X)
         self.chart = ChartCanvas(self, renderer)
         self.chart.pack(fill=tk.BOTH, expand=True)
+        self.prediction: Prediction | None = None
         self.kind: str | None = None
         self.bars: dict[str, BarContainer] = {}  # renderer thread
         self.timeline: dict[str, Line2D] = {}  # renderer thread
@@ -104,7 +112,7 @@ class PredictView(ttk.Frame):
     def show(self, pred: Prediction) -> None:
         """Replace the chart with ``pred`` (an image, audio or video prediction)."""
         draw = {"image": self._image, "audio": self._audio, "video": self._video}[pred.kind]
-        self.kind = pred.kind
+        self.prediction, self.kind = pred, pred.kind
         self.header_var.set(header_text(pred))
 
         def redraw(fig: Figure) -> None:
@@ -196,7 +204,7 @@ class PredictView(ttk.Frame):
     def _video(self, fig: Figure, pred: Prediction, bars: dict, timeline: dict) -> None:
         frames_info = pred.details["frames"]
         shown = np.unique(np.linspace(0, len(frames_info) - 1, MAX_FRAMES).round().astype(int))
-        outer = fig.add_gridspec(3, 1, height_ratios=(1.0, 1.15, 1.55))
+        outer = fig.add_gridspec(3, 1, height_ratios=(1.0, 1.0, 1.8))
         row = outer[0].subgridspec(1, len(shown))
         for k, i in enumerate(shown):
             ax = fig.add_subplot(row[0, k])
@@ -223,14 +231,14 @@ class PredictView(ttk.Frame):
         )
         ax_time.set_title("Face model, frame by frame", fontsize=10)
 
-        bottom = outer[2].subgridspec(1, 2)
-        ax_face = fig.add_subplot(bottom[0, 0])
-        ax_speech = fig.add_subplot(bottom[0, 1])
+        # Left to right: the two models, then what fusing them gives (the headline).
+        bottom = outer[2].subgridspec(1, 3)
+        ax_face, ax_speech, ax_fused = (fig.add_subplot(bottom[0, i]) for i in range(3))
         top, p = _top(face["mean"])
         bars["face"] = plot_probabilities(
             ax_face,
             face["mean"],
-            title=f"Face: {top} ({p:.0%}), mean of {face['frames_with_face']} frames",
+            title=f"Face: {top} ({p:.0%})\nmean of {face['frames_with_face']} frames",
             color=FACE_COLOR,
         )
         speech = pred.details["speech"]
@@ -238,13 +246,23 @@ class PredictView(ttk.Frame):
         bars["speech"] = plot_probabilities(
             ax_speech,
             speech["probabilities"],
-            title=f"Speech: {s_top} ({s_p:.0%}), {speech['seconds']:.1f} s of sound",
+            title=f"Speech: {s_top} ({s_p:.0%})\n{speech['seconds']:.1f} s of sound",
             color=SPEECH_COLOR,
         )
-        # Issue 5 adds the fusion model and its ``fused`` answer; until then say so.
-        fig.supxlabel(
-            "A combined face + speech answer needs a fusion model; this shows the two "
-            "models side by side.",
-            fontsize=8,
-            color="0.35",
+        fused = pred.details["fused"]
+        f_top, f_p = _top(fused["probabilities"])
+        bars["fused"] = plot_probabilities(
+            ax_fused,
+            fused["probabilities"],
+            title=f"Fused: {f_top} ({f_p:.0%})\nface + speech",
+            color=FUSED_COLOR,
         )
+        ax_fused.title.set_fontweight("bold")
+        how = (
+            fused["method"]
+            if fused["model"]
+            else "average of face and speech\n(no fusion model yet)"
+        )
+        if fused["note"] == PAIRED_NOTE:  # class-paired training data: always said
+            how += f"\n{PAIRED_NOTE}"
+        ax_fused.set_xlabel(how, fontsize=8, color="0.3")

@@ -15,16 +15,34 @@ from training.report import describe_split
 
 from .charts import ChartCanvas, ChartRenderer
 from .training_view import KIND_NAMES
+from .widgets import wrap_to_width
+
+
+def model_name(run: dict) -> str:
+    """'Facial CNN', or for fusion its design and pairing: 'Fusion concat (takes)'."""
+    if run["kind"] == "fusion":
+        config = run["config"]
+        return f"Fusion {config.get('fusion', '?')} ({config.get('pairing', '?')})"
+    return KIND_NAMES.get(run["kind"], run["kind"])
 
 
 def run_label(run: dict) -> str:
     """'Facial CNN · 20261122-101500-face' for lists and legends."""
-    return f"{KIND_NAMES.get(run['kind'], run['kind'])} · {run['name']}"
+    return f"{model_name(run)} · {run['name']}"
 
 
 def data_label(run: dict) -> str:
     data = run["config"].get("data", {})
-    return "built-in synthetic demo data" if data.get("is_demo") else data.get("path", "?")
+    if data.get("is_demo"):
+        return "built-in synthetic demo data"
+    path = data.get("path", "?")
+    return " + ".join(path) if isinstance(path, list) else path
+
+
+def pairs_note(run: dict) -> str:
+    """What a fusion run's pairs are ("paired by emotion, not the same person" for
+    class-paired data); "" for other runs."""
+    return run["config"].get("data", {}).get("note", "") if run["kind"] == "fusion" else ""
 
 
 class ResultsView(ttk.Frame):
@@ -58,9 +76,8 @@ class ResultsView(ttk.Frame):
             command=self._draw,
         ).pack(side=tk.LEFT, padx=4)
         self.summary_var = tk.StringVar(value="No trained model yet.")
-        ttk.Label(self, textvariable=self.summary_var, padding=(8, 0), wraplength=940).pack(
-            side=tk.TOP, fill=tk.X
-        )
+        summary = ttk.Label(self, textvariable=self.summary_var, padding=(8, 0))
+        wrap_to_width(summary).pack(side=tk.TOP, fill=tk.X)
 
         body = ttk.Frame(self)
         body.pack(fill=tk.BOTH, expand=True)
@@ -119,11 +136,16 @@ class ResultsView(ttk.Frame):
         m = run["metrics"]
         split = run["config"].get("data", {})
         which = "test" if m.get("split") == "test" else "validation"
+        note = pairs_note(run)
+        late = run["config"].get("late_weight_search")
         self.summary_var.set(
-            f"{run_label(run)} on {data_label(run)}. Held-out {which} split "
-            f"({m['n_items']:,} items; {describe_split(split)}): accuracy {m['accuracy']:.1%}, "
-            f"UAR {m['uar']:.1%}, macro F1 {m['macro_f1']:.1%}. Best epoch {m['best_epoch']} "
-            f"of {m['epochs_run']}."
+            f"{run_label(run)} on {data_label(run)}"
+            + (f" — {note}" if note else "")
+            + f". Held-out {which} split ({m['n_items']:,} items; {describe_split(split)}"
+            + (f"; faces: {split['face_test']}" if split.get("face_test") else "")
+            + f"): accuracy {m['accuracy']:.1%}, UAR {m['uar']:.1%}, macro F1 "
+            f"{m['macro_f1']:.1%}. Best epoch {m['best_epoch']} of {m['epochs_run']}."
+            + (f" Face weight {late['weight']:.2f}, chosen on validation." if late else "")
         )
         self.table.delete(*self.table.get_children())
         for name, row in m["per_class"].items():

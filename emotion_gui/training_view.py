@@ -14,8 +14,17 @@ from tkinter import ttk
 from training.plots import plot_curves
 
 from .charts import ChartCanvas, ChartRenderer
+from .widgets import wrap_to_width
 
 KIND_NAMES = {"face": "Facial CNN", "speech": "Speech CNN", "fusion": "Fusion model"}
+# The fusion designs the window offers, named with the seed each comes from.
+FUSION_DESIGNS = {
+    "concat": "concat 4:1 (seed 000)",
+    "equalized": "equalized (seed 002)",
+    "probe": "probe heads (seed 002)",
+    "late": "late fusion (seed 001)",
+}
+PAIRING_NAMES = {"takes": "audio-video takes", "class": "class-paired (FER + RAVDESS)"}
 
 
 def format_seconds(seconds: float) -> str:
@@ -34,11 +43,11 @@ class TrainingView(ttk.Frame):
         top = ttk.Frame(self, padding=(8, 6, 8, 0))
         top.pack(side=tk.TOP, fill=tk.X)
         self.title_var = tk.StringVar(
-            value="Nothing trained yet: press Train Facial CNN or Train Speech CNN."
+            value="Nothing trained yet: press Train Facial CNN, Train Speech CNN or Train "
+            "Fusion Model."
         )
-        ttk.Label(top, textvariable=self.title_var, font=("TkDefaultFont", 10, "bold")).grid(
-            row=0, column=0, columnspan=3, sticky="w"
-        )
+        title = ttk.Label(top, textvariable=self.title_var, font=("TkDefaultFont", 10, "bold"))
+        wrap_to_width(title, margin=4).grid(row=0, column=0, columnspan=3, sticky="ew")
         self.device_var = tk.StringVar(value="")
         ttk.Label(top, textvariable=self.device_var).grid(
             row=1, column=0, columnspan=3, sticky="w", pady=(0, 4)

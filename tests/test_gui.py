@@ -120,3 +120,25 @@ def test_menus_show_the_keys_that_are_bound():
         "Esc",
         "",
     ]
+
+
+def test_fusion_pairs_follow_the_data_and_class_pairs_say_what_they_are(app, tmp_path):
+    from datasets.paired import PAIRED_NOTE
+    from emotion_gui.training_view import PAIRING_NAMES
+
+    assert app.pairing == "takes"  # the folder has a video clip: audio-video takes
+    speech_only = write_ravdess(tmp_path / "speech-only", actors=(1, 2, 3))
+    app._replace(ravdess=speech_only)
+    pump(app.root, lambda: app.sources.ravdess == speech_only)
+    # No clips: takes cannot be paired, so the window offers class pairs, and says so.
+    assert app.pairing_var.get() == PAIRING_NAMES["class"]
+    assert app.pairing_note_var.get() == PAIRED_NOTE == "paired by emotion, not the same person"
+    options = app.training_options("fusion")
+    assert options.pairing == "class" and options.fusion == "concat"
+    assert options.data == [str(app.sources.fer), str(speech_only)]
+    assert PAIRED_NOTE in app.training_title(options)
+
+    app.set_pairing("takes")  # asked for anyway: one sentence, and nothing starts
+    app.train("fusion")
+    assert "has no video clips" in app.errors[-1] and app.errors[-1].count(". ") == 0
+    assert app.training_job is None

@@ -237,12 +237,12 @@ def test_open_run_then_predict_image_audio_and_video(app, trained_runs, demo_fil
         settle(app)
         assert not app.dialogs["errors"], app.dialogs["errors"]
         assert app.tabs.select() == str(view) and view.kind == kind
-        assert set(view.bars) == ({"face", "speech"} if kind == "video" else {kind})
+        assert set(view.bars) == ({"face", "speech", "fused"} if kind == "video" else {kind})
         for bars in view.bars.values():
             assert sum(b.get_width() for b in bars) == pytest.approx(1.0, abs=1e-4)
         model = trained_runs["speech" if kind == "audio" else "face"] / "best.pt"
         assert str(model) in view.header_var.get()
-    assert set(view.bars) == {"face", "speech"}  # the video shows both models' results
+    assert set(view.bars) == {"face", "speech", "fused"}  # both models, and both fused
 
 
 def test_bad_input_gives_one_sentence_dialogs_and_the_window_goes_on(

@@ -418,8 +418,10 @@ def test_predict_view_draws_each_kind(display, tmp_path, clip, models):
                 wanted = {
                     "face": pred.details["face"]["mean"],
                     "speech": pred.details["speech"]["probabilities"],
+                    "fused": pred.details["fused"]["probabilities"],
                 }
                 assert f"Speech model: {pred.details['speech']['model']}" in header
+                assert f"Fused by {pred.details['fused']['method']}" in header
                 assert list(view.timeline) == list(FER_CLASSES)
             else:
                 wanted = {pred.kind: pred.probabilities}
@@ -429,8 +431,9 @@ def test_predict_view_draws_each_kind(display, tmp_path, clip, models):
                 widths = [b.get_width() for b in view.bars[name]]
                 assert widths == pytest.approx(list(probs.values()))
         assert view.shown == len(preds)
-        # The video row shows the eight sampled frames above the timeline and bars.
-        assert len(view.figure.axes) == 8 + 1 + 2
+        # The video shows the eight sampled frames above the timeline and three bar charts:
+        # face, speech and fused.
+        assert len(view.figure.axes) == 8 + 1 + 3
     finally:
         renderer.close()
         root.destroy()
