@@ -41,6 +41,15 @@ def speech_to_paired(labels: np.ndarray, calm: str = "drop") -> np.ndarray:
     return table[np.asarray(labels, np.int64)]
 
 
+def _draw(rng: np.random.Generator, pool: np.ndarray, n: int) -> np.ndarray:
+    """``n`` items of ``pool`` in random order: without replacement when the pool is large
+    enough, else whole shuffled passes over the pool, so every item is used."""
+    if len(pool) >= n:
+        return rng.choice(pool, size=n, replace=False)
+    passes = -(-n // len(pool))
+    return np.concatenate([rng.permutation(pool) for _ in range(passes)])[:n]
+
+
 class ClassPaired:
     """Pairs of (face index, utterance index) with a shared emotion, for one split.
 
@@ -94,15 +103,15 @@ class ClassPaired:
         """(face_idx, speech_idx, label) arrays of length ``len(self)``, in class order.
 
         Within each emotion a side with exactly the pairs' number of items appears once in
-        a shuffled order, a larger one is drawn without replacement and a smaller one with
-        replacement.
+        a shuffled order, a larger one is drawn without replacement and a smaller one is
+        cycled through (every item once before any repeats).
         """
         rng = np.random.default_rng([self.seed, 0 if self.fixed else epoch])
         face_idx, speech_idx, labels = [], [], []
         for c, (faces, speech) in self.by_class.items():
             n = self._count(faces, speech)
             for side, pool in ((face_idx, faces), (speech_idx, speech)):
-                side.append(rng.choice(pool, size=n, replace=len(pool) < n))
+                side.append(_draw(rng, pool, n))
             labels.append(np.full(n, c, np.int64))
         return np.concatenate(face_idx), np.concatenate(speech_idx), np.concatenate(labels)
 

@@ -140,6 +140,17 @@ def demo_root():
     return ensure_demo()
 
 
+@pytest.fixture(scope="session")
+def small_demo(tmp_path_factory):
+    """A three-actor demo set (280 faces; 180 video clips, each beside its WAV) for fusion
+    tests: one actor each to train, validate and test, so a model trains in seconds."""
+    from datasets import demo
+
+    root = tmp_path_factory.mktemp("small") / "demo"
+    demo.make_demo_data(root, 0, n_faces=280, n_actors=3, workers=2)
+    return root
+
+
 def pump(root, until, timeout: float = 60.0) -> None:
     """Run the Tk event loop until ``until()`` is true."""
     import time

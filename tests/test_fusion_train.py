@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from test_cli_training import runs  # noqa: F401  (tiny face and speech runs)
 
 import workbench
 from datasets.labels import RAVDESS_EMOTIONS
@@ -19,17 +20,22 @@ from training.late import GRID, best_weight, search_weight
 from training.metrics import predict_proba
 from training.train import TrainOptions, train_model
 
-# One epoch on a quarter of the demo takes with two frames a clip: seconds per model.
-FAST = dict(kind="fusion", data="demo", epochs=1, fraction=0.25, n_frames=2)
+# One epoch on the three-actor demo with two frames a clip: seconds per model.
+FAST = dict(kind="fusion", epochs=1, n_frames=2)
 
 
 @pytest.fixture(scope="module")
-def trained(demo_root, tmp_path_factory):
+def fast(small_demo):
+    return {**FAST, "data": str(small_demo)}
+
+
+@pytest.fixture(scope="module")
+def trained(fast, tmp_path_factory):
     """Every design trained one epoch on demo takes."""
     base = tmp_path_factory.mktemp("fusion")
     out = {}
     for design in ("concat", "equalized", "probe", "late", "face", "speech"):
-        out[design] = train_model(TrainOptions(**FAST, fusion=design, out=str(base / design)))
+        out[design] = train_model(TrainOptions(**fast, fusion=design, out=str(base / design)))
     return out
 
 
@@ -64,7 +70,7 @@ def test_probe_design_trains_its_auxiliary_heads(trained):
     assert eq["face_proj.0.weight"].shape[0] == eq["speech_proj.0.weight"].shape[0]
 
 
-def test_late_fusion_weight_is_searched_on_validation(trained, demo_root):
+def test_late_fusion_weight_is_searched_on_validation(trained, small_demo):
     run = trained["late"].run_dir
     config = json.loads((run / "config.json").read_text())
     search = config["late_weight_search"]
@@ -73,9 +79,7 @@ def test_late_fusion_weight_is_searched_on_validation(trained, demo_root):
     loaded = load_checkpoint(run, kind="fusion")
     assert loaded.model.config.weight == search["weight"]
     # The saved model really scores what the search found on the same validation takes.
-    task = load_fusion_data(
-        "takes", resolve_fusion_paths("takes", "demo")[0], n_frames=2, fraction=0.25
-    )
+    task = load_fusion_data("takes", resolve_fusion_paths("takes", str(small_demo))[0], n_frames=2)
     probs, _ = predict_proba(loaded.model, task.val)
     acc = float(np.mean(probs.argmax(1) == task.val.y.numpy()))
     assert acc == pytest.approx(search["val_accuracy"])
@@ -101,8 +105,10 @@ def test_best_weight_is_never_worse_than_the_better_single_model():
     assert best_weight(face, speech, y)["weight"] > 0.5
 
 
-def test_class_paired_data_pairs_by_emotion_and_redraws_training_pairs(demo_root):
-    task = load_fusion_data("class", resolve_fusion_paths("class", "demo")[0])
+def test_class_paired_data_pairs_by_emotion_and_redraws_training_pairs(small_demo):
+    paths, is_demo = resolve_fusion_paths("class", str(small_demo))
+    assert is_demo and [p.name for p in paths] == ["fer2013", "ravdess"]
+    task = load_fusion_data("class", paths)
     assert task.classes == PAIRED_CLASSES
     assert task.source["note"] == PAIRED_NOTE
     train = task.train
@@ -121,16 +127,25 @@ def test_class_paired_data_pairs_by_emotion_and_redraws_training_pairs(demo_root
     batch = next(task.val.batches(8))
     assert batch["x"]["faces"].shape == (8, 1, 1, 48, 48)
     assert batch["x"]["features"].shape[:2] == (8, 1) and batch["x"]["found"].all()
+    # Validation and test pairs use every held-out face and utterance of a shared emotion.
+    for split in (task.val, task.test):
+        used = split.pairing.by_class.values()
+        assert set(split.face_idx.tolist()) == set(np.concatenate([f for f, _ in used]).tolist())
+        assert set(split.speech_idx.tolist()) == set(np.concatenate([s for _, s in used]).tolist())
+    # A training epoch: per emotion as many pairs as the smaller side, nothing used twice.
+    for c, (faces, speech) in train.pairing.by_class.items():
+        mine = train.y.numpy() == c
+        assert mine.sum() == min(len(faces), len(speech))
+        for idx in (train.face_idx.numpy()[mine], train.speech_idx.numpy()[mine]):
+            assert len(set(idx.tolist())) == len(idx)
 
 
-def test_class_paired_run_names_the_pairing(demo_root, tmp_path):
+def test_class_paired_run_names_the_pairing(fast, tmp_path):
     result = train_model(
         TrainOptions(
-            kind="fusion",
-            data="demo",
+            **fast,
             pairing="class",
             fusion="equalized",
-            epochs=1,
             out=str(tmp_path),
         )
     )
@@ -141,16 +156,29 @@ def test_class_paired_run_names_the_pairing(demo_root, tmp_path):
     assert config["data"]["note"] == PAIRED_NOTE
 
 
-def test_branches_start_from_trained_models(trained, tmp_path):
-    face_only = trained["face"].run_dir  # a face-only fusion is not a face model
-    result = workbench.main(
-        ["train", "fusion", "--data", "demo", "--face-model", str(face_only), "--epochs", "1"]
+def test_branches_start_from_trained_models(fast, runs, tmp_path, capsys):  # noqa: F811
+    result = train_model(
+        TrainOptions(
+            **fast,
+            face_model=str(runs["face"]),
+            speech_model=str(runs["speech"]),
+            fusion="equalized",
+            out=str(tmp_path / "run"),
+        )
     )
-    assert result == 2
+    config = json.loads((result.run_dir / "config.json").read_text())
+    for kind in ("face", "speech"):
+        trained_cfg = json.loads((runs[kind] / "config.json").read_text())["model_config"]
+        assert config["model_config"][kind] == trained_cfg  # architecture and input scaling
+    # A face-only fusion is not a face model: refused before any data is read.
+    face_only = tmp_path / "run"
+    argv = ["train", "fusion", "--data", "demo", "--face-model", str(face_only), "--epochs", "1"]
+    assert workbench.main(argv) == 2
+    assert "is a fusion (video) model, but a face (image) model" in capsys.readouterr().err
 
 
-def test_data_efficiency_experiment_writes_table_and_chart(demo_root, tmp_path):
-    base = TrainOptions(**{**FAST, "fraction": 1.0})
+def test_data_efficiency_experiment_writes_table_and_chart(fast, tmp_path):
+    base = TrainOptions(**fast)
     summary = data_efficiency(
         base, fractions=(0.25, 0.5), designs=("face", "late"), out=tmp_path / "exp"
     )
@@ -169,10 +197,10 @@ def test_data_efficiency_experiment_writes_table_and_chart(demo_root, tmp_path):
     assert "| face only |" in table and "| late fusion (seed 001) |" in table
 
 
-def test_cli_train_fusion_and_bad_options(demo_root, tmp_path, capsys):
+def test_cli_train_fusion_and_bad_options(small_demo, tmp_path, capsys):
     out = tmp_path / "run"
-    args = ["train", "fusion", "--data", "demo", "--fusion", "probe", "--epochs", "1"]
-    assert workbench.main([*args, "--fraction", "0.25", "--frames", "2", "--out", str(out)]) == 0
+    args = ["train", "fusion", "--data", str(small_demo), "--fusion", "probe", "--epochs", "1"]
+    assert workbench.main([*args, "--fraction", "0.5", "--frames", "2", "--out", str(out)]) == 0
     assert "held-out test split" in capsys.readouterr().out
     assert json.loads((out / "config.json").read_text())["fusion"] == "probe"
     capsys.readouterr()
@@ -193,3 +221,14 @@ def test_evaluate_rescores_a_fusion_run_on_its_own_test_split(trained, capsys):
     assert got["accuracy"] == pytest.approx(run.metrics["accuracy"])
     assert workbench.main(["evaluate", str(run.run_dir), "--split", "all"]) == 2
     assert "one split of its pairs" in capsys.readouterr().err
+
+
+def test_a_fusion_run_resumes_where_it_stopped(fast, tmp_path):
+    first = train_model(TrainOptions(**fast, fusion="probe", fraction=0.5, out=str(tmp_path)))
+    assert first.metrics["epochs_run"] == 1
+    more = train_model(TrainOptions(kind="fusion", resume=str(tmp_path), epochs=2))
+    assert more.metrics["epochs_run"] == 2 and more.run_dir == tmp_path
+    history = (tmp_path / "history.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in history[1:]] == ["1", "2"]
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["options"]["n_frames"] == 2 and config["options"]["fraction"] == 0.5

@@ -242,7 +242,9 @@ def _load_data(opts: TrainOptions, saved: dict | None, branches: dict) -> tuple[
     if opts.kind == "fusion":
         paths, is_demo = resolve_fusion_paths(opts.pairing, opts.data)
         params = FeatureParams()
-        if "speech" in branches:  # the features the speech branch was trained on
+        if saved is not None:  # resuming: the run's own features
+            params = FeatureParams.from_dict(saved["preprocessing"]["features"])
+        elif "speech" in branches:  # the features the speech branch was trained on
             params = FeatureParams.from_dict(branches["speech"].preprocessing["features"])
         task = load_fusion_data(
             opts.pairing,
