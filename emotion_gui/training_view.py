@@ -69,9 +69,8 @@ class TrainingView(ttk.Frame):
         self.chart = ChartCanvas(self, renderer)
         self.chart.pack(fill=tk.BOTH, expand=True)
         self.note_var = tk.StringVar(value="")
-        ttk.Label(self, textvariable=self.note_var, foreground="gray30", padding=(8, 2)).pack(
-            side=tk.BOTTOM, fill=tk.X
-        )
+        note = ttk.Label(self, textvariable=self.note_var, foreground="gray30", padding=(8, 2))
+        wrap_to_width(note).pack(side=tk.BOTTOM, fill=tk.X)
         self.history: list[dict] = []
         self._info: dict | None = None
         self._t0 = 0.0
