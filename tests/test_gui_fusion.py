@@ -1,7 +1,8 @@
 """Train Fusion Model in the window: it trains on the demo takes, joins Results and Compare,
 and a video's prediction then shows the fused answer beside the face and speech results.
 
-One window and one fusion training (one epoch) serve the whole module.
+One window on the three-actor demo set and one fusion training (one epoch, seconds) serve
+the whole module.
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ pytestmark = pytest.mark.usefixtures("tk_garbage_module", "tk_garbage")
 
 
 @pytest.fixture(scope="module")
-def window(display, demo_root, runs, tmp_path_factory):  # noqa: F811
-    """The window on the demo data, its runs in a folder of their own (so no other test
-    module meets this module's fusion model), with a face and a speech run opened."""
+def window(display, small_demo, runs, tmp_path_factory):  # noqa: F811
+    """The window on the small demo data set, its runs in a folder of their own (so no
+    other test module meets this module's fusion model), with a face and a speech run
+    opened."""
     import tkinter as tk
     from tkinter import messagebox
 
-    from datasets.sources import demo_sources
+    from datasets.sources import DataSources
     from emotion_gui.app import WorkbenchApp
 
     errors: list[str] = []
@@ -38,7 +40,9 @@ def window(display, demo_root, runs, tmp_path_factory):  # noqa: F811
         mp.setenv("WORKBENCH_RUNS_DIR", str(tmp_path_factory.mktemp("fusion-runs")))
         mp.setattr(messagebox, "showerror", lambda title, msg, **kw: errors.append(msg))
         root = tk.Tk()
-        app = WorkbenchApp(root, demo_sources())
+        app = WorkbenchApp(
+            root, DataSources(small_demo / "fer2013", small_demo / "ravdess", True, True)
+        )
         app.errors = errors
         pump(root, lambda: app.loaded is not None, timeout=120)
         app.open_run(runs["face"])
@@ -111,8 +115,8 @@ def test_train_fusion_model_button_trains_and_the_run_is_listed_and_compared(win
 
 
 @pytest.fixture(scope="module")
-def clip(demo_root):
-    return demo_root / "ravdess" / "Actor_12" / "02-01-03-02-02-01-12.mp4"  # a held-out actor
+def clip(small_demo):
+    return small_demo / "ravdess" / "Actor_03" / "02-01-03-02-02-01-03.mp4"  # the test actor
 
 
 @pytest.fixture(scope="module")
