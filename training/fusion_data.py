@@ -246,7 +246,7 @@ def load_class_paired_data(
         first, second = _halves(faces.val.y.numpy(), seed)
         face_sets["val"] = TensorSet(faces.val.x[first], faces.val.y[first])
         face_sets["test"] = TensorSet(faces.val.x[second], faces.val.y[second])
-        face_test = f"the second half of {faces.source['validation']} (stratified, seed {seed})"
+        face_test = f"half of the face validation images ({faces.source['validation']})"
     sets: dict[str, PairedSet | None] = {}
     counts: dict[str, dict] = {}
     for name in ("train", "val", "test"):
