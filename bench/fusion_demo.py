@@ -9,7 +9,9 @@ split), prints the table and says, per share, whether every fusion design beat b
 models; the exit status is 1 if one did not.
 
 Usage: ``python bench/fusion_demo.py [--pairing takes|class] [--fractions 1.0 ...]
-[--epochs N] [--out DIR]``. About 8 minutes per share on a 2-core CPU (takes pairing).
+[--epochs N] [--face-model RUN --speech-model RUN] [--out DIR]``. About 8 minutes per share
+on a 2-core CPU (takes pairing). With ``--face-model``/``--speech-model`` (a face and a speech
+run trained on the demo data) every branch starts from those models.
 """
 
 from __future__ import annotations
@@ -32,10 +34,18 @@ def main() -> int:
     p.add_argument("--fractions", type=float, nargs="+", default=[1.0])
     p.add_argument("--epochs", type=int, help="epochs per model (default: the quick preset's)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--face-model", help="start face branches from this face run")
+    p.add_argument("--speech-model", help="start speech branches from this speech run")
     p.add_argument("--out", help="folder for the runs and the table (default: runs/)")
     args = p.parse_args()
     base = TrainOptions(
-        kind="fusion", data="demo", pairing=args.pairing, epochs=args.epochs, seed=args.seed
+        kind="fusion",
+        data="demo",
+        pairing=args.pairing,
+        epochs=args.epochs,
+        seed=args.seed,
+        face_model=args.face_model,
+        speech_model=args.speech_model,
     )
     summary = data_efficiency(
         base,
