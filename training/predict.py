@@ -88,7 +88,8 @@ def trained_on(loaded: LoadedModel) -> str:
     data = loaded.payload.get("split") or {}
     if data.get("is_demo"):
         return DEMO_LABEL
-    return data.get("path", "unknown data")
+    path = data.get("path", "unknown data")
+    return " + ".join(path) if isinstance(path, list) else path  # fusion: faces + speech
 
 
 @torch.inference_mode()
