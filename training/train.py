@@ -233,14 +233,18 @@ def _init_branches(model: torch.nn.Module, branches: dict) -> None:
         member.load_branches(face, speech)
 
 
-def _load_data(opts: TrainOptions, saved: dict | None, branches: dict) -> tuple[TaskData, bool]:
-    """The task's data and whether it is the demo data."""
+def _load_data(
+    opts: TrainOptions, saved: dict | None, branches: dict, say: Callable[[str], None]
+) -> tuple[TaskData, bool]:
+    """The task's data and whether it is the demo data (``say`` announces the load once
+    the paths are known to exist, so a bad path gives its one sentence alone)."""
     actor_split = None
     if saved is not None and "actors" in saved["data"]:
         # The run's own actors, even if the folder has gained some since.
         actor_split = ActorSplit.from_dict(saved["data"]["actors"])
     if opts.kind == "fusion":
         paths, is_demo = resolve_fusion_paths(opts.pairing, opts.data)
+        say(f"loading {' + '.join(str(p) for p in paths)}…")
         params = FeatureParams()
         if saved is not None:  # resuming: the run's own features
             params = FeatureParams.from_dict(saved["preprocessing"]["features"])
@@ -259,6 +263,7 @@ def _load_data(opts: TrainOptions, saved: dict | None, branches: dict) -> tuple[
         return task, is_demo
     path, is_demo = resolve_data(opts.kind, opts.data)
     path = path.resolve()
+    say(f"loading {path}…")
     params = MFCC_PARAMS if opts.kind == "speech" and opts.variant == "gru" else None
     task = load_task_data(opts.kind, path, seed=opts.seed, params=params, actor_split=actor_split)
     return task, is_demo
@@ -294,8 +299,7 @@ def train_model(
     check_options(opts)
     t0 = time.perf_counter()
     branches = _load_branches(opts) if opts.kind == "fusion" and resume is None else {}
-    say("loading data…")
-    task, is_demo = _load_data(opts, saved, branches)
+    task, is_demo = _load_data(opts, saved, branches, say)
     config = fit_config(opts)
     if resume is not None:
         # The saved loop settings, with the new total of epochs and the device asked for.
