@@ -13,8 +13,7 @@ from dataclasses import replace
 import numpy as np
 from sklearn.metrics import balanced_accuracy_score
 
-from models.fusion import FusionNet
-from models.late import LateFusion, LateFusionConfig
+from models.late import LateFusion
 
 from .metrics import predict_proba
 
@@ -54,20 +53,3 @@ def search_weight(model: LateFusion, val) -> dict:
 
 def set_late_weight(model: LateFusion, weight: float) -> None:
     model.config = replace(model.config, weight=float(weight))
-
-
-def late_fusion_of(face: FusionNet, speech: FusionNet, val) -> tuple[LateFusion, dict]:
-    """A ``LateFusion`` of two trained single-modality networks, its weight searched on
-    ``val``; and the search's record."""
-    config = LateFusionConfig(
-        face=face.config.to_dict(),
-        speech=speech.config.to_dict(),
-        n_classes=face.config.n_classes,
-    )
-    late = LateFusion(config)
-    late.face.load_state_dict(face.state_dict())
-    late.speech.load_state_dict(speech.state_dict())
-    late.to(next(face.parameters()).device)
-    search = search_weight(late, val)
-    set_late_weight(late, search["weight"])
-    return late, search
