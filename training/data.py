@@ -41,29 +41,17 @@ def move(x: Inputs, device: torch.device) -> Inputs:
     return x.to(device, non_blocking=True)
 
 
-def take(x: Inputs, idx: torch.Tensor | slice) -> Inputs:
-    """The items ``idx`` of ``x`` (of each tensor of a dict)."""
-    if isinstance(x, dict):
-        return {k: v[idx] for k, v in x.items()}
-    return x[idx]
+class Split:
+    """What ``fit`` and the metrics need of a split: labels ``y``, ``len``, ``batches`` and
+    ``n_batches``. Subclasses say what the model input of items ``idx`` is (``item``)."""
 
-
-@dataclass
-class TensorSet:
-    """Inputs ``x`` (N, ...) and int64 labels ``y`` (N,).
-
-    ``x`` is uint8 faces, float32 features, or a dict of such tensors sharing their first
-    dimension (fusion inputs: ``faces``, ``found``, ``features``).
-    """
-
-    x: Inputs
     y: torch.Tensor
+
+    def item(self, idx: torch.Tensor | slice) -> Inputs:
+        raise NotImplementedError
 
     def __len__(self) -> int:
         return len(self.y)
-
-    def to(self, device: torch.device) -> TensorSet:
-        return TensorSet(move(self.x, device), self.y.to(device))
 
     def batches(
         self, batch_size: int, *, shuffle: bool = False, generator: torch.Generator | None = None
@@ -78,10 +66,30 @@ class TensorSet:
         bounds = batch_bounds(n, batch_size)
         for start, end in zip(bounds, bounds[1:]):
             idx = slice(start, end) if order is None else order[start:end]
-            yield {"x": take(self.x, idx), "y": self.y[idx]}
+            yield {"x": self.item(idx), "y": self.y[idx]}
 
     def n_batches(self, batch_size: int) -> int:
         return len(batch_bounds(len(self), batch_size)) - 1
+
+
+@dataclass
+class TensorSet(Split):
+    """Inputs ``x`` (N, ...) and int64 labels ``y`` (N,).
+
+    ``x`` is uint8 faces, float32 features, or a dict of such tensors sharing their first
+    dimension (fusion inputs: ``faces``, ``found``, ``features``).
+    """
+
+    x: Inputs
+    y: torch.Tensor
+
+    def to(self, device: torch.device) -> TensorSet:
+        return TensorSet(move(self.x, device), self.y.to(device))
+
+    def item(self, idx: torch.Tensor | slice) -> Inputs:
+        if isinstance(self.x, dict):
+            return {k: v[idx] for k, v in self.x.items()}
+        return self.x[idx]
 
 
 def batch_bounds(n: int, batch_size: int) -> list[int]:
@@ -112,9 +120,9 @@ class TaskData:
 
     kind: str
     classes: tuple[str, ...]
-    train: TensorSet
-    val: TensorSet
-    test: TensorSet | None
+    train: Split  # a TensorSet, or the fusion's PairedSet
+    val: Split
+    test: Split | None
     preprocessing: dict  # what prediction must repeat (input size, feature parameters…)
     source: dict  # where the data came from and how it was split, for config.json
 

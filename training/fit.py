@@ -23,7 +23,7 @@ from torch import nn
 
 from .callbacks import Callback
 from .checkpoint import save_checkpoint
-from .data import TensorSet, as_float, move
+from .data import Split, as_float, move
 from .device import amp_dtype, autocast, choose_device, describe_device
 from .metrics import classification_metrics, predict_proba
 
@@ -120,8 +120,8 @@ def warm_up() -> None:
 
 def fit(
     model: nn.Module,
-    train: TensorSet,
-    val: TensorSet,
+    train: Split,
+    val: Split,
     config: FitConfig,
     *,
     meta: dict | None = None,

@@ -12,7 +12,7 @@ Both give batches ``{"x": {"faces": (b, F, 1, 48, 48) uint8, "found": (b, F) boo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +26,7 @@ from datasets.labels import RAVDESS_EMOTIONS
 from datasets.paired import PAIRED_CLASSES, PAIRED_NOTE, ClassPaired
 from datasets.ravdess import ActorSplit, scan_ravdess
 
-from .data import TaskData, TensorSet, batch_bounds, load_face_data, load_speech_data
+from .data import Split, TaskData, TensorSet, load_face_data, load_speech_data
 
 PAIRINGS = ("takes", "class")
 PAIRING_NOTES = {
@@ -35,10 +35,10 @@ PAIRING_NOTES = {
 }
 
 
-class PairedSet:
+class PairedSet(Split):
     """Class-paired items: faces (Nf, 48, 48) uint8 and features (Ns, 1, n_bins, T) joined
-    by a ``ClassPaired``'s pairs. Same interface as ``TensorSet``, plus ``set_epoch``,
-    which draws that epoch's training pairs (a fixed pairing ignores it)."""
+    by a ``ClassPaired``'s pairs; batched like a ``TensorSet``, plus ``set_epoch``, which
+    draws that epoch's training pairs (a fixed pairing ignores it)."""
 
     def __init__(
         self, faces: torch.Tensor, features: torch.Tensor, pairing: ClassPaired, epoch: int = 0
@@ -57,9 +57,6 @@ class PairedSet:
         self.y = torch.from_numpy(labels).to(dev)
         self.epoch = epoch
 
-    def __len__(self) -> int:
-        return len(self.y)
-
     def to(self, device: torch.device) -> PairedSet:
         return PairedSet(
             self.faces.to(device), self.features.to(device), self.pairing, max(self.epoch, 0)
@@ -70,25 +67,6 @@ class PairedSet:
         faces = self.faces[self.face_idx[idx]][:, None, None]  # (b, 1, 1, 48, 48)
         found = torch.ones(faces.shape[:2], dtype=torch.bool, device=faces.device)
         return {"faces": faces, "found": found, "features": self.features[self.speech_idx[idx]]}
-
-    @property
-    def x(self) -> dict[str, torch.Tensor]:
-        """Every pair's input at once (for small sets and tests)."""
-        return self.item(slice(None))
-
-    def batches(
-        self, batch_size: int, *, shuffle: bool = False, generator: torch.Generator | None = None
-    ) -> Iterator[dict]:
-        order = (
-            torch.randperm(len(self), generator=generator).to(self.y.device) if shuffle else None
-        )
-        bounds = batch_bounds(len(self), batch_size)
-        for start, end in zip(bounds, bounds[1:]):
-            idx = slice(start, end) if order is None else order[start:end]
-            yield {"x": self.item(idx), "y": self.y[idx]}
-
-    def n_batches(self, batch_size: int) -> int:
-        return len(batch_bounds(len(self), batch_size)) - 1
 
 
 def resolve_fusion_paths(pairing: str, data: str | list[str] | None) -> tuple[list[Path], bool]:
@@ -273,9 +251,9 @@ def load_class_paired_data(
     return TaskData(
         kind="fusion",
         classes=PAIRED_CLASSES,
-        train=sets["train"],  # type: ignore[arg-type]
-        val=sets["val"],  # type: ignore[arg-type]
-        test=sets["test"],  # type: ignore[arg-type]
+        train=sets["train"],
+        val=sets["val"],
+        test=sets["test"],
         preprocessing={
             "input": "av",
             "pairing": "class",

@@ -15,13 +15,13 @@ from sklearn.metrics import (
 )
 from torch import nn
 
-from .data import TensorSet, as_float, move
+from .data import Split, as_float, move
 from .device import autocast
 
 
 @torch.no_grad()
 def predict_proba(
-    model: nn.Module, data: TensorSet, *, batch_size: int = 256, device: torch.device | None = None
+    model: nn.Module, data: Split, *, batch_size: int = 256, device: torch.device | None = None
 ) -> tuple[np.ndarray, float]:
     """Class probabilities (N, n_classes) for ``data`` and the mean cross-entropy loss.
 
@@ -79,7 +79,7 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequ
 
 def evaluate_model(
     model: nn.Module,
-    data: TensorSet,
+    data: Split,
     classes: Sequence[str],
     *,
     batch_size: int = 256,

@@ -239,9 +239,7 @@ def _fused_late(face: dict[str, float], speech: dict[str, float]) -> dict[str, f
 
 
 @torch.inference_mode()
-def _fuse(
-    loaded: LoadedModel, clip, y: np.ndarray, sample_rate: int
-) -> tuple[dict[str, float], np.ndarray]:
+def _fuse(loaded: LoadedModel, clip, y: np.ndarray, sample_rate: int) -> dict[str, float]:
     """A fusion model's probabilities for a clip's frames and sound."""
     params = _feature_params(loaded)
     if params.sample_rate != sample_rate:
@@ -255,7 +253,7 @@ def _fuse(
         "features": torch.from_numpy(features_of(y, params))[None, None],  # (1, 1, bins, T)
     }
     probs = torch.softmax(loaded.model(batch).float(), dim=1)[0].numpy()
-    return _as_dict(loaded.classes, probs), batch["features"][0, 0].numpy()
+    return _as_dict(loaded.classes, probs)
 
 
 def fusion_method(loaded: LoadedModel) -> str:
@@ -319,7 +317,7 @@ def predict_video(
             }
         )
     if fusion is not None:
-        fused_probs, _ = _fuse(fusion, clip, y, params.sample_rate)
+        fused_probs = _fuse(fusion, clip, y, params.sample_rate)
         note = (fusion.payload.get("split") or {}).get("note", "")
         fused = {
             "model": str(fusion.path),

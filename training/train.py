@@ -26,7 +26,7 @@ from datasets.ravdess import ActorSplit, default_actor_split, scan_ravdess
 from datasets.speech import RavdessSpeech
 from models import FUSION_VARIANTS, PRESETS, SINGLE_VARIANTS, build_model
 from models.fusion import FusionNetConfig
-from models.late import LateFusionConfig
+from models.late import LateFusion, LateFusionConfig
 
 from .augment import AUGMENT_CHOICES, make_augment
 from .callbacks import Callback
@@ -171,15 +171,7 @@ def _model_config(opts: TrainOptions, task: TaskData, branches: dict | None = No
     cfg = PRESETS[opts.kind][opts.preset]
     cfg = replace(cfg, n_classes=len(task.classes))
     if opts.kind == "speech":
-        feats = task.train.x
-        cfg = replace(
-            cfg,
-            variant=opts.variant or "cnn",
-            n_bins=int(feats.shape[2]),
-            # Standardise with the training split's statistics (stored in the checkpoint).
-            input_mean=float(feats.mean()),
-            input_std=float(feats.std().clamp(min=1e-3)),
-        )
+        cfg = replace(cfg, variant=opts.variant or "cnn", **_speech_stats(task.train.x))
     return cfg
 
 
@@ -228,7 +220,7 @@ def _load_branches(opts: TrainOptions) -> dict:
 def _init_branches(model: torch.nn.Module, branches: dict) -> None:
     face = branches["face"].model.state_dict() if "face" in branches else None
     speech = branches["speech"].model.state_dict() if "speech" in branches else None
-    members = [model.face, model.speech] if hasattr(model, "probabilities") else [model]
+    members = [model.face, model.speech] if isinstance(model, LateFusion) else [model]
     for member in members:
         member.load_branches(face, speech)
 
