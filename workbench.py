@@ -175,7 +175,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(json.dumps(metrics, indent=2))
         return 0
     print(f"{metrics['kind']} model {metrics['model']} on {metrics['data']} ({metrics['split']}):")
-    if metrics["held_out"] is not True:
+    seen = metrics.get("seen_in_training")
+    if seen:
+        print(
+            f"note: {seen} of these {metrics['n_items']} images are ones the model trained on, "
+            "so this is not a held-out score"
+        )
+    elif metrics["held_out"] is not True:
         how = "includes" if metrics["held_out"] is False else "may include"
         print(f"note: this split {how} items the model trained on, so it is not a held-out score")
     print(
@@ -283,6 +289,25 @@ def cmd_compare(args: argparse.Namespace) -> int:
             f"{r['name']:<32} {r['kind']:<7} {m['split']:<5} acc {m['accuracy']:6.1%}  UAR {m['uar']:6.1%}"
         )
     print(f"comparison chart: {out}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from training.export import export_starter
+
+    notes = ""
+    if args.notes:
+        try:
+            notes = Path(args.notes).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise WorkbenchError(
+                f"Cannot read the notes file {args.notes} ({exc.__class__.__name__}); "
+                "pass a UTF-8 Markdown file."
+            ) from exc
+    card = export_starter(args.run, args.out, notes=notes)
+    size = Path(args.out).stat().st_size / 1e6
+    print(f"starter model: {args.out} ({size:.1f} MB)")
+    print(f"model card: {card}")
     return 0
 
 
@@ -414,7 +439,8 @@ def build_parser() -> argparse.ArgumentParser:
             "--preset",
             choices=("quick", "full"),
             default="quick",
-            help="quick: small network for a classroom CPU; full: for a GPU",
+            help="quick: small network for a classroom CPU; full: the starter models' network "
+            "(a GPU, or a long resumable CPU run)",
         )
         s.add_argument(
             "--device",
@@ -590,6 +616,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--speech-model", metavar="RUN_OR_CHECKPOINT", help="start speech branches here")
     s.add_argument("--out", help="folder to write (default: runs/<time>-experiment)")
     s.set_defaults(func=cmd_experiment)
+
+    s = sub.add_parser("export", help="pack a finished run as a starter model with its model card")
+    s.add_argument("run", metavar="RUN_DIR", help="a finished run folder")
+    s.add_argument("out", metavar="OUT.pt", help="file to write, e.g. pretrained/face_fer2013.pt")
+    s.add_argument(
+        "--notes", metavar="FILE.md", help="Markdown for the card's 'where it fails' section"
+    )
+    s.set_defaults(func=cmd_export)
 
     s = sub.add_parser("compare", help="one chart comparing trained runs")
     s.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders to compare")

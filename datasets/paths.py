@@ -29,5 +29,6 @@ def runs_dir() -> Path:
 
 
 def pretrained_dir() -> Path:
-    """The starter models shipped with the workbench."""
-    return PROJECT_ROOT / "pretrained"
+    """The starter models shipped with the workbench (``WORKBENCH_PRETRAINED_DIR`` overrides;
+    the tests point it at an empty folder to see the window as without them)."""
+    return Path(os.environ.get("WORKBENCH_PRETRAINED_DIR", PROJECT_ROOT / "pretrained"))

@@ -19,15 +19,18 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
+from datasets import paths
 from datasets.audio import FeatureParams
 from datasets.paired import PAIRED_NOTE
 from training.plots import plot_probabilities, plot_spectrogram, plot_timeline, plot_waveform
 from training.predict import Prediction
+from training.runs import starter_model
 
 from .charts import ChartCanvas, ChartRenderer
 from .widgets import wrap_to_width
 
 PLACEHOLDER = "Use Predict Image…, Predict Audio… or Predict Video… on the left."
+STARTER_NOTE = "Until you train a model, the starter models in pretrained/ answer."
 MAX_FRAMES = 8  # frames shown in a row for a video
 FACE_COLOR, SPEECH_COLOR = "C0", "C1"  # the Data tab's colours for faces and speech
 FUSED_COLOR = "C2"
@@ -38,8 +41,23 @@ def _top(probabilities: dict[str, float]) -> tuple[str, float]:
     return name, probabilities[name]
 
 
+def placeholder_text() -> str:
+    """What the empty Predict view says (naming the starter models when they ship)."""
+    if any(starter_model(kind) for kind in ("face", "speech")):
+        return f"{PLACEHOLDER}\n{STARTER_NOTE}"
+    return PLACEHOLDER
+
+
+def model_name(model: str) -> str:
+    """A model as the header names it: a shipped starter model by its file name."""
+    path = Path(model)
+    if path.parent.resolve() == paths.pretrained_dir().resolve():
+        return f"starter model {path.name} (pretrained/)"
+    return model
+
+
 def _model_line(label: str, model: str, trained_on: str) -> str:
-    return f"{label}: {model} — trained on {trained_on}"
+    return f"{label}: {model_name(model)} — trained on {trained_on}"
 
 
 def header_text(pred: Prediction) -> str:
@@ -130,7 +148,7 @@ class PredictView(ttk.Frame):
     @staticmethod
     def _placeholder(fig: Figure) -> None:
         ax = fig.add_subplot()
-        ax.text(0.5, 0.5, PLACEHOLDER, ha="center", va="center", fontsize=11, color="0.3")
+        ax.text(0.5, 0.5, placeholder_text(), ha="center", va="center", fontsize=11, color="0.3")
         ax.set_axis_off()
 
     def _image(self, fig: Figure, pred: Prediction, bars: dict, timeline: dict) -> None:

@@ -35,7 +35,11 @@ FACE_PRESETS: dict[str, FaceCNNConfig] = {
     "quick": FaceCNNConfig(
         channels=(16, 32, 64), convs_per_block=1, embed_dim=128, dropout=0.3, block_dropout=0.0
     ),
-    "full": FaceCNNConfig(channels=(40, 80, 160, 320), convs_per_block=2, embed_dim=256),
+    # The starter model's network: VGG-style, 1.24 M parameters (5 MB), about 200
+    # training images/s on a 2-core CPU, so 30 epochs of FER-2013 fit a CPU afternoon.
+    "full": FaceCNNConfig(
+        channels=(32, 64, 128, 256), convs_per_block=2, embed_dim=256, block_dropout=0.05
+    ),
 }
 
 

@@ -40,7 +40,9 @@ SPEECH_PRESETS: dict[str, SpeechCNNConfig] = {
     "quick": SpeechCNNConfig(
         channels=(16, 32, 64, 64), embed_dim=96, dropout=0.3, block_dropout=0.0
     ),
-    "full": SpeechCNNConfig(channels=(32, 64, 128, 256), convs_per_block=2, embed_dim=128),
+    # The starter model's network (the defaults above, 0.37 M parameters). The earlier
+    # (32, 64, 128, 256) x 2 network trained 3.7x slower on a CPU (9 vs 33 clips/s).
+    "full": SpeechCNNConfig(),
 }
 
 

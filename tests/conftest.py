@@ -24,13 +24,24 @@ needs_shared = pytest.mark.skipif(
 
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_cache(tmp_path_factory):
-    """Keep test caches, generated data and trained runs out of the project's folders."""
+    """Keep test caches, generated data and trained runs out of the project's folders.
+
+    The starter models are hidden too (an empty pretrained folder), so a test sees the
+    workbench as a user who has trained nothing and has no starter models; the tests of
+    the starter models themselves point ``WORKBENCH_PRETRAINED_DIR`` back at pretrained/.
+    """
     base = tmp_path_factory.mktemp("workbench")
-    keys = ("WORKBENCH_CACHE_DIR", "WORKBENCH_DATA_DIR", "WORKBENCH_RUNS_DIR")
+    keys = (
+        "WORKBENCH_CACHE_DIR",
+        "WORKBENCH_DATA_DIR",
+        "WORKBENCH_RUNS_DIR",
+        "WORKBENCH_PRETRAINED_DIR",
+    )
     old = {k: os.environ.get(k) for k in keys}
     os.environ["WORKBENCH_CACHE_DIR"] = str(base / "cache")
     os.environ["WORKBENCH_DATA_DIR"] = str(base / "data")
     os.environ["WORKBENCH_RUNS_DIR"] = str(base / "runs")
+    os.environ["WORKBENCH_PRETRAINED_DIR"] = str(base / "no-pretrained")
     yield
     for k, v in old.items():
         if v is None:

@@ -387,7 +387,7 @@ def test_predict_view_draws_each_kind(display, tmp_path, clip, models):
     import tkinter as tk
 
     from emotion_gui.charts import ChartRenderer
-    from emotion_gui.predict_view import PLACEHOLDER, PredictView
+    from emotion_gui.predict_view import PredictView, placeholder_text
 
     photo = tmp_path / "face.png"
     Image.fromarray(np.random.default_rng(2).integers(0, 256, (48, 48), np.uint8)).save(photo)
@@ -405,7 +405,7 @@ def test_predict_view_draws_each_kind(display, tmp_path, clip, models):
         view = PredictView(root, renderer)
         view.pack(fill=tk.BOTH, expand=True)
         pump(root, lambda: renderer.idle() and view.chart.shown > 0)
-        assert view.kind is None and view.figure.axes[0].texts[0].get_text() == PLACEHOLDER
+        assert view.kind is None and view.figure.axes[0].texts[0].get_text() == placeholder_text()
         for pred in preds:
             before = view.chart.shown
             view.show(pred)

@@ -88,6 +88,8 @@ def trained_on(loaded: LoadedModel) -> str:
     data = loaded.payload.get("split") or {}
     if data.get("is_demo"):
         return DEMO_LABEL
+    if data.get("label"):  # a starter model from pretrained/
+        return data["label"]
     path = data.get("path", "unknown data")
     return " + ".join(path) if isinstance(path, list) else path  # fusion: faces + speech
 

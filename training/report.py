@@ -56,12 +56,12 @@ def comparison_baselines(runs: list[dict]) -> dict[str, float]:
 def describe_split(data: dict) -> str:
     """'validation PublicTest, test PrivateTest' or 'by actor: train 1-8, validation 9-10, …'."""
     if "actors" in data:
-        parts = [f"{name} {_ranges(ids)}" for name, ids in data["actors"].items() if ids]
+        parts = [f"{name} {actor_ranges(ids)}" for name, ids in data["actors"].items() if ids]
         return "by actor — " + ", ".join(parts).replace("val ", "validation ")
     return f"validation {data.get('validation', '?')}, test {data.get('test', 'none')}"
 
 
-def _ranges(ids: list[int]) -> str:
+def actor_ranges(ids: list[int]) -> str:
     ids, out = sorted(ids), []
     start = prev = ids[0]
     for a in ids[1:] + [None]:

@@ -129,10 +129,24 @@ def find_runs(kind: str | None = None, root: str | Path | None = None) -> list[P
     return [p for _, p in sorted(found)]
 
 
+# The starter models shipped in pretrained/ (see the model cards beside them).
+STARTER_FILES = {
+    "face": "face_fer2013.pt",
+    "speech": "speech_ravdess.pt",
+    "fusion": "fusion_fer_ravdess.pt",
+}
+
+
+def starter_model(kind: str) -> Path | None:
+    """The shipped starter model of ``kind``, or None if pretrained/ lacks it."""
+    path = paths.pretrained_dir() / STARTER_FILES[kind]
+    return path if path.is_file() else None
+
+
 def default_fusion_model() -> Path | None:
-    """The latest finished fusion run's best.pt, or None (no starter fusion model ships)."""
+    """The latest finished fusion run's best.pt, else the starter fusion model, else None."""
     runs = find_runs("fusion")
-    return runs[-1] / "best.pt" if runs else None
+    return runs[-1] / "best.pt" if runs else starter_model("fusion")
 
 
 def default_model(kind: str) -> Path:
@@ -141,10 +155,8 @@ def default_model(kind: str) -> Path:
     runs = find_runs(kind)
     if runs:
         return runs[-1] / "best.pt"
-    starter = paths.pretrained_dir() / (
-        "face_fer2013.pt" if kind == "face" else "speech_ravdess.pt"
-    )
-    if starter.exists():
+    starter = starter_model(kind)
+    if starter is not None:
         return starter
     raise WorkbenchError(
         f"No trained {kind} model yet; train one with 'python workbench.py train {kind}' "

@@ -33,6 +33,7 @@ from .callbacks import Callback
 from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from .data import KINDS, TaskData, TensorSet, load_task_data, resolve_data, speech_actors
 from .device import choose_device
+from .export import count_seen
 from .fit import FitConfig, FitResult, fit
 from .fusion_data import PAIRINGS, load_fusion_data, resolve_fusion_paths
 from .late import search_weight, set_late_weight
@@ -45,7 +46,7 @@ from .runs import new_run_dir, write_json
 FIT_PRESETS: dict[tuple[str, str], FitConfig] = {
     ("face", "quick"): FitConfig(epochs=10, batch_size=32, lr=3e-3, weight_decay=1e-4),
     ("face", "full"): FitConfig(
-        epochs=60, batch_size=128, lr=2e-3, weight_decay=5e-4, label_smoothing=0.1, patience=15
+        epochs=30, batch_size=64, lr=2e-3, weight_decay=5e-4, label_smoothing=0.1, patience=15
     ),
     ("speech", "quick"): FitConfig(epochs=12, batch_size=32, lr=3e-3, weight_decay=1e-4),
     ("speech", "full"): FitConfig(
@@ -449,11 +450,14 @@ def evaluate_checkpoint(
     path, _ = resolve_data(loaded.kind, data)
     path = path.resolve()
     saved = loaded.payload.get("split") or {}
+    seen = None  # items the model trained on, where it can be counted
     if loaded.kind == "face":
-        split, items, held_out = _face_items(path, split, saved)
+        split, items, held_out, seen = _face_items(path, split, saved)
     else:
         split, items, held_out = _speech_items(path, split, saved, loaded.preprocessing)
     metrics = evaluate_model(loaded.model, items, loaded.classes)
+    if seen is not None:
+        metrics["seen_in_training"] = seen
     metrics.update(
         {
             "split": split,
@@ -502,7 +506,7 @@ def _evaluate_fusion(loaded, data: str | list[str] | None, split: str) -> dict:
             f"The data has no {split} items for this model; choose another --split."
         )
     metrics = evaluate_model(loaded.model, items, loaded.classes)
-    same = [str(p) for p in paths] == [str(p) for p in saved.get("path", [])]
+    same = [Path(p).resolve() for p in paths] == [Path(p).resolve() for p in saved.get("path", [])]
     metrics.update(
         {
             "split": split,
@@ -515,7 +519,9 @@ def _evaluate_fusion(loaded, data: str | list[str] | None, split: str) -> dict:
     return metrics
 
 
-def _face_items(path: Path, split: str, saved: dict) -> tuple[str, TensorSet, bool | None]:
+def _face_items(
+    path: Path, split: str, saved: dict
+) -> tuple[str, TensorSet, bool | None, int | None]:
     fer = load_fer2013(path)
     if split == "auto":
         split = "test" if len(split_indices(fer, "test")) else "val"
@@ -528,9 +534,13 @@ def _face_items(path: Path, split: str, saved: dict) -> tuple[str, TensorSet, bo
     )
     if not len(ds):
         raise WorkbenchError(f"{describe(path)} has no {split} images; choose another --split.")
+    if "train_fingerprints" in saved:
+        # A starter model knows its training images by content, whatever the folder.
+        seen = count_seen(ds.images, saved["train_fingerprints"])
+        return split, TensorSet(ds.images, ds.labels), seen == 0, seen
     same_data = saved.get("path") == str(path)
     held_out = {"train": False, "val": True, "test": True}.get(split, None if same_data else True)
-    return split, TensorSet(ds.images, ds.labels), held_out
+    return split, TensorSet(ds.images, ds.labels), held_out, None
 
 
 def _speech_items(
