@@ -413,6 +413,30 @@ def stratified_holdout(
     return np.sort(np.concatenate(held)) if held else np.array([], dtype=np.int64)
 
 
+def _hashes(images: np.ndarray | torch.Tensor) -> np.ndarray:
+    arr = np.ascontiguousarray(np.asarray(images, dtype=np.uint8))
+    rows = arr.reshape(len(arr), -1)
+    out = np.empty(len(rows), dtype=np.int64)
+    for i, row in enumerate(rows):
+        digest = hashlib.blake2b(row.tobytes(), digest_size=8).digest()
+        out[i] = int.from_bytes(digest, "little") >> 1  # 63 bits: fits an int64
+    return out
+
+
+def fingerprints(images: np.ndarray | torch.Tensor) -> np.ndarray:
+    """Content hashes of (N, 48, 48) uint8 images, sorted and unique.
+
+    Identical pixels give identical hashes whatever file, folder or CSV they came from,
+    so FER-2013's own exact duplicates across its splits are caught too.
+    """
+    return np.unique(_hashes(images))
+
+
+def count_seen(images: np.ndarray | torch.Tensor, seen: np.ndarray | torch.Tensor) -> int:
+    """How many of ``images`` have a fingerprint in ``seen`` (a model's training images)."""
+    return int(np.isin(_hashes(images), np.asarray(seen)).sum())
+
+
 # ------------------------------------------------------------------ dataset
 
 

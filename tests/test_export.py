@@ -12,8 +12,9 @@ import pytest
 import torch
 from conftest import ROOT, fer_rows, write_fer_csv
 
+from datasets.fer2013 import count_seen, fingerprints
 from training.checkpoint import load_checkpoint
-from training.export import count_seen, export_starter, fingerprints, recipe_command
+from training.export import export_starter, recipe_command
 from training.train import TrainOptions, evaluate_checkpoint, train_model
 
 

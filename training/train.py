@@ -21,7 +21,7 @@ import torch
 
 from datasets.audio import FeatureParams
 from datasets.errors import WorkbenchError, describe
-from datasets.fer2013 import FER2013, load_fer2013, split_indices
+from datasets.fer2013 import FER2013, count_seen, load_fer2013, split_indices
 from datasets.ravdess import ActorSplit, default_actor_split, scan_ravdess
 from datasets.speech import RavdessSpeech
 from models import FUSION_VARIANTS, PRESETS, SINGLE_VARIANTS, build_model
@@ -33,7 +33,6 @@ from .callbacks import Callback
 from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from .data import KINDS, TaskData, TensorSet, load_task_data, resolve_data, speech_actors
 from .device import choose_device
-from .export import count_seen
 from .fit import FitConfig, FitResult, fit
 from .fusion_data import PAIRINGS, load_fusion_data, resolve_fusion_paths
 from .late import search_weight, set_late_weight
