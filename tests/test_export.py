@@ -14,7 +14,7 @@ from conftest import ROOT, fer_rows, write_fer_csv
 
 from datasets.fer2013 import count_seen, fingerprints
 from training.checkpoint import load_checkpoint
-from training.export import export_starter, recipe_command
+from training.export import data_label, export_starter, recipe_command
 from training.train import TrainOptions, evaluate_checkpoint, train_model
 
 
@@ -139,3 +139,13 @@ def test_speech_starter_names_its_actors_and_licence(ravdess_dir, tmp_path):
     test = evaluate_checkpoint(out, str(ravdess_dir), split="test")
     assert every["held_out"] is False and test["held_out"] is True
     assert "seen_in_training" not in every  # actors, not fingerprints, decide for speech
+
+
+def test_data_labels_say_what_a_starter_learned_from():
+    actors = {"actors": {"train": [1, 2, 3, 4, 7], "val": [8], "test": [9]}, "is_demo": False}
+    assert data_label("speech", actors) == "RAVDESS speech, actors 1-4, 7"
+    assert data_label("fusion", actors, "class") == (
+        "FER-2013 faces + RAVDESS speech, actors 1-4, 7, paired by emotion"
+    )
+    assert data_label("fusion", actors, "takes") == "RAVDESS audio-video takes, actors 1-4, 7"
+    assert data_label("face", {"is_demo": True}) == "built-in synthetic demo data"

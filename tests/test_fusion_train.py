@@ -232,3 +232,16 @@ def test_a_fusion_run_resumes_where_it_stopped(fast, tmp_path):
     assert [line.split(",")[0] for line in history[1:]] == ["1", "2"]
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["options"]["n_frames"] == 2 and config["options"]["fraction"] == 0.5
+
+
+def test_a_late_fusion_run_exports_as_a_starter_with_its_weight_search(trained, tmp_path):
+    from training.export import export_starter
+
+    out = tmp_path / "fusion_fer_ravdess.pt"
+    card = export_starter(trained["late"].run_dir, out).read_text()
+    loaded = load_checkpoint(out, kind="fusion")
+    assert loaded.payload["split"]["label"] == "built-in synthetic demo data"
+    assert "Late-fusion face weight" in card and "for the speech member alone" in card
+    assert "--fusion late" in card and "research use" in card and "CC BY-NC-SA" in card
+    fresh = json.loads((trained["late"].run_dir / "metrics.json").read_text())
+    assert f"Accuracy **{fresh['accuracy']:.1%}**" in card  # same code: same score
