@@ -65,15 +65,6 @@ class FaceCNN(Classifier):
         )
         self._make_head()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        logits = self.head(self.encode(x))
-        if self.training:
-            return logits
-        # In evaluation, average with the mirror image: a face and its mirror show the same
-        # emotion, and the two views' errors differ (FER-2013 validation, epoch 5 of the
-        # starter recipe: 61.0% against 60.0% for one view).
-        return (logits + self.head(self.encode(x.flip(-1)))) / 2
-
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 1, 48, 48) → (B, embed_dim) face embedding (used by the fusion models)."""
         # Centre the [0, 1] pixels so the first convolution starts from a sensible scale.

@@ -123,7 +123,7 @@ def export_starter(run_dir: str | Path, out: str | Path, *, notes: str = "") -> 
     tmp.replace(out)
     # The card reports the shipped file as this version of the code runs it, measured now
     # on the run's own held-out split (the code that trained it may have scored it
-    # differently, e.g. before faces were averaged with their mirror image).
+    # differently, had preprocessing or the network's evaluation changed since).
     split_name = run["metrics"]["split"]
     fresh = evaluate_checkpoint(out, None if kind == "fusion" else split["path"], split=split_name)
     card = out.with_suffix(".md")
