@@ -178,8 +178,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     seen = metrics.get("seen_in_training")
     if seen:
         print(
-            f"note: {seen} of these {metrics['n_items']} images are ones the model trained on, "
-            "so this is not a held-out score"
+            f"note: {seen} of these {metrics['n_items']} images are, pixel for pixel, among the "
+            "model's training images, so this is not a fully held-out score"
         )
     elif metrics["held_out"] is not True:
         how = "includes" if metrics["held_out"] is False else "may include"

@@ -43,7 +43,7 @@ DEFAULT_PAIRS = [
 def held_out_words(metrics: dict) -> str:
     seen = metrics.get("seen_in_training")
     if seen:
-        return f"NO: {seen} items were trained on"
+        return f"NO: {seen} of {metrics['n_items']} are pixel copies of training images"
     return {True: "yes", False: "NO: includes training items", None: "unknown"}[metrics["held_out"]]
 
 
