@@ -38,7 +38,7 @@ from training.predict import (
     predict_image,
     predict_video,
 )
-from training.runs import find_runs, load_run
+from training.runs import find_runs, load_run, load_starter
 from training.train import TrainOptions
 
 from .charts import ChartRenderer
@@ -566,18 +566,29 @@ class WorkbenchApp:
             if run["kind"] not in seen:
                 seen.add(run["kind"])
                 self._add_run(run, use_model=False)
+        # Kinds the user has trained nothing of show the starter model that answers for them.
+        for kind in PREDICT_KINDS:
+            if kind in seen:
+                continue
+            try:
+                run = load_starter(kind)
+            except Exception as exc:
+                log.warning("skipping the %s starter model: %s", kind, exc)
+                continue
+            if run is not None:
+                self._add_run(run, use_model=False)
 
     def _add_run(self, run: dict, *, use_model: bool = True) -> None:
-        self.runs = [r for r in self.runs if r["dir"] != run["dir"]] + [run]
+        self.runs = [r for r in self.runs if r["model"] != run["model"]] + [run]
         if use_model and run["kind"] in PREDICT_KINDS:
-            self.models[run["kind"]] = run["dir"] / "best.pt"
+            self.models[run["kind"]] = run["model"]
         self.results_view.set_runs(self.runs, show=run)
         self.compare_view.show(self.runs)
 
     def _run_chosen(self, run: dict) -> None:
         """A run picked in the Results list becomes the model its kind predicts with."""
         if run["kind"] in PREDICT_KINDS:
-            self.models[run["kind"]] = run["dir"] / "best.pt"
+            self.models[run["kind"]] = run["model"]
             self.status_var.set(f"Predictions of {PREDICTS[run['kind']]} now use {run_label(run)}")
 
     def show_confusion(self) -> None:

@@ -21,11 +21,13 @@ MAX_RUNS = 6  # more bars than this stop being readable at 1280 px
 
 
 def short_label(run: dict) -> str:
-    """'Facial CNN\ndemo, 10:07' or 'Fusion concat\n(takes)\nreal, 10:10': fits under a
-    bar, six bars side by side."""
+    """'Facial CNN\ndemo, 10:07', 'Fusion concat\n(takes)\nreal, 10:10' or 'Speech
+    CNN\nstarter model': fits under a bar, six bars side by side."""
+    name = model_name(run).replace(" (", "\n(")  # fusion: its pairing on a line of its own
+    if run.get("starter"):
+        return f"{name}\nstarter model"
     source = "demo" if run["config"].get("data", {}).get("is_demo") else "real"
     when = run["config"].get("created", "")[11:16]  # HH:MM of "YYYY-mm-dd HH:MM:SS"
-    name = model_name(run).replace(" (", "\n(")  # fusion: its pairing on a line of its own
     return f"{name}\n{source}" + (f", {when}" if when else "")
 
 

@@ -146,6 +146,12 @@ class ResultsView(ttk.Frame):
             + f"): accuracy {m['accuracy']:.1%}, UAR {m['uar']:.1%}, macro F1 "
             f"{m['macro_f1']:.1%}. Best epoch {m['best_epoch']} of {m['epochs_run']}."
             + (f" Face weight {late['weight']:.2f}, chosen on validation." if late else "")
+            + (
+                f" A starter model: its card, {run['model'].with_suffix('.md').name} in "
+                "pretrained/, tells how it was trained."
+                if run.get("starter")
+                else ""
+            )
         )
         self.table.delete(*self.table.get_children())
         for name, row in m["per_class"].items():

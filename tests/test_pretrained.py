@@ -174,3 +174,33 @@ def test_evaluate_all_of_the_shared_fer_counts_the_starters_training_images():
     # Everything but the model's own validation hold-out (2,872) was trained on; the odd
     # validation image may have an exact duplicate (with another label) in training.
     assert 25_837 <= metrics["seen_in_training"] < 25_837 + 50
+
+
+def test_the_window_shows_the_starters_results_until_something_is_trained(
+    with_starters, display, fer_csv, ravdess_dir, tk_garbage_module, tk_garbage
+):
+    import tkinter as tk
+
+    from conftest import pump
+
+    from datasets.sources import DataSources
+    from emotion_gui.app import WorkbenchApp
+
+    root = tk.Tk()
+    app = WorkbenchApp(root, DataSources(fer_csv.parent, ravdess_dir))
+    try:
+        pump(root, lambda: app.loaded is not None and app.renderer.idle())
+        assert [r["model"] for r in app.runs] == [FACE, SPEECH, FUSION]
+        assert [r["model"] for r in app.compare_view.runs] == [FACE, SPEECH, FUSION]
+        face = app.runs[0]
+        app.results_view.show(face)
+        summary = app.results_view.summary_var.get()
+        assert summary.startswith(
+            "Facial CNN · starter face_fer2013.pt on FER-2013 training images"
+        )
+        assert f"accuracy {face['metrics']['accuracy']:.1%}" in summary
+        assert "face_fer2013.md in pretrained/" in summary
+        app._run_chosen(app.runs[1])
+        assert app.models["speech"] == SPEECH
+    finally:
+        app.close()

@@ -8,6 +8,7 @@ points it at holds images the model learned from.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -126,9 +127,42 @@ def export_starter(run_dir: str | Path, out: str | Path, *, notes: str = "") -> 
     # differently, had preprocessing or the network's evaluation changed since).
     split_name = run["metrics"]["split"]
     fresh = evaluate_checkpoint(out, None if kind == "fusion" else split["path"], split=split_name)
+    # The run's record travels inside the file, so the window can show the starter model's
+    # curves and held-out confusion matrix beside the user's own runs.
+    starter["run"] = starter_record(run, fresh)
+    torch.save(starter, tmp)
+    tmp.replace(out)
     card = out.with_suffix(".md")
     card.write_text(model_card(run, out, fresh, notes=notes), encoding="utf-8")
     return card
+
+
+def starter_record(run: dict, fresh: dict) -> dict:
+    """What ``runs.load_starter`` rebuilds a run from: the run's config and per-epoch
+    history, and its metrics with the held-out scores replaced by ``fresh`` (the shipped
+    file's own). Plain JSON types only, as ``torch.load(weights_only=True)`` requires."""
+    scores = {k: fresh[k] for k in RECORD_SCORES if k in fresh}
+    record = {
+        "config": run["config"],
+        "history": run["history"],
+        "metrics": {**run["metrics"], **scores},
+    }
+    return json.loads(json.dumps(record))
+
+
+# The scores an exported record takes from the fresh evaluation of the shipped file.
+RECORD_SCORES = (
+    "accuracy",
+    "uar",
+    "macro_f1",
+    "per_class",
+    "confusion",
+    "confusion_normalized",
+    "classes",
+    "n_items",
+    "loss",
+    "split",
+)
 
 
 def weakest_classes(metrics: dict, n: int = 3) -> list[str]:

@@ -78,7 +78,8 @@ def read_history(path: Path) -> list[dict]:
 
 
 def load_run(run_dir: str | Path) -> dict:
-    """A finished run: ``{"name", "dir", "kind", "config", "history", "metrics"}``."""
+    """A finished run: ``{"name", "dir", "model", "kind", "config", "history", "metrics"}``
+    (``model`` is the run's best.pt)."""
     run_dir = Path(run_dir).expanduser()
     if run_dir.is_file():
         run_dir = run_dir.parent
@@ -102,6 +103,7 @@ def load_run(run_dir: str | Path) -> dict:
     return {
         "name": config.get("name") or run_dir.name,
         "dir": run_dir,
+        "model": run_dir / "best.pt",
         "kind": config.get("kind", "?"),
         "config": config,
         "history": history,
@@ -141,6 +143,36 @@ def starter_model(kind: str) -> Path | None:
     """The shipped starter model of ``kind``, or None if pretrained/ lacks it."""
     path = paths.pretrained_dir() / STARTER_FILES[kind]
     return path if path.is_file() else None
+
+
+def load_starter(kind: str) -> dict | None:
+    """The starter model of ``kind`` as a run (see ``load_run``) with ``starter`` True,
+    rebuilt from the record ``export`` packs into it; None if pretrained/ lacks it or it
+    carries no record. Its data is named by the label saved with it, not a path on the
+    machine that trained it."""
+    path = starter_model(kind)
+    if path is None:
+        return None
+    from .checkpoint import read_checkpoint  # torch: only when a starter model is there
+
+    payload = read_checkpoint(path)
+    record = payload.get("run")
+    if not isinstance(record, dict):
+        return None
+    config = dict(record["config"])
+    label = (payload.get("split") or {}).get("label")
+    if label:
+        config["data"] = {**config.get("data", {}), "path": label}
+    return {
+        "name": f"starter {path.name}",
+        "dir": path.parent,
+        "model": path,
+        "kind": payload["kind"],
+        "config": config,
+        "history": record.get("history", []),
+        "metrics": record["metrics"],
+        "starter": True,
+    }
 
 
 def default_fusion_model() -> Path | None:
