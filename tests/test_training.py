@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import threading
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -166,6 +168,17 @@ def test_early_stopping_on_validation(tmp_path):
     assert result.epochs_run == result.best_epoch + 2 < 30
 
 
+def test_a_run_that_reaches_its_last_epoch_did_not_stop_early():
+    torch.manual_seed(0)
+    # A linear model that does not learn (lr 0): epoch 1 is the best, and patience 2 runs
+    # out exactly at the third and last epoch, which is not an early stop.
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(48 * 48, 7))
+    config = FitConfig(epochs=3, patience=2, lr=0.0, weight_decay=0.0)
+    result = fit(model, pattern_faces(5), pattern_faces(3, seed=1), config)
+    assert result.epochs_run == 3 and result.best_epoch == 1
+    assert not result.early_stopped
+
+
 # --------------------------------------------------- runs, resume, checkpoints
 
 
@@ -224,6 +237,27 @@ def test_resume_continues_the_epoch_count_and_matches_a_straight_run(fer_csv, tm
     # Weights, optimiser and random state all carried over: the same curve as straight.
     for got, want in zip(resumed.fit.history, hist):
         assert got["val_loss"] == pytest.approx(want["val_loss"], rel=1e-4)
+
+
+def test_a_resumed_run_counts_the_time_of_its_earlier_chunks(fer_csv, tmp_path):
+    opts = {"kind": "face", "data": str(fer_csv.parent), "epochs": 3, "batch_size": 8}
+    stop = threading.Event()
+    run = tmp_path / "run"
+    train_model(
+        TrainOptions(**opts, out=run),
+        callbacks=[Recorder(stop_at=(3, 1), event=stop)],
+        stop_event=stop,
+    )
+    # Pretend the two finished epochs took an hour each (a long run cut off by a session end).
+    last = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
+    for record in last["history"]:
+        record["seconds"] = 3600.0
+    torch.save(last, run / "last.pt")
+    t = time.perf_counter()
+    resumed = train_model(TrainOptions(kind="face", resume=str(run)))
+    wall = time.perf_counter() - t
+    assert 7200.0 < resumed.metrics["seconds"] <= 7200.0 + wall + 0.1
+    assert json.loads((run / "metrics.json").read_text())["seconds"] == resumed.metrics["seconds"]
 
 
 def test_resume_refuses_a_finished_run(fer_csv, tmp_path):

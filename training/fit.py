@@ -296,7 +296,7 @@ def fit(
             write_history(out / "history.csv", history)
         for cb in callbacks:
             cb.on_epoch_end({**record, "improved": improved, "best_epoch": best_epoch})
-        if config.patience and since_best >= config.patience:
+        if config.patience and since_best >= config.patience and epoch < config.epochs:
             early_stopped = True
             break
 

@@ -290,6 +290,9 @@ def train_model(
         opts, resume, saved = _resume_options(opts)
     check_options(opts)
     t0 = time.perf_counter()
+    earlier_seconds = (
+        sum(float(h["seconds"]) for h in resume["history"]) if resume is not None else 0.0
+    )
     branches = _load_branches(opts) if opts.kind == "fusion" and resume is None else {}
     task, is_demo = _load_data(opts, saved, branches, say)
     config = fit_config(opts)
@@ -381,7 +384,8 @@ def train_model(
         "stopped": result.stopped,
         "early_stopped": result.early_stopped,
         "device": result.device,
-        "seconds": round(time.perf_counter() - t0, 1),
+        # A resumed run counts the training time of its earlier chunks (their epochs).
+        "seconds": round(time.perf_counter() - t0 + earlier_seconds, 1),
         "val": {k: val[k] for k in ("accuracy", "uar", "macro_f1", "loss", "n_items")},
     }
     write_json(run_dir / "metrics.json", metrics)
