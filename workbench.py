@@ -200,6 +200,12 @@ def _print_bars(probabilities: dict[str, float], indent: str = "  ") -> None:
         print(f"{indent}{name:<10} {p:6.1%}  {'#' * round(40 * p)}")
 
 
+def _print_warnings(warnings: list[str]) -> None:
+    """Each reason to trust a prediction less, on its own line, under the answer."""
+    for warning in warnings:
+        print(f"warning: {warning}")
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from training.predict import predict_file
 
@@ -216,6 +222,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         return 0
     if pred.kind != "video":
         print(f"{pred.file}: {pred.top}  (model: {pred.model}, trained on {pred.trained_on})")
+        _print_warnings(pred.warnings)
         _print_bars(pred.probabilities)
         return 0
     face, speech, fused = pred.details["face"], pred.details["speech"], pred.details["fused"]
@@ -229,6 +236,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     )
     if fused.get("note"):
         print(f"  ({fused['note']})")
+    _print_warnings(pred.warnings)
     _print_bars(pred.probabilities)
     print(
         f"face: {face_top} {mean[face_top]:.0%}, the mean over the "

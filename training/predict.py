@@ -4,6 +4,11 @@ video clips (the face model on evenly sampled frames, the speech model on the ta
 
 ``predict_file(path, model=None)`` picks the model kind from the file type; without a
 model it uses the latest trained run of that kind, or the shipped starter model.
+
+Every prediction carries ``warnings``: one sentence each for a reason to trust its answer
+less (a demo-trained model on real data, a quiet, clipped or mostly silent recording, a
+tiny or blurred face; see ``training.quality``). ``compare_with_starter`` adds the starter
+models' answer to a demo-trained model's, for the window to show side by side.
 """
 
 from __future__ import annotations
@@ -33,8 +38,9 @@ from datasets.labels import RAVDESS_TO_FER
 from datasets.sources import DEMO_LABEL
 from datasets.video import clip_audio, clip_faces
 
+from . import quality
 from .checkpoint import LoadedModel, load_checkpoint, read_checkpoint, resolve_checkpoint
-from .runs import default_fusion_model, default_model
+from .runs import default_fusion_model, default_model, starter_model
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm")
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3")
@@ -51,6 +57,11 @@ class Prediction:
     model: str
     probabilities: dict[str, float]
     trained_on: str = ""  # the model's training data, e.g. "built-in synthetic demo data"
+    warnings: list[str] = field(default_factory=list)  # one sentence each; may be empty
+    # Kinds of the models that learned from demo data although the file is not demo data.
+    demo_models: tuple[str, ...] = ()
+    # The starter models' answer to the same file (see ``compare_with_starter``), or None.
+    starter: Prediction | None = field(default=None, repr=False)
     details: dict = field(default_factory=dict)  # JSON-safe extras: box, windows, seconds…
     arrays: dict[str, np.ndarray | list[np.ndarray]] = field(default_factory=dict, repr=False)
     feature_params: FeatureParams | None = field(default=None, repr=False)  # of "features"
@@ -67,6 +78,7 @@ class Prediction:
             "trained_on": self.trained_on,
             "top": self.top,
             "probabilities": self.probabilities,
+            "warnings": list(self.warnings),
             **self.details,
         }
 
@@ -94,10 +106,47 @@ def trained_on(loaded: LoadedModel) -> str:
     return " + ".join(path) if isinstance(path, list) else path  # fusion: faces + speech
 
 
+def learned_from_demo(loaded: LoadedModel) -> bool:
+    """Whether the model was trained on the built-in synthetic demo data."""
+    return bool((loaded.payload.get("split") or {}).get("is_demo"))
+
+
+# Per model kind: what a file that is not demo data is, and the real data to train on.
+_REAL_FILE = {"image": "real photos", "audio": "real recordings", "video": "real clips"}
+_REAL_DATA = {
+    "image": "real FER-2013 photos",
+    "audio": "real RAVDESS recordings",
+    "video": "real FER-2013 and RAVDESS data",
+}
+
+
+def _demo_check(
+    path: str | Path, kind: str, models: dict[str, LoadedModel]
+) -> tuple[tuple[str, ...], list[str]]:
+    """The kinds among ``models`` (kind → model) that learned from demo data, when the
+    file at ``path`` is not demo data, and the warning that says so (none when all is well)."""
+    demo = tuple(k for k, m in models.items() if learned_from_demo(m))
+    if not demo or quality.is_demo_file(path):
+        return (), []
+    starters = [p.name for p in (starter_model(k) for k in demo) if p is not None]
+    warning = quality.demo_model_warning(demo, _REAL_FILE[kind], starters, _REAL_DATA[kind])
+    return demo, [warning]
+
+
 @torch.inference_mode()
 def _softmax(loaded: LoadedModel, x: torch.Tensor) -> np.ndarray:
     """(B, C) class probabilities of a batch (model in eval mode: items are independent)."""
-    return torch.softmax(loaded.model(x), dim=1).numpy()
+    return _finite(loaded, torch.softmax(loaded.model(x).float(), dim=1).numpy())
+
+
+def _finite(loaded: LoadedModel, probs: np.ndarray) -> np.ndarray:
+    """``probs``, refused when a damaged model made them NaN: nothing non-finite is shown."""
+    if not np.isfinite(probs).all():
+        raise WorkbenchError(
+            f"The model {describe(loaded.path)} gave invalid (NaN) probabilities, so its "
+            "weights are damaged; retrain it or choose another model."
+        )
+    return probs
 
 
 def _probabilities(loaded: LoadedModel, x: torch.Tensor) -> np.ndarray:
@@ -158,11 +207,15 @@ def predict_image(
     gray = read_gray(path)
     crop = default_detector().find(gray, source=path, detect=detect)
     probs = _probabilities(loaded, _faces_tensor(crop.face[None]))  # (1, 1, 48, 48)
+    demo, warnings = _demo_check(path, "image", {"face": loaded})
+    warnings += quality.face_warnings(crop.face[None], [quality.face_side(crop.box, gray.shape)])
     return Prediction(
         kind="image",
         file=str(path),
         model=str(loaded.path),
         trained_on=trained_on(loaded),
+        warnings=warnings,
+        demo_models=demo,
         probabilities=_as_dict(loaded.classes, probs),
         details={
             "box": [int(v) for v in crop.box] if crop.box is not None else None,
@@ -217,11 +270,15 @@ def predict_audio(path: str | Path, *, model: str | Path | None = None) -> Predi
     y = read_audio(path, params.sample_rate)
     require_sound(y, params.sample_rate, path)
     heard = _hear(loaded, y, params)
+    demo, warnings = _demo_check(path, "audio", {"speech": loaded})
+    warnings += quality.audio_warnings(y, params.sample_rate)
     return Prediction(
         kind="audio",
         file=str(path),
         model=str(loaded.path),
         trained_on=trained_on(loaded),
+        warnings=warnings,
+        demo_models=demo,
         probabilities=heard.probabilities,
         details={"seconds": round(len(y) / params.sample_rate, 2), "windows": heard.windows},
         arrays={"waveform": y, "features": heard.features},
@@ -254,7 +311,7 @@ def _fuse(loaded: LoadedModel, clip, y: np.ndarray, sample_rate: int) -> dict[st
         "found": torch.from_numpy(np.asarray(clip.found, bool))[None],
         "features": torch.from_numpy(features_of(y, params))[None, None],  # (1, 1, bins, T)
     }
-    probs = torch.softmax(loaded.model(batch).float(), dim=1)[0].numpy()
+    probs = _finite(loaded, torch.softmax(loaded.model(batch).float(), dim=1)[0].numpy())
     return _as_dict(loaded.classes, probs)
 
 
@@ -337,11 +394,20 @@ def predict_video(
         }
     fused["probabilities"] = fused_probs
     fused["top"] = max(fused_probs, key=fused_probs.get)
+    models = {"face": face, "speech": speech, **({"fusion": fusion} if fusion else {})}
+    demo, warnings = _demo_check(path, "video", models)
+    sides = [
+        quality.face_side(b, f.shape) for f, b, ok in zip(clip.frames, clip.boxes, clip.found) if ok
+    ]
+    warnings += quality.face_warnings(clip.faces, sides)
+    warnings += quality.audio_warnings(y, params.sample_rate, what="The clip's sound")
     return Prediction(
         kind="video",
         file=str(path),
         model=fused["model"] or str(face.path),
         trained_on=fused["trained_on"] or trained_on(face),
+        warnings=warnings,
+        demo_models=demo,
         probabilities=fused_probs,
         details={
             "fused": fused,
@@ -415,3 +481,48 @@ def predict_file(
         f"recording ({', '.join(AUDIO_SUFFIXES[:2])}…) nor a video clip "
         f"({', '.join(VIDEO_SUFFIXES[:2])}…); pass a photo, a speech file or a clip."
     )
+
+
+def compare_with_starter(pred: Prediction, *, detect: bool = True) -> Prediction:
+    """``pred`` with ``starter`` set to the starter models' answer to the same file, when
+    models that learned from demo data gave ``pred`` and the file is not demo data (a
+    lesson in what training data does); ``pred`` unchanged otherwise, or when the
+    starter models it needs (for a video: face, speech and fusion) do not ship."""
+    if not pred.demo_models:
+        return pred
+    if pred.kind == "image" and (face := starter_model("face")):
+        pred.starter = predict_image(pred.file, model=face, detect=detect)
+    elif pred.kind == "audio" and (speech := starter_model("speech")):
+        pred.starter = predict_audio(pred.file, model=speech)
+    elif pred.kind == "video":
+        starters = {k: starter_model(k) for k in ("face", "speech", "fusion")}
+        if all(starters.values()):
+            pred.starter = predict_video(
+                pred.file,
+                face_model=starters["face"],
+                speech_model=starters["speech"],
+                fusion_model=starters["fusion"],
+            )
+    return pred
+
+
+def starter_lesson(pred: Prediction) -> str:
+    """One line on why a demo-trained model's answer and the starter models' differ."""
+    starter = pred.starter
+    if starter is None:
+        return ""
+    models = " and ".join(pred.demo_models)
+    plural = "s" if len(pred.demo_models) > 1 else ""
+    sources = " and ".join(dict.fromkeys(_kind_trained_on(starter, k) for k in pred.demo_models))
+    return (
+        f"Why the answers differ: your {models} model{plural} learned from the "
+        f"{DEMO_LABEL}, the starter model{plural} from {sources}; a model knows only the "
+        "kind of data it was trained on."
+    )
+
+
+def _kind_trained_on(pred: Prediction, kind: str) -> str:
+    """What ``pred``'s model of ``kind`` learned from (a video names three models)."""
+    if pred.kind != "video":
+        return pred.trained_on
+    return pred.details["fused" if kind == "fusion" else kind]["trained_on"]
