@@ -34,6 +34,7 @@ from training.predict import (
     AUDIO_SUFFIXES,
     IMAGE_SUFFIXES,
     VIDEO_SUFFIXES,
+    compare_with_starter,
     predict_audio,
     predict_image,
     predict_video,
@@ -651,15 +652,17 @@ class WorkbenchApp:
             self.predict(Path(f))
 
     def predict(self, path: Path, *, detect: bool = True) -> None:
-        """Predict ``path`` on a worker thread with the model of its kind."""
+        """Predict ``path`` on a worker thread with the model of its kind; when that model
+        learned from demo data and the file is not demo data, the starter models answer
+        too, to be shown beside it."""
         suffix = path.suffix.lower()
         face, speech, fusion = (self.models.get(k) for k in ("face", "speech", "fusion"))
         if suffix in IMAGE_SUFFIXES:
-            fn = lambda emit: predict_image(path, model=face, detect=detect)  # noqa: E731
+            predict = lambda: predict_image(path, model=face, detect=detect)  # noqa: E731
         elif suffix in AUDIO_SUFFIXES:
-            fn = lambda emit: predict_audio(path, model=speech)  # noqa: E731
+            predict = lambda: predict_audio(path, model=speech)  # noqa: E731
         elif suffix in VIDEO_SUFFIXES:
-            fn = lambda emit: predict_video(  # noqa: E731
+            predict = lambda: predict_video(  # noqa: E731
                 path, face_model=face, speech_model=speech, fusion_model=fusion
             )
         else:
@@ -668,6 +671,10 @@ class WorkbenchApp:
                 "reads; choose a .png/.jpg photo, a .wav/.flac recording or an .mp4 clip."
             )
             return
+
+        def fn(emit):
+            return compare_with_starter(predict(), detect=detect)
+
         job = BackgroundJob("predict", fn, self.events)
         job.subject = path
         self._start(job, f"Predicting {path.name}…")
@@ -763,7 +770,9 @@ class WorkbenchApp:
                 if pred.kind == "video"
                 else f"model {pred.model}"
             )
-            self.status_var.set(f"{Path(pred.file).name}: {pred.top} ({how})")
+            n = len(pred.warnings)
+            warned = f" — {n} warning{'s' if n > 1 else ''} above the chart" if n else ""
+            self.status_var.set(f"{Path(pred.file).name}: {pred.top} ({how}){warned}")
 
     def _training_event(self, ev: JobEvent) -> None:
         view = self.training_view

@@ -4,6 +4,11 @@ Photo: the picture with the face box, the 48x48 crop the model saw and its proba
 Recording: waveform, log-mel spectrogram and probabilities. Video: the sampled frames,
 the face model's probabilities frame by frame, the face (mean) and speech results, and the
 fused answer of both (a fusion model's, else their average).
+
+Under the header, the prediction's warnings stand out in a yellow strip. When a model that
+learned from the synthetic demo data answered a real file, the starter models' answer is
+drawn beside it, with one line (in blue) on why the two differ: a lesson about training
+data, not an error.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from datasets import paths
 from datasets.audio import FeatureParams
 from datasets.paired import PAIRED_NOTE
 from training.plots import plot_probabilities, plot_spectrogram, plot_timeline, plot_waveform
-from training.predict import Prediction
+from training.predict import Prediction, starter_lesson
 from training.runs import starter_model
 
 from .charts import ChartCanvas, ChartRenderer
@@ -34,6 +39,9 @@ STARTER_NOTE = "Until you train a model, the starter models in pretrained/ answe
 MAX_FRAMES = 8  # frames shown in a row for a video
 FACE_COLOR, SPEECH_COLOR = "C0", "C1"  # the Data tab's colours for faces and speech
 FUSED_COLOR = "C2"
+STARTER_COLOR = "C4"  # the starter models' answer beside a demo-trained model's
+WARNING_COLORS = {"background": "#fff3cd", "foreground": "#664d03"}  # a yellow strip
+LESSON_COLORS = {"background": "#e7f1ff", "foreground": "#084298"}  # a blue strip
 
 
 def _top(probabilities: dict[str, float]) -> tuple[str, float]:
@@ -82,6 +90,25 @@ def header_text(pred: Prediction) -> str:
     return "\n".join(lines)
 
 
+def warnings_text(pred: Prediction) -> str:
+    """The prediction's warnings, one "Warning: …" line each ("" when there are none)."""
+    return "\n".join(f"Warning: {w}" for w in pred.warnings)
+
+
+def _starter_title(pred: Prediction) -> str:
+    """The title over the starter models' bars: their answer and what they learned from."""
+    starter = pred.starter
+    top, p = _top(starter.probabilities)
+    what = "Starter models, fused" if starter.kind == "video" else "Starter model"
+    return f"{what}: {top} ({p:.0%})\nlearned from real data"
+
+
+def _learned(pred: Prediction) -> str:
+    """A second title line for a demo-trained model's bars when the starter models'
+    answer stands beside them ("" otherwise)."""
+    return "\nlearned from demo data" if pred.starter is not None else ""
+
+
 def _around(frame: np.ndarray, box: list[int] | None, margin: float = 0.35) -> np.ndarray:
     """The part of a (H, W) frame around a face box (with ``margin`` of its size), or all."""
     if box is None:
@@ -114,6 +141,31 @@ class PredictView(ttk.Frame):
             self, textvariable=self.header_var, anchor="w", justify="left", padding=(8, 6)
         )
         wrap_to_width(header).pack(side=tk.TOP, fill=tk.X)
+        # Shown only when there is something to say (see ``show``).
+        self.warnings_var = tk.StringVar(value="")
+        self.warnings_label = wrap_to_width(
+            tk.Label(
+                self,
+                textvariable=self.warnings_var,
+                anchor="w",
+                justify="left",
+                padx=8,
+                pady=4,
+                **WARNING_COLORS,
+            )
+        )
+        self.lesson_var = tk.StringVar(value="")
+        self.lesson_label = wrap_to_width(
+            tk.Label(
+                self,
+                textvariable=self.lesson_var,
+                anchor="w",
+                justify="left",
+                padx=8,
+                pady=4,
+                **LESSON_COLORS,
+            )
+        )
         self.chart = ChartCanvas(self, renderer)
         self.chart.pack(fill=tk.BOTH, expand=True)
         self.prediction: Prediction | None = None
@@ -132,6 +184,15 @@ class PredictView(ttk.Frame):
         draw = {"image": self._image, "audio": self._audio, "video": self._video}[pred.kind]
         self.prediction, self.kind = pred, pred.kind
         self.header_var.set(header_text(pred))
+        self.warnings_var.set(warnings_text(pred))
+        self.lesson_var.set(starter_lesson(pred))
+        for label, var in (
+            (self.warnings_label, self.warnings_var),
+            (self.lesson_label, self.lesson_var),
+        ):
+            label.pack_forget()
+            if var.get():
+                label.pack(side=tk.TOP, fill=tk.X, padx=8, pady=(0, 4), before=self.chart)
 
         def redraw(fig: Figure) -> None:
             fig.clear()
@@ -154,7 +215,20 @@ class PredictView(ttk.Frame):
     def _image(self, fig: Figure, pred: Prediction, bars: dict, timeline: dict) -> None:
         image, box = pred.arrays["image"], pred.details.get("box")
         w, h = pred.details.get("size") or (image.shape[1], image.shape[0])
-        if w > 1.2 * h:  # landscape: photo over the crop, bars down the right
+        ax_starter = None
+        if pred.starter is not None and w > 1.2 * h:  # the two answers side by side
+            grid = fig.add_gridspec(2, 3, width_ratios=(1.45, 0.8, 0.8), height_ratios=(1.3, 1))
+            ax_photo = fig.add_subplot(grid[0, 0])
+            ax_crop = fig.add_subplot(grid[1, 0])
+            ax_bars = fig.add_subplot(grid[:, 1])
+            ax_starter = fig.add_subplot(grid[:, 2])
+        elif pred.starter is not None:  # photo | crop over the two answers side by side
+            grid = fig.add_gridspec(2, 3, width_ratios=(1.3, 1, 1), height_ratios=(1, 1.2))
+            ax_photo = fig.add_subplot(grid[:, 0])
+            ax_crop = fig.add_subplot(grid[0, 1:])
+            ax_bars = fig.add_subplot(grid[1, 1])
+            ax_starter = fig.add_subplot(grid[1, 2])
+        elif w > 1.2 * h:  # landscape: photo over the crop, bars down the right
             grid = fig.add_gridspec(2, 2, width_ratios=(1.45, 1), height_ratios=(1.3, 1))
             ax_photo = fig.add_subplot(grid[0, 0])
             ax_crop = fig.add_subplot(grid[1, 0])
@@ -182,11 +256,28 @@ class PredictView(ttk.Frame):
 
         top, p = _top(pred.probabilities)
         bars["image"] = plot_probabilities(
-            ax_bars, pred.probabilities, title=f"Face model: {top} ({p:.0%})", color=FACE_COLOR
+            ax_bars,
+            pred.probabilities,
+            title=f"Face model: {top} ({p:.0%})" + _learned(pred),
+            color=FACE_COLOR,
+        )
+        if ax_starter is not None:
+            self._starter_bars(ax_starter, pred, bars)
+
+    @staticmethod
+    def _starter_bars(ax: Axes, pred: Prediction, bars: dict) -> None:
+        """The starter models' answer (``bars["starter"]``), labelled as such."""
+        probs = pred.starter.probabilities
+        bars["starter"] = plot_probabilities(
+            ax, probs, title=_starter_title(pred), color=STARTER_COLOR
         )
 
     def _audio(self, fig: Figure, pred: Prediction, bars: dict, timeline: dict) -> None:
-        grid = fig.add_gridspec(2, 2, width_ratios=(1.6, 1))
+        if pred.starter is not None:  # the two answers side by side on the right
+            grid = fig.add_gridspec(2, 3, width_ratios=(1.6, 0.8, 0.8))
+            self._starter_bars(fig.add_subplot(grid[:, 2]), pred, bars)
+        else:
+            grid = fig.add_gridspec(2, 2, width_ratios=(1.6, 1))
         ax_wave = fig.add_subplot(grid[0, 0])
         ax_spec = fig.add_subplot(grid[1, 0])
         ax_bars = fig.add_subplot(grid[:, 1])
@@ -204,7 +295,8 @@ class PredictView(ttk.Frame):
         bars["audio"] = plot_probabilities(
             ax_bars,
             pred.probabilities,
-            title=f"Speech model: {top} ({p:.0%})" + (f"\nmean of {n} windows" if n > 1 else ""),
+            title=f"Speech model: {top} ({p:.0%})"
+            + (_learned(pred) or (f"\nmean of {n} windows" if n > 1 else "")),
             color=SPEECH_COLOR,
         )
 
@@ -250,8 +342,11 @@ class PredictView(ttk.Frame):
         ax_time.set_title("Face model, frame by frame", fontsize=10)
 
         # Left to right: the two models, then what fusing them gives (the headline).
-        bottom = outer[2].subgridspec(1, 3)
+        # With a demo-trained model: the starter models' fused answer as a fourth chart.
+        bottom = outer[2].subgridspec(1, 4 if pred.starter is not None else 3)
         ax_face, ax_speech, ax_fused = (fig.add_subplot(bottom[0, i]) for i in range(3))
+        if pred.starter is not None:
+            self._starter_bars(fig.add_subplot(bottom[0, 3]), pred, bars)
         top, p = _top(face["mean"])
         bars["face"] = plot_probabilities(
             ax_face,
@@ -272,7 +367,7 @@ class PredictView(ttk.Frame):
         bars["fused"] = plot_probabilities(
             ax_fused,
             fused["probabilities"],
-            title=f"Fused: {f_top} ({f_p:.0%})\nface + speech",
+            title=f"Fused: {f_top} ({f_p:.0%})" + (_learned(pred) or "\nface + speech"),
             color=FUSED_COLOR,
         )
         ax_fused.title.set_fontweight("bold")
