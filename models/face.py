@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .config import ConfigDict
@@ -43,8 +46,39 @@ FACE_PRESETS: dict[str, FaceCNNConfig] = {
 }
 
 
+# Test-time augmentation: in evaluation a face is classified from ten views, the face and
+# its mirror image, each as it is and moved 2 px left, right, up and down, and their
+# probabilities are averaged. bench/face_tta.py, starter model, FER-2013 validation: on a
+# 2,000-image slice 71.05% against 69.75% for the face alone (best of five view sets
+# tried there); confirmed on the other 872 validation images: 71.22% against 68.46%.
+TEST_SHIFTS = ((0, 0), (2, 0), (-2, 0), (0, 2), (0, -2))  # (dx, dy) pixels
+
+
+def shift_faces(x: torch.Tensor, dx: int, dy: int) -> torch.Tensor:
+    """(B, C, H, W) moved right by ``dx`` and down by ``dy`` pixels, edges replicated."""
+    if dx == dy == 0:
+        return x
+    h, w = x.shape[-2:]
+    p = max(abs(dx), abs(dy))
+    padded = F.pad(x, (p, p, p, p), mode="replicate")
+    return padded[..., p - dy : p - dy + h, p - dx : p - dx + w]
+
+
+def tta_views(x: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) faces → (V, B, C, H, W): each shift of ``TEST_SHIFTS``, then mirrored.
+
+    The shifts are symmetric left-right, so a mirrored face has the same ten views."""
+    shifted = [shift_faces(x, dx, dy) for dx, dy in TEST_SHIFTS]
+    return torch.stack(shifted + [v.flip(-1) for v in shifted])
+
+
 class FaceCNN(Classifier):
-    """(B, 1, 48, 48) faces scaled to [0, 1] → (B, n_classes) logits."""
+    """(B, 1, 48, 48) faces scaled to [0, 1] → (B, n_classes) logits.
+
+    In evaluation mode (and with ``test_views`` on, the default) the output is the log of
+    the probabilities averaged over ``tta_views`` of each face, so ``softmax`` of it gives
+    them; in training mode, and inside ``single_view``, it is the plain logits.
+    """
 
     kind = "face"
 
@@ -64,8 +98,33 @@ class FaceCNN(Classifier):
             *embedding_layers(c_in, config.embed_dim),
         )
         self._make_head()
+        self.test_views = True
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training or not self.test_views:
+            return self.head(self.encode(x))
+        views = tta_views(x)  # (V, B, 1, H, W)
+        v, b = views.shape[:2]
+        logits = self.head(self.encode(views.flatten(0, 1)))  # (V * B, n_classes)
+        probs = torch.softmax(logits.float(), dim=1).view(v, b, -1).mean(0)
+        return torch.log(probs.clamp_min(1e-12))
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 1, 48, 48) → (B, embed_dim) face embedding (used by the fusion models)."""
         # Centre the [0, 1] pixels so the first convolution starts from a sensible scale.
         return self.embed(self.features((x - 0.5) / 0.25))
+
+
+@contextmanager
+def single_view(model: nn.Module) -> Iterator[nn.Module]:
+    """Within, every ``FaceCNN`` in ``model`` classifies a face from itself alone (one
+    view, a tenth of the work: training's per-epoch validation uses this)."""
+    faces = [m for m in model.modules() if isinstance(m, FaceCNN)]
+    saved = [m.test_views for m in faces]
+    for m in faces:
+        m.test_views = False
+    try:
+        yield model
+    finally:
+        for m, on in zip(faces, saved):
+            m.test_views = on
