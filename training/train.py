@@ -60,7 +60,7 @@ FIT_PRESETS: dict[tuple[str, str], FitConfig] = {
 # of issue 3 for the demo figures); long full runs need it against over-fitting.
 AUGMENT_PRESETS = {
     ("face", "quick"): "none",
-    ("face", "full"): "standard",
+    ("face", "full"): "robust",
     ("speech", "quick"): "none",
     ("speech", "full"): "standard",
     ("fusion", "quick"): "none",
