@@ -122,6 +122,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                 ("--variant", args.variant),
                 ("--augment", args.augment),
                 ("--patience", args.patience),
+                ("--optimizer", args.optimizer),
+                ("--mixup", args.mixup),
                 ("--out", args.out),
                 ("--fusion", args.fusion),
                 ("--pairing", args.pairing),
@@ -158,12 +160,51 @@ def cmd_train(args: argparse.Namespace) -> int:
         variant=args.variant,
         patience=args.patience,
         augment=args.augment,
+        optimizer=args.optimizer,
+        mixup=args.mixup,
         **given,
     )
+    if args.folds is not None:
+        return _train_folds(args, opts)
     result = _run_training(opts)
     print(f"run folder: {result.run_dir}")
     print(_summary(result.metrics))
     return 0
+
+
+def _train_folds(args: argparse.Namespace, opts) -> int:
+    """``train speech --folds K|loao``: actor-wise cross-validation into one folder."""
+    from training.experiment import actor_folds, folds_table
+
+    if args.kind != "speech":
+        raise WorkbenchError("--folds applies to speech models only; drop it or train speech.")
+    if args.resume:
+        raise WorkbenchError(
+            "A cross-validation resumes by running the same command with the same --out "
+            "again; drop --resume."
+        )
+    folds = None if args.folds == "loao" else args.folds
+
+    def job(o, **kwargs):
+        return actor_folds(o, folds=folds, out=args.out, **kwargs)
+
+    summary = _run_training(opts, job=job)
+    print()
+    print(folds_table(summary))
+    print(f"table, chart and fold runs: {summary['folder']} ({summary['seconds']:.0f} s)")
+    return 0
+
+
+def folds_arg(text: str) -> int | str:
+    """``--folds``: a number of folds (3 or more), or ``loao``."""
+    if text == "loao":
+        return text
+    try:
+        return int_at_least(3)(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of folds, 3 or more, or loao; got {text!r}"
+        ) from None
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -403,6 +444,19 @@ def positive_float(text: str) -> float:
     return value
 
 
+def non_negative_float(text: str) -> float:
+    """argparse type: a finite number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"expected 0 or a positive number such as 0.2, got {text!r}"
+        )
+    return value
+
+
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -481,14 +535,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument(
         "--augment",
-        choices=("none", "light", "standard"),
-        help="data augmentation (default: none for quick, standard for full)",
+        choices=("none", "light", "standard", "robust"),
+        help="data augmentation (default: none for quick, robust for full); robust "
+        "simulates real recording conditions (rooms, microphones, noise, webcams)",
     )
     s.add_argument(
         "--patience",
         type=non_negative_int,
         help="stop after this many epochs without a validation gain, 0 for never "
         "(default: 0 for quick, 15 face / 20 speech for full)",
+    )
+    s.add_argument(
+        "--optimizer",
+        choices=("adamw", "sgd"),
+        help="adamw (default) or sgd with Nesterov momentum 0.9 (the FER-2013 records' choice)",
+    )
+    s.add_argument(
+        "--mixup",
+        type=non_negative_float,
+        metavar="ALPHA",
+        help="mixup: train on blends of two items and their labels, Beta(ALPHA, ALPHA) "
+        "weights, e.g. 0.2 (default 0: off)",
+    )
+    s.add_argument(
+        "--folds",
+        type=folds_arg,
+        metavar="K|loao",
+        help="speech: actor-wise cross-validation, K folds (each tests on its own actors and "
+        "validates on the next fold's) or loao (leave one actor out); one folder with every "
+        "fold's run, per-fold and mean ± std scores, a table and a chart; run the same "
+        "command with the same --out again to resume",
     )
     fusion = s.add_argument_group("fusion models")
     fusion.add_argument(

@@ -8,6 +8,7 @@ fixed-length window. Features are computed in batches with torchaudio transforms
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -45,6 +46,10 @@ class FeatureParams:
     f_min: float = 20.0
     f_max: float = 8_000.0
     trim_db: float | None = 40.0  # silence threshold below the peak; None keeps silence
+    # Active-speech level every utterance is scaled to before its features (dBFS), so the
+    # microphone's gain is not taken for an emotion; None keeps the absolute level (the
+    # models trained before level normalisation existed).
+    level_db: float | None = -23.0
 
     @property
     def n_samples(self) -> int:
@@ -66,7 +71,9 @@ class FeatureParams:
     @classmethod
     def from_dict(cls, d: dict) -> FeatureParams:
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        # Saved before level normalisation existed: those models heard absolute levels.
+        legacy = {"level_db": None} if "level_db" not in d else {}
+        return cls(**{**legacy, **{k: v for k, v in d.items() if k in names}})
 
 
 # ---------------------------------------------------------------- reading
@@ -123,6 +130,47 @@ def require_sound(y: np.ndarray, sr: int, path: str | Path, *, min_seconds: floa
         )
 
 
+# ----------------------------------------------------------------- level
+
+LEVEL_FRAME, LEVEL_HOP = 400, 160  # 25 ms frames every 10 ms at 16 kHz
+LEVEL_GATE_DB = 10.0  # frames this far below the mean power are pauses, not speech
+
+
+def active_power(y: torch.Tensor) -> torch.Tensor:
+    """Mean power of the active (speech) frames of each row of ``y`` (B, n) → (B,).
+
+    Gated like ITU-R BS.1770 loudness, without its absolute gate: frames more than
+    ``LEVEL_GATE_DB`` below the mean frame power are pauses and are left out. Only a
+    relative gate is used, so the measure scales exactly with the signal (twice the
+    amplitude, four times the power) and pauses or padding do not lower it.
+    """
+    if y.shape[-1] < LEVEL_FRAME:
+        return y.pow(2).mean(-1)
+    frames = y.unfold(-1, LEVEL_FRAME, LEVEL_HOP).pow(2).mean(-1)  # (B, n_frames)
+    gate = frames.mean(-1, keepdim=True) * 10 ** (-LEVEL_GATE_DB / 10)
+    active = frames >= gate
+    return (frames * active).sum(-1) / active.sum(-1).clamp(min=1)
+
+
+def active_level_db(y: np.ndarray) -> float:
+    """Active-speech level of a mono recording in dBFS (a full-scale sine is -3 dBFS);
+    -inf-free: digital silence gives -120."""
+    p = float(active_power(torch.from_numpy(np.ascontiguousarray(y, np.float32))[None])[0])
+    return 10 * math.log10(max(p, 1e-12))
+
+
+def normalize_level(y: torch.Tensor, level_db: float) -> torch.Tensor:
+    """Scale each row of ``y`` (B, n) so its active-speech level is ``level_db`` dBFS.
+
+    One gain per utterance: the loudness *changes* inside it, which carry emotion, stay.
+    The same function serves training batches (on the training device) and prediction.
+    Silent rows stay silent.
+    """
+    p = active_power(y)
+    gain = torch.where(p > 1e-12, (10 ** (level_db / 10) / p.clamp(min=1e-12)).sqrt(), 1.0)
+    return y * gain.unsqueeze(-1)
+
+
 # ------------------------------------------------------------- windowing
 
 
@@ -148,11 +196,20 @@ def fix_length(y: np.ndarray, n: int) -> np.ndarray:
     return np.pad(y, (left, n - len(y) - left))
 
 
-def window(y: np.ndarray, params: FeatureParams) -> np.ndarray:
-    """The fixed-length analysis window of a 16 kHz recording; shape (params.n_samples,)."""
+def prepare(y: np.ndarray, params: FeatureParams) -> np.ndarray:
+    """A 16 kHz recording as the features see it: silence trimmed, level normalised."""
     if params.trim_db is not None:
         y = trim_silence(y, params.trim_db)
-    return fix_length(y, params.n_samples)
+    if params.level_db is not None:
+        y = normalize_level(
+            torch.from_numpy(np.ascontiguousarray(y, np.float32))[None], params.level_db
+        )[0].numpy()
+    return y
+
+
+def window(y: np.ndarray, params: FeatureParams) -> np.ndarray:
+    """The fixed-length analysis window of a 16 kHz recording; shape (params.n_samples,)."""
+    return fix_length(prepare(y, params), params.n_samples)
 
 
 # -------------------------------------------------------------- features
@@ -212,15 +269,18 @@ def extract_features(
     skip_bad: bool = False,
     progress: Callable[[int, int], None] | None = None,
     batch_size: int = 64,
+    windows: bool = False,
 ) -> FeatureSet:
     """Features for many audio files, read in parallel and cached per file.
 
     The cache key is the file's path, size and mtime plus ``params``, so an edited file
     or a changed parameter is recomputed. A bad file raises ``WorkbenchError``, or with
-    ``skip_bad`` is listed in ``skipped`` and left out.
+    ``skip_bad`` is listed in ``skipped`` and left out. With ``windows`` the result holds
+    the (N, n_samples) analysis windows themselves (trimmed, level-normalised, fixed
+    length), from which training under simulated recording conditions computes features.
     """
     folder = cache.resolve_dir(cache_dir, "features")
-    pdict = params.to_dict()
+    pdict = {**params.to_dict(), **({"output": "windows"} if windows else {})}
     x: list[np.ndarray | None] = [None] * len(paths)  # stays None for a skipped file
     skipped: list[dict[str, str]] = []
 
@@ -260,7 +320,8 @@ def extract_features(
                 if isinstance(w, str)
             ]
             if ok:
-                feats = compute_features(np.stack([w for _, w in ok]), params)
+                stack = np.stack([w for _, w in ok])
+                feats = stack if windows else compute_features(stack, params)
                 for (i, _), f in zip(ok, feats):
                     x[i] = f
                     if use_cache and entries[i]:
@@ -273,5 +334,6 @@ def extract_features(
     if len(kept):
         stacked = np.stack([x[i] for i in kept])
     else:
-        stacked = np.zeros((0, params.n_bins, params.n_frames), np.float32)
+        shape = (params.n_samples,) if windows else (params.n_bins, params.n_frames)
+        stacked = np.zeros((0, *shape), np.float32)
     return FeatureSet(stacked, kept, skipped)

@@ -101,11 +101,15 @@ def test_feature_shapes(kind, rows):
     assert np.isfinite(f).all()
 
 
-def test_louder_speech_gives_higher_logmel():
+def test_level_is_normalised_before_the_features():
     quiet = features_of(tone(2.0, 16_000) * 0.1)
     loud = features_of(tone(2.0, 16_000))
-    # No per-file normalisation: the tone's bin is 20 dB higher (loudness is an emotion cue).
-    assert loud.max() - quiet.max() == pytest.approx(20.0, abs=0.5)
+    # The microphone's gain is not an emotion: the same take 20 dB quieter looks the same
+    # (absolute levels are kept only for models saved before, see test_speech_robust.py).
+    # Cells at the -100 dB floor differ by float32 rounding only; the tone's cells match.
+    heard = loud > -80
+    assert heard.sum() > 1000
+    assert np.abs(loud - quiet)[heard].max() < 0.01
 
 
 def test_feature_cache_hits_and_invalidation(tmp_path, monkeypatch):

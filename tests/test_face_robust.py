@@ -322,3 +322,17 @@ def test_sgd_with_mixup_trains_and_resumes_like_a_straight_run(tmp_path):
     for got, want in zip(resumed.history, straight.history):
         assert got["train_loss"] == pytest.approx(want["train_loss"], rel=1e-5)
         assert got["val_loss"] == pytest.approx(want["val_loss"], rel=1e-5)
+
+
+def test_optimizer_and_mixup_reach_the_training_loop_from_the_options():
+    from datasets.errors import WorkbenchError
+    from training.train import TrainOptions, check_options, fit_config
+
+    cfg = fit_config(TrainOptions(kind="face", preset="full", optimizer="sgd", mixup=0.2))
+    assert (cfg.optimizer, cfg.mixup) == ("sgd", 0.2)
+    default = fit_config(TrainOptions(kind="face", preset="full"))
+    assert (default.optimizer, default.mixup) == ("adamw", 0.0)
+    with pytest.raises(WorkbenchError, match="optimizer"):
+        check_options(TrainOptions(kind="face", optimizer="adam"))
+    with pytest.raises(WorkbenchError, match="mixup"):
+        check_options(TrainOptions(kind="face", mixup=-1.0))

@@ -330,11 +330,14 @@ def test_audio_probabilities_sum_to_one_for_any_length(speech_run, tmp_path):
 def test_audio_windows_cover_a_long_recording():
     from datasets.audio import FeatureParams
 
-    p = FeatureParams(trim_db=None)
+    p = FeatureParams(trim_db=None, level_db=None)  # the samples as they are
     y = np.arange(int(7.2 * 16_000), dtype=np.float32)
     w = audio_windows(y, p)
     assert w.shape == (4, p.n_samples)
     assert w[0, 0] == 0 and w[-1, -1] == y[-1]  # first and last samples both heard
+    # With level normalisation the whole recording gets one gain: the windows still join.
+    scaled = audio_windows(y / y.max(), FeatureParams(trim_db=None))
+    assert np.allclose(scaled[1] / scaled[0].max(), w[1] / w[0].max(), rtol=1e-4)
 
 
 def test_evaluate_uses_the_models_own_actor_split(speech_run, tmp_path):

@@ -336,17 +336,29 @@ LEVELS: dict[str, dict[str, dict]] = {
         "light": dict(max_shift=0.05, freq_masks=1, time_masks=1, gain_db=1.0, noise_db=0.3),
     },
 }
+# ``robust`` simulates real recording conditions: for speech, the waveform chain of
+# ``augment_audio`` (room, microphone band, noise, clipping), computed from raw windows.
 AUGMENT_CHOICES = ("none", "light", "standard", "robust")
 
 
 def make_augment(
-    kind: str, level: str
+    kind: str, level: str, *, params=None
 ) -> Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None:
-    """The batch augmentation for ``kind`` at ``level`` (None for ``"none"``)."""
+    """The batch augmentation for ``kind`` at ``level`` (None for ``"none"``).
+
+    Speech at ``robust`` takes raw windows and returns features, so it needs the run's
+    ``FeatureParams`` (``params``).
+    """
     if level == "none":
         return None
+    if kind == "speech" and level == "robust":
+        from .augment_audio import augment_speech_robust
+
+        return functools.partial(augment_speech_robust, params=params)
     if kind == "fusion":
+        # Fusion pairs hold features, not sound: its speech side gets the spectrogram set.
+        speech_level = "standard" if level == "robust" else level
         return functools.partial(
-            augment_fusion, face=LEVELS["face"][level], speech=LEVELS["speech"][level]
+            augment_fusion, face=LEVELS["face"][level], speech=LEVELS["speech"][speech_level]
         )
     return functools.partial(AUGMENTATIONS[kind], **LEVELS[kind][level])

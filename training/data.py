@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from datasets import sources
-from datasets.audio import FeatureParams
+from datasets.audio import FeatureParams, extract_features
 from datasets.errors import WorkbenchError, describe
 from datasets.fer2013 import FER2013, PUBLIC_TEST, load_fer2013
 from datasets.labels import FER_CLASSES, RAVDESS_EMOTIONS
@@ -125,6 +125,9 @@ class TaskData:
     test: Split | None
     preprocessing: dict  # what prediction must repeat (input size, feature parameters…)
     source: dict  # where the data came from and how it was split, for config.json
+    # Speech: the clean training features' statistics, which the network standardises its
+    # input with (the training split itself may hold raw windows, see ``load_speech_data``).
+    feature_stats: dict | None = None
 
 
 def resolve_data(kind: str, data: str | Path | None) -> tuple[Path, bool]:
@@ -216,8 +219,14 @@ def load_speech_data(
     params: FeatureParams = FeatureParams(),
     actor_split: ActorSplit | None = None,
     progress: Callable[[int, int], None] | None = None,
+    windows: bool = False,
 ) -> TaskData:
-    """RAVDESS speech features, split by actor (the fixed default split unless given)."""
+    """RAVDESS speech features, split by actor (the fixed default split unless given).
+
+    With ``windows`` the training split holds the (N, n_samples) analysis windows instead
+    of their features: training under simulated recording conditions (the ``robust``
+    augmentation) degrades the sound itself and computes the features per batch.
+    """
     scan = scan_ravdess(path)
     if actor_split is None:
         actor_split = default_actor_split(speech_actors(scan))
@@ -227,6 +236,10 @@ def load_speech_data(
             path, name, params=params, actor_split=actor_split, scan=scan, progress=progress
         )
     sets = {k: TensorSet(v.features, v.labels) if len(v) else None for k, v in split.items()}
+    if windows and sets["train"] is not None:
+        train = split["train"]
+        raw = extract_features([c.path for c in train.clips], params, windows=True)
+        sets["train"] = TensorSet(torch.from_numpy(raw.x), train.labels)
     if sets["train"] is None or sets["val"] is None:
         raise WorkbenchError(
             f"{describe(path)} has no readable speech for the training or validation actors; "
@@ -241,7 +254,18 @@ def load_speech_data(
         test=sets["test"],
         preprocessing={"input": "speech", "features": params.to_dict()},
         source={"path": str(path), "actors": actor_split.to_dict(), "skipped": skipped},
+        feature_stats=feature_stats(split["train"].features),
     )
+
+
+def feature_stats(features: torch.Tensor) -> dict:
+    """The training split's feature statistics, with which the speech network standardises
+    its input (stored in the model config, so prediction repeats it)."""
+    return {
+        "n_bins": int(features.shape[2]),
+        "input_mean": float(features.mean()),
+        "input_std": float(features.std().clamp(min=1e-3)),
+    }
 
 
 def load_task_data(
@@ -252,12 +276,18 @@ def load_task_data(
     params: FeatureParams | None = None,
     actor_split: ActorSplit | None = None,
     progress: Callable[[int, int], None] | None = None,
+    windows: bool = False,
 ) -> TaskData:
-    """Train/val/test data of ``kind`` ("face" or "speech") from ``path``."""
+    """Train/val/test data of ``kind`` ("face" or "speech") from ``path``; ``windows``:
+    see ``load_speech_data``."""
     if kind == "face":
         return load_face_data(path, seed=seed, progress=progress)
     if kind == "speech":
         return load_speech_data(
-            path, params=params or FeatureParams(), actor_split=actor_split, progress=progress
+            path,
+            params=params or FeatureParams(),
+            actor_split=actor_split,
+            progress=progress,
+            windows=windows,
         )
     raise WorkbenchError(f"Unknown model kind {kind!r}; use one of {', '.join(KINDS)}.")

@@ -26,10 +26,10 @@ from datasets.audio import (
     compute_features,
     features_of,
     fix_length,
+    prepare,
     read_audio,
     require_sound,
     resample,
-    trim_silence,
 )
 from datasets.errors import WorkbenchError, describe
 from datasets.faces import default_detector
@@ -229,10 +229,10 @@ def audio_windows(y: np.ndarray, params: FeatureParams) -> np.ndarray:
     """(W, n_samples) analysis windows of a 16 kHz recording after trimming silence.
 
     Up to one window long: the single centred window training used. Longer: windows
-    every half window, the last one flush with the end, so every part is heard.
+    every half window, the last one flush with the end, so every part is heard. The level
+    is normalised over the whole (trimmed) recording, as training normalised each utterance.
     """
-    if params.trim_db is not None:
-        y = trim_silence(y, params.trim_db)
+    y = prepare(y, params)
     n = params.n_samples
     if len(y) <= n:
         return fix_length(y, n)[None]

@@ -31,7 +31,15 @@ from models.late import LateFusion, LateFusionConfig
 from .augment import AUGMENT_CHOICES, make_augment
 from .callbacks import Callback
 from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
-from .data import KINDS, TaskData, TensorSet, load_task_data, resolve_data, speech_actors
+from .data import (
+    KINDS,
+    TaskData,
+    TensorSet,
+    feature_stats,
+    load_task_data,
+    resolve_data,
+    speech_actors,
+)
 from .device import choose_device
 from .fit import FitConfig, FitResult, fit
 from .fusion_data import PAIRINGS, load_fusion_data, resolve_fusion_paths
@@ -62,7 +70,7 @@ AUGMENT_PRESETS = {
     ("face", "quick"): "none",
     ("face", "full"): "robust",
     ("speech", "quick"): "none",
-    ("speech", "full"): "standard",
+    ("speech", "full"): "robust",
     ("fusion", "quick"): "none",
     ("fusion", "full"): "standard",
 }
@@ -86,7 +94,11 @@ class TrainOptions:
     device: str = "auto"
     seed: int = 0
     variant: str | None = None  # speech: "cnn" (default) or "gru"
-    augment: str | None = None  # "none", "light" or "standard"
+    augment: str | None = None  # "none", "light", "standard" or "robust"
+    # speech: the actor split (``ActorSplit.to_dict()``); None = the fixed default split
+    actors: dict | None = None
+    optimizer: str | None = None  # "adamw" or "sgd" (Nesterov momentum 0.9)
+    mixup: float | None = None  # mixup alpha; 0 = off
     out: str | None = None
     resume: str | None = None
     name: str | None = None
@@ -116,6 +128,8 @@ def fit_config(opts: TrainOptions) -> FitConfig:
             "batch_size": opts.batch_size,
             "lr": opts.lr,
             "patience": opts.patience,
+            "optimizer": opts.optimizer,
+            "mixup": opts.mixup,
         }.items()
         if v is not None
     }
@@ -143,6 +157,12 @@ def check_options(opts: TrainOptions) -> None:
         )
     if opts.lr is not None and not 0 < opts.lr < 10:
         raise WorkbenchError(f"--lr must be a small positive number such as 0.001, got {opts.lr}.")
+    if opts.optimizer not in (None, "adamw", "sgd"):
+        raise WorkbenchError(f"Unknown optimizer {opts.optimizer!r}; use adamw or sgd.")
+    if opts.mixup is not None and not 0 <= opts.mixup <= 10:
+        raise WorkbenchError(
+            f"--mixup must be 0 (off) or a positive alpha such as 0.2, got {opts.mixup}."
+        )
     if opts.augment not in (None, *AUGMENT_CHOICES):
         raise WorkbenchError(
             f"Unknown augmentation {opts.augment!r}; use one of {', '.join(AUGMENT_CHOICES)}."
@@ -171,18 +191,8 @@ def _model_config(opts: TrainOptions, task: TaskData, branches: dict | None = No
     cfg = PRESETS[opts.kind][opts.preset]
     cfg = replace(cfg, n_classes=len(task.classes))
     if opts.kind == "speech":
-        cfg = replace(cfg, variant=opts.variant or "cnn", **_speech_stats(task.train.x))
+        cfg = replace(cfg, variant=opts.variant or "cnn", **task.feature_stats)
     return cfg
-
-
-def _speech_stats(features: torch.Tensor) -> dict:
-    """The training split's feature statistics, with which the speech network standardises
-    its input (stored in the model config, so prediction repeats it)."""
-    return {
-        "n_bins": int(features.shape[2]),
-        "input_mean": float(features.mean()),
-        "input_std": float(features.std().clamp(min=1e-3)),
-    }
 
 
 def _fusion_config(opts: TrainOptions, task: TaskData, branches: dict):
@@ -194,7 +204,7 @@ def _fusion_config(opts: TrainOptions, task: TaskData, branches: dict):
         face = PRESETS["face"][opts.preset].to_dict()
     if speech is None:
         feats = task.train.features if hasattr(task.train, "features") else task.train.x["features"]
-        speech = {**PRESETS["speech"][opts.preset].to_dict(), **_speech_stats(feats)}
+        speech = {**PRESETS["speech"][opts.preset].to_dict(), **feature_stats(feats)}
     n = len(task.classes)
 
     def net(variant: str) -> FusionNetConfig:
@@ -230,7 +240,7 @@ def _load_data(
 ) -> tuple[TaskData, bool]:
     """The task's data and whether it is the demo data (``say`` announces the load once
     the paths are known to exist, so a bad path gives its one sentence alone)."""
-    actor_split = None
+    actor_split = ActorSplit.from_dict(opts.actors) if opts.actors else None
     if saved is not None and "actors" in saved["data"]:
         # The run's own actors, even if the folder has gained some since.
         actor_split = ActorSplit.from_dict(saved["data"]["actors"])
@@ -257,7 +267,16 @@ def _load_data(
     path = path.resolve()
     say(f"loading {path}…")
     params = MFCC_PARAMS if opts.kind == "speech" and opts.variant == "gru" else None
-    task = load_task_data(opts.kind, path, seed=opts.seed, params=params, actor_split=actor_split)
+    if saved is not None and opts.kind == "speech":  # resuming: the run's own features
+        params = FeatureParams.from_dict(saved["preprocessing"]["features"])
+    task = load_task_data(
+        opts.kind,
+        path,
+        seed=opts.seed,
+        params=params,
+        actor_split=actor_split,
+        windows=opts.kind == "speech" and augment_level(opts) == "robust",
+    )
     return task, is_demo
 
 
@@ -347,7 +366,13 @@ def train_model(
         config,
         meta=meta,
         out_dir=run_dir,
-        augment=make_augment(opts.kind, augment_level(opts)),
+        augment=make_augment(
+            opts.kind,
+            augment_level(opts),
+            params=FeatureParams.from_dict(task.preprocessing["features"])
+            if opts.kind == "speech"
+            else None,
+        ),
         callbacks=callbacks,
         stop_event=stop_event,
         resume=resume,
@@ -415,6 +440,8 @@ def _resume_options(opts: TrainOptions) -> tuple[TrainOptions, dict, dict]:
     merged = TrainOptions(
         **{**saved["options"], "data": saved["data"]["path"], "resume": str(run_dir), "out": None}
     )
+    # The run's own augmentation, even where a preset's default has changed since.
+    merged.augment = saved.get("augment", merged.augment)
     merged.epochs = opts.epochs if opts.epochs is not None else payload["fit_config"]["epochs"]
     merged.device = opts.device
     if merged.epochs <= int(payload["epoch"]):
