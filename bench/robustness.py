@@ -14,7 +14,8 @@ and +6 dB (clipped at full scale, as a hot microphone does); white noise at 30, 
 (300-3400 Hz band-pass, down to 8 kHz and back).
 
 Faces: the model's own held-out FER-2013 images (the validation split it was trained
-with, or the test split where the data has one), first ``--faces`` of them, under: clean;
+with, or the test split where the data has one), ``--faces`` of them drawn at random
+(seeded), under: clean;
 Gaussian blur (sigma 1 px at 48x48, a soft webcam); down-scaling to 16x16 and back (a
 small face far from the camera); JPEG quality 30; dim light (brightness x0.35, gamma 1.5).
 
@@ -159,20 +160,25 @@ def speech_table(
     return [header], results
 
 
-def face_table(models: list[tuple[str, str]], data: Path, n_faces: int) -> tuple[list, dict]:
+def face_table(
+    models: list[tuple[str, str]], data: Path, n_faces: int, seed: int
+) -> tuple[list, dict]:
     from training.train import _face_items
 
     loaded = [(name, load_checkpoint(path, kind="face")) for name, path in models]
     saved = loaded[0][1].payload.get("split") or {}
     split, items, held_out, seen = _face_items(data.resolve(), "auto", saved)
-    faces, labels = items.x.numpy()[:n_faces], items.y[:n_faces]
+    # A seeded random subset: the split is stored class by class, so its first items
+    # would leave the last emotions out.
+    pick = np.sort(np.random.default_rng(seed).permutation(len(items.y))[:n_faces])
+    faces, labels = items.x.numpy()[pick], items.y[pick]
     results: dict = {}
     for cond, fn in FACE_CONDITIONS.items():
         x = __import__("torch").from_numpy(fn(faces))
         for name, model in loaded:
             m = evaluate_model(model.model, TensorSet(x, labels), model.classes)
             results.setdefault(cond, {})[name] = {"accuracy": m["accuracy"], "uar": m["uar"]}
-    header = f"faces: the first {len(faces)} images of the {split} split of {data}"
+    header = f"faces: {len(faces)} images drawn (seed {seed}) from the {split} split of {data}"
     if seen:
         header += f" ({seen} of the whole split are copies of training images)"
     elif held_out is False:
@@ -226,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"skipping faces: {args.face_data} is not there")
         else:
             models = named(args.face, "face")
-            title, res = face_table(models, args.face_data, args.faces)
+            title, res = face_table(models, args.face_data, args.faces, args.seed)
             print_table(title, res, [n for n, _ in models])
             out["face"] = {"title": title, "results": res}
     print(f"({time.perf_counter() - t0:.0f} s)")
