@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 import soxr  # noqa: E402
+import torch  # noqa: E402
 from PIL import Image, ImageFilter  # noqa: E402
 from scipy import signal  # noqa: E402
 
@@ -174,7 +175,7 @@ def face_table(
     faces, labels = items.x.numpy()[pick], items.y[pick]
     results: dict = {}
     for cond, fn in FACE_CONDITIONS.items():
-        x = __import__("torch").from_numpy(fn(faces))
+        x = torch.from_numpy(fn(faces))
         for name, model in loaded:
             m = evaluate_model(model.model, TensorSet(x, labels), model.classes)
             results.setdefault(cond, {})[name] = {"accuracy": m["accuracy"], "uar": m["uar"]}
@@ -219,22 +220,23 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     out: dict = {}
     t0 = time.perf_counter()
-    if args.only != "face":
-        if not args.speech_data.is_dir():
-            print(f"skipping speech: {args.speech_data} is not there")
-        else:
-            models = named(args.speech, "speech")
-            title, res = speech_table(models, args.speech_data, args.actors, args.seed)
-            print_table(title, res, [n for n, _ in models])
-            out["speech"] = {"title": title, "results": res}
-    if args.only != "speech":
-        if not args.face_data.exists():
-            print(f"skipping faces: {args.face_data} is not there")
-        else:
-            models = named(args.face, "face")
-            title, res = face_table(models, args.face_data, args.faces, args.seed)
-            print_table(title, res, [n for n, _ in models])
-            out["face"] = {"title": title, "results": res}
+    parts = {
+        "speech": (
+            args.speech_data,
+            lambda m: speech_table(m, args.speech_data, args.actors, args.seed),
+        ),
+        "face": (args.face_data, lambda m: face_table(m, args.face_data, args.faces, args.seed)),
+    }
+    for kind, (data, table) in parts.items():
+        if args.only not in (None, kind):
+            continue
+        if not data.exists():
+            print(f"skipping {kind}: {data} is not there")
+            continue
+        models = named(getattr(args, kind), kind)
+        title, res = table(models)
+        print_table(title, res, [n for n, _ in models])
+        out[kind] = {"title": title, "results": res}
     print(f"({time.perf_counter() - t0:.0f} s)")
     if args.json:
         args.json.write_text(json.dumps(out, indent=2), encoding="utf-8")

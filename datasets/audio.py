@@ -28,7 +28,7 @@ from .errors import WorkbenchError, describe
 
 AUDIO_HINT = "choose a WAV or FLAC recording instead"
 # Bump when reading, windowing or feature code changes: old cache entries are then ignored.
-FEATURE_FORMAT = 1
+FEATURE_FORMAT = 2  # 2: silence trimming is level-invariant
 
 
 @dataclass(frozen=True)
@@ -175,13 +175,17 @@ def normalize_level(y: torch.Tensor, level_db: float) -> torch.Tensor:
 
 
 def trim_silence(y: np.ndarray, top_db: float, frame: int = 400, hop: int = 160) -> np.ndarray:
-    """Cut leading and trailing frames quieter than ``top_db`` below the loudest frame."""
+    """Cut leading and trailing frames quieter than ``top_db`` below the loudest frame.
+
+    A pure power ratio (no floor added), so the same recording at any level is cut at the
+    same frames: a floor made quiet takes' borderline frames flip with the gain.
+    """
     if len(y) < frame:
         return y
     n = 1 + (len(y) - frame) // hop
     frames = np.lib.stride_tricks.sliding_window_view(y, frame)[::hop][:n]  # (n, frame)
-    rms_db = 10 * np.log10(np.mean(frames**2, axis=1) + 1e-12)
-    loud = np.flatnonzero(rms_db > rms_db.max() - top_db)
+    power = np.mean(np.square(frames, dtype=np.float64), axis=1)
+    loud = np.flatnonzero(power > power.max() * 10 ** (-top_db / 10))
     if len(loud) == 0:
         return y
     return y[loud[0] * hop : loud[-1] * hop + frame]
@@ -216,7 +220,7 @@ def window(y: np.ndarray, params: FeatureParams) -> np.ndarray:
 
 
 @lru_cache(maxsize=8)
-def _transform(params: FeatureParams) -> torch.nn.Module:
+def _transform(params: FeatureParams, device: str = "cpu") -> torch.nn.Module:
     mel = dict(
         n_fft=params.n_fft,
         win_length=params.win_length,
@@ -226,24 +230,32 @@ def _transform(params: FeatureParams) -> torch.nn.Module:
         n_mels=params.n_mels,
     )
     if params.kind == "mfcc":
-        return torchaudio.transforms.MFCC(params.sample_rate, n_mfcc=params.n_mfcc, melkwargs=mel)
+        return torchaudio.transforms.MFCC(
+            params.sample_rate, n_mfcc=params.n_mfcc, melkwargs=mel
+        ).to(device)
     if params.kind == "logmel":
         return torch.nn.Sequential(
             torchaudio.transforms.MelSpectrogram(params.sample_rate, power=2.0, **mel),
             # Absolute dB (no per-file peak normalisation): loudness is an emotion cue.
             torchaudio.transforms.AmplitudeToDB(stype="power", top_db=None),
-        )
+        ).to(device)
     raise WorkbenchError(f"Unknown feature kind {params.kind!r}; use 'logmel' or 'mfcc'.")
+
+
+def feature_tensor(windows: torch.Tensor, params: FeatureParams) -> torch.Tensor:
+    """Features of a batch of windows (B, n_samples) → (B, n_bins, n_frames), computed on
+    the windows' own device (the training GPU for the ``robust`` augmentation)."""
+    with torch.no_grad():
+        out = _transform(params, str(windows.device))(windows.float())
+        if params.kind == "logmel":
+            out = out.clamp(min=-100.0)  # digital silence would otherwise be -inf-like
+    return out
 
 
 def compute_features(windows: np.ndarray, params: FeatureParams) -> np.ndarray:
     """Features of fixed-length windows (B, n_samples) → (B, n_bins, n_frames) float32."""
-    with torch.no_grad():
-        x = torch.from_numpy(np.ascontiguousarray(windows, dtype=np.float32))
-        out = _transform(params)(x)
-        if params.kind == "logmel":
-            out = out.clamp(min=-100.0)  # digital silence would otherwise be -inf-like
-    return out.numpy().astype(np.float32, copy=False)
+    x = torch.from_numpy(np.ascontiguousarray(windows, dtype=np.float32))
+    return feature_tensor(x, params).numpy().astype(np.float32, copy=False)
 
 
 def features_of(y: np.ndarray, params: FeatureParams = FeatureParams()) -> np.ndarray:

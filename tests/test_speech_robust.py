@@ -15,9 +15,11 @@ from datasets.audio import (
     active_level_db,
     active_power,
     extract_features,
+    feature_tensor,
     features_of,
     normalize_level,
     read_audio,
+    trim_silence,
 )
 from training import augment_audio as A
 from training.augment import make_augment
@@ -86,6 +88,16 @@ def test_real_recordings_give_the_same_features_at_any_level():
         # +6 dB clips where the take is loud: the same utterance, slightly distorted.
         hot = np.clip(y * 2, -1, 1)
         assert np.median(np.abs(features_of(hot, params) - ref)) < 1.0, f
+
+
+@needs_shared
+def test_silence_is_trimmed_at_the_same_frames_at_any_level():
+    # A quiet take (peak 0.04) was once cut one frame differently 20 dB quieter, which moved
+    # its whole window and changed the answer: trimming must be a pure power ratio.
+    for f in sorted(SPEECH.glob("Actor_16/*.flac")):
+        y = read_audio(f)
+        for gain in (0.1, 0.01):
+            assert len(trim_silence(y * gain, 40)) == len(trim_silence(y, 40)), (f.name, gain)
 
 
 @needs_shared
@@ -200,7 +212,7 @@ def test_windows_for_robust_training_match_the_features(tmp_path):
     win = extract_features(paths, params, windows=True, cache_dir=tmp_path / "c")
     feats = extract_features(paths, params, cache_dir=tmp_path / "c")
     assert win.x.shape == (len(paths), params.n_samples)
-    again = A.features_on_device(torch.from_numpy(win.x), params)[:, 0].numpy()
+    again = feature_tensor(torch.from_numpy(win.x), params).numpy()
     assert np.abs(again - feats.x).max() < 1e-3
 
 

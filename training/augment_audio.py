@@ -20,12 +20,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 
 import torch
 import torch.nn.functional as F
 
-from datasets.audio import FeatureParams, _transform, active_power, normalize_level
+from datasets.audio import FeatureParams, active_power, feature_tensor, normalize_level
 
 from .augment import augment_speech
 
@@ -169,23 +168,6 @@ def warp_spectrogram(
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
-@lru_cache(maxsize=8)
-def _device_transform(params: FeatureParams, device: str) -> torch.nn.Module:
-    import copy
-
-    return copy.deepcopy(_transform(params)).to(device)
-
-
-def features_on_device(windows: torch.Tensor, params: FeatureParams) -> torch.Tensor:
-    """(B, n_samples) waveforms → (B, 1, n_bins, n_frames) features on their device,
-    exactly as ``datasets.audio.compute_features`` computes them on the CPU."""
-    with torch.no_grad():
-        out = _device_transform(params, str(windows.device))(windows.float())
-        if params.kind == "logmel":
-            out = out.clamp(min=-100.0)
-    return out.unsqueeze(1)
-
-
 def simulate_conditions(
     y: torch.Tensor, gen: torch.Generator, c: Conditions = Conditions(), sr: int = 16_000
 ) -> torch.Tensor:
@@ -211,6 +193,6 @@ def augment_speech_robust(
     y = simulate_conditions(x, gen, conditions, params.sample_rate)
     if params.level_db is not None:
         y = normalize_level(y, params.level_db)
-    feats = features_on_device(y, params)
+    feats = feature_tensor(y, params).unsqueeze(1)  # (B, 1, n_bins, T)
     feats = warp_spectrogram(feats, gen, conditions.tempo, conditions.pitch_bins)
     return augment_speech(feats, gen, **dict(conditions.spec))

@@ -279,7 +279,7 @@ def actor_folds(
     write_json(folder / "results.json", summary)
     _write_csv(
         folder / "results.csv",
-        [{k: v for k, v in r.items() if k != "confusion"} for r in rows],
+        [{key: v for key, v in r.items() if key != "confusion"} for r in rows],
     )
     (folder / "results.md").write_text(folds_table(summary), encoding="utf-8")
     save_figure(plot_folds(summary), folder / "folds.png")
