@@ -124,6 +124,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 ("--patience", args.patience),
                 ("--optimizer", args.optimizer),
                 ("--mixup", args.mixup),
+                ("--init", args.init),
                 ("--out", args.out),
                 ("--fusion", args.fusion),
                 ("--pairing", args.pairing),
@@ -162,6 +163,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         augment=args.augment,
         optimizer=args.optimizer,
         mixup=args.mixup,
+        init=args.init,
         **given,
     )
     if args.folds is not None:
@@ -225,6 +227,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     elif metrics["held_out"] is not True:
         how = "includes" if metrics["held_out"] is False else "may include"
         print(f"note: this split {how} items the model trained on, so it is not a held-out score")
+    for fold in metrics.get("folds", []):
+        print(
+            f"  model for actors {', '.join(map(str, fold['test_actors']))} (never heard): "
+            f"accuracy {fold['accuracy']:.1%}, UAR {fold['uar']:.1%} ({fold['n_items']} items)"
+        )
+    if "folds" in metrics:
+        print(
+            f"cross-validated: accuracy {metrics['accuracy_mean']:.1%} ± "
+            f"{metrics['accuracy_std']:.1%} over {len(metrics['folds'])} folds; pooled:"
+        )
     print(
         f"accuracy {metrics['accuracy']:.1%}, UAR {metrics['uar']:.1%}, "
         f"macro F1 {metrics['macro_f1']:.1%} on {metrics['n_items']} items"
@@ -342,7 +354,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from training.export import export_starter
+    from training.export import export_folds, export_starter, is_folds_folder
 
     notes = ""
     if args.notes:
@@ -353,7 +365,9 @@ def cmd_export(args: argparse.Namespace) -> int:
                 f"Cannot read the notes file {args.notes} ({exc.__class__.__name__}); "
                 "pass a UTF-8 Markdown file."
             ) from exc
-    card = export_starter(args.run, args.out, notes=notes)
+    # A cross-validation folder (train speech --folds) ships as its fold models averaged.
+    export = export_folds if is_folds_folder(args.run) else export_starter
+    card = export(args.run, args.out, notes=notes)
     size = Path(args.out).stat().st_size / 1e6
     print(f"starter model: {args.out} ({size:.1f} MB)")
     print(f"model card: {card}")
@@ -558,6 +572,13 @@ def build_parser() -> argparse.ArgumentParser:
         "weights, e.g. 0.2 (default 0: off)",
     )
     s.add_argument(
+        "--init",
+        metavar="MODEL",
+        help="face or speech: start from this trained model's weights (a run folder or .pt, "
+        "e.g. a starter model) instead of at random: fine-tuning; it must not have learned "
+        "from this run's validation or test items",
+    )
+    s.add_argument(
         "--folds",
         type=folds_arg,
         metavar="K|loao",
@@ -617,10 +638,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument(
         "--split",
-        choices=("auto", "all", "train", "val", "test"),
+        choices=("auto", "all", "train", "val", "test", "cv"),
         default="auto",
         help="which part: auto = test if the data has it, else validation (for a RAVDESS "
-        "folder of unseen actors: all); train and all may include training items",
+        "folder of unseen actors: all; for cross-validation models averaged: cv, each "
+        "model on the actors it never heard); train and all may include training items",
     )
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(func=cmd_evaluate)
@@ -702,7 +724,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_experiment)
 
     s = sub.add_parser("export", help="pack a finished run as a starter model with its model card")
-    s.add_argument("run", metavar="RUN_DIR", help="a finished run folder")
+    s.add_argument(
+        "run",
+        metavar="RUN_DIR",
+        help="a finished run folder, or a finished 'train speech --folds' folder (its "
+        "fold models ship averaged)",
+    )
     s.add_argument("out", metavar="OUT.pt", help="file to write, e.g. pretrained/face_fer2013.pt")
     s.add_argument(
         "--notes", metavar="FILE.md", help="Markdown for the card's 'where it fails' section"

@@ -5,9 +5,10 @@
     python bench/robustness.py --speech old=OLD.pt --speech new=pretrained/speech_ravdess.pt \\
         --face old=OLD_FACE.pt --face new=pretrained/face_fer2013.pt
     python bench/robustness.py --speech-data DIR --actors 16 17 18 --face-data DIR --faces 2000
+    python bench/robustness.py --only speech --speech cv=CV_DIR   # a 'train speech --folds' folder
 
-Speech: every recording of the given actors (default: the held-out test actors of the
-first speech model) is degraded and then classified through the product's own path
+Speech: every recording of the given actors (default: each model's own held-out test
+actors; for a cross-validation folder, each fold model on its own test actors) is degraded and then classified through the product's own path
 (``predict``'s trimming, level handling and windows). Conditions: clean; gain -20, -10
 and +6 dB (clipped at full scale, as a hot microphone does); white noise at 30, 20 and
 10 dB SNR (noise power against the whole recording's mean power); the telephone band
@@ -125,40 +126,68 @@ FACE_CONDITIONS = {
 # ----------------------------------------------------------------------------- runs
 
 
+def speech_judges(path: str, actors: list[int] | None) -> list[tuple[object, set[int]]]:
+    """Who scores which actors: a model file scores ``actors`` (default: its own test
+    actors); a cross-validation folder (``train speech --folds``) is each fold's model on
+    its own test actors, pooled, so every recording is scored by a model that never
+    heard its speaker — the estimate for the recipe of an ensemble starter."""
+    folder = Path(path)
+    if (folder / "results.json").is_file():
+        summary = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+        return [
+            (load_checkpoint(Path(r["run"]) / "best.pt", kind="speech"), set(r["test_actors"]))
+            for r in summary["rows"]
+        ]
+    model = load_checkpoint(path, kind="speech")
+    if actors is None:
+        saved = model.payload.get("split") or {}
+        test = ActorSplit.from_dict(saved["actors"]).test if "actors" in saved else ()
+        if not test:
+            raise SystemExit(f"Pass --actors: {path} names no held-out test actors.")
+        actors = list(test)
+    return [(model, set(actors))]
+
+
 def speech_table(
     models: list[tuple[str, str]], data: Path, actors: list[int] | None, seed: int
 ) -> tuple[list[str], dict]:
-    loaded = [(name, load_checkpoint(path, kind="speech")) for name, path in models]
-    if actors is None:  # the first model's held-out test actors
-        saved = loaded[0][1].payload.get("split") or {}
-        if "actors" not in saved:
-            raise SystemExit("Pass --actors: the first speech model does not name its test actors.")
-        actors = list(ActorSplit.from_dict(saved["actors"]).test)
-    clips = [c for c in speech_audio(scan_ravdess(data).clips) if c.actor in set(actors)]
-    for name, model in loaded:
-        trained = set((model.payload.get("split") or {}).get("actors", {}).get("train", []))
-        if trained & set(actors):
-            print(f"note: {name} trained on actor(s) {sorted(trained & set(actors))}: not held out")
+    judges = {name: speech_judges(path, actors) for name, path in models}
+    wanted = set().union(*(a for js in judges.values() for _, a in js))
+    clips = [c for c in speech_audio(scan_ravdess(data).clips) if c.actor in wanted]
+    header = [f"speech: {len(clips)} recordings of {len(wanted)} actors"]
+    for name, js in judges.items():
+        heard = set()
+        for model, scored in js:
+            saved = (model.payload.get("split") or {}).get("actors", {})
+            heard |= scored & {*saved.get("train", []), *saved.get("val", [])}
+        shown = sorted(set().union(*(a for _, a in js)))
+        how = f"{len(js)} fold models, each on its own test actors" if len(js) > 1 else "actors"
+        header.append(f"  {name}: {how} {', '.join(map(str, shown))}")
+        if heard:
+            header.append(f"  note: {name} heard actor(s) {sorted(heard)}: not held out")
     audio = [read_audio(c.path, SR) for c in clips]
     labels = np.array([c.label for c in clips])
+    actor_of = np.array([c.actor for c in clips])
     results: dict = {}
     for cond, fn in SPEECH_CONDITIONS.items():
         rng = np.random.default_rng(seed)
         degraded = [fn(y, rng) for y in audio]
-        for name, model in loaded:
-            params = FeatureParams.from_dict(model.preprocessing["features"])
-            pred = []
-            for y in degraded:
-                probs = _hear(model, y, params).probabilities
-                pred.append(model.classes.index(max(probs, key=probs.get)))
-            scores = classification_metrics(labels, np.array(pred), list(model.classes))
+        for name, js in judges.items():
+            true, pred = [], []
+            for model, scored in js:
+                params = FeatureParams.from_dict(model.preprocessing["features"])
+                for i in np.flatnonzero(np.isin(actor_of, sorted(scored))):
+                    probs = _hear(model, degraded[i], params).probabilities
+                    pred.append(model.classes.index(max(probs, key=probs.get)))
+                    true.append(labels[i])
+            classes = list(js[0][0].classes)
+            scores = classification_metrics(np.array(true), np.array(pred), classes)
             results.setdefault(cond, {})[name] = {
                 "accuracy": scores["accuracy"],
                 "uar": scores["uar"],
-                "share_sad": float(np.mean(np.array(pred) == model.classes.index("sad"))),
+                "share_sad": float(np.mean(np.array(pred) == classes.index("sad"))),
             }
-    header = f"speech: {len(clips)} recordings of actors {', '.join(map(str, actors))}"
-    return [header], results
+    return header, results
 
 
 def face_table(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from .ensemble import Ensemble, EnsembleConfig
 from .face import FACE_PRESETS, FaceCNN, FaceCNNConfig
 from .fusion import FUSION_VARIANTS, SINGLE_VARIANTS, FusionNet, FusionNetConfig
 from .late import LateFusion, LateFusionConfig
@@ -22,7 +23,10 @@ PRESETS = {"face": FACE_PRESETS, "speech": SPEECH_PRESETS}
 
 def build_model(kind: str, config: dict) -> nn.Module:
     """The ``kind`` network ("face", "speech" or "fusion") built from a ``config.to_dict()``
-    dict; a fusion config whose variant is ``late`` builds a ``LateFusion``."""
+    dict; a fusion config whose variant is ``late`` builds a ``LateFusion``, and any config
+    whose variant is ``ensemble`` an ``Ensemble`` of its members."""
+    if config.get("variant") == "ensemble":
+        return Ensemble(EnsembleConfig.from_dict(config), build_model)
     cls, config_cls = MODELS[kind]
     if kind == "fusion" and config.get("variant") == "late":
         cls, config_cls = LateFusion, LateFusionConfig
@@ -30,6 +34,8 @@ def build_model(kind: str, config: dict) -> nn.Module:
 
 
 __all__ = [
+    "Ensemble",
+    "EnsembleConfig",
     "FACE_PRESETS",
     "FUSION_VARIANTS",
     "MODELS",

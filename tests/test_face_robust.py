@@ -336,3 +336,79 @@ def test_optimizer_and_mixup_reach_the_training_loop_from_the_options():
         check_options(TrainOptions(kind="face", optimizer="adam"))
     with pytest.raises(WorkbenchError, match="mixup"):
         check_options(TrainOptions(kind="face", mixup=-1.0))
+
+
+def test_init_starts_from_a_trained_model_and_guards_the_held_out_items(tmp_path):
+    """--init fine-tunes: the run starts from the model's weights, records where they came
+    from, and refuses a model that learned from the run's validation items."""
+    import json
+
+    from conftest import write_fer_folders, write_ravdess
+
+    from datasets.errors import WorkbenchError
+    from training.checkpoint import load_checkpoint
+    from training.export import recipe_command
+    from training.train import TrainOptions, train_model
+
+    data = write_fer_folders(tmp_path / "fer", {"train": 6})
+    first = train_model(
+        TrainOptions(kind="face", data=str(data), epochs=1, batch_size=8, out=str(tmp_path / "a"))
+    )
+    # A learning rate near zero: the fine-tuned weights are the starting ones.
+    tuned = train_model(
+        TrainOptions(
+            kind="face",
+            data=str(data),
+            epochs=1,
+            batch_size=8,
+            lr=1e-9,
+            init=str(first.run_dir),
+            out=str(tmp_path / "b"),
+        )
+    )
+    a = load_checkpoint(first.run_dir).model.state_dict()
+    b = load_checkpoint(tuned.run_dir).model.state_dict()
+    conv = next(k for k in a if k.endswith("weight") and a[k].dim() == 4)
+    assert torch.allclose(a[conv], b[conv], atol=1e-6)
+    config = json.loads((tuned.run_dir / "config.json").read_text())
+    assert config["init"]["path"] == str(first.run_dir / "best.pt")
+    assert "--init" in recipe_command(config["options"])
+
+    # Another validation split: its validation images may be ones the model learned.
+    with pytest.raises(WorkbenchError, match="another validation split"):
+        train_model(
+            TrainOptions(
+                kind="face",
+                data=str(data),
+                epochs=1,
+                seed=1,
+                init=str(first.run_dir),
+                out=str(tmp_path / "c"),
+            )
+        )
+    # A speech model that heard this run's held-out actors is refused, and fusion has its own flags.
+    voices = write_ravdess(tmp_path / "r", actors=(1, 2, 3), emotions=(1, 3))
+    speech = train_model(
+        TrainOptions(
+            kind="speech",
+            data=str(voices),
+            epochs=1,
+            batch_size=4,
+            actors={"train": [1, 2], "val": [3], "test": []},
+            out=str(tmp_path / "s"),
+        )
+    )
+    with pytest.raises(WorkbenchError, match="learned from actor"):
+        train_model(
+            TrainOptions(
+                kind="speech",
+                data=str(voices),
+                epochs=1,
+                batch_size=4,
+                actors={"train": [3, 2], "val": [1], "test": []},
+                init=str(speech.run_dir),
+                out=str(tmp_path / "t"),
+            )
+        )
+    with pytest.raises(WorkbenchError, match="--face-model and --speech-model"):
+        train_model(TrainOptions(kind="fusion", data="demo", init=str(first.run_dir)))

@@ -282,3 +282,69 @@ def test_folds_are_refused_for_other_kinds_and_bad_counts(tmp_path):
         actor_folds(TrainOptions(kind="speech", data=str(data)), folds=5, out=tmp_path / "x")
     with pytest.raises(WorkbenchError, match="speech models only"):
         actor_folds(TrainOptions(kind="face", data=str(data)), folds=3, out=tmp_path / "x")
+
+
+def test_a_finished_cross_validation_exports_as_its_fold_models_averaged(tmp_path):
+    from datasets.errors import WorkbenchError
+    from models import Ensemble
+    from training.checkpoint import load_checkpoint
+    from training.experiment import actor_folds
+    from training.predict import predict_file
+    from training.train import TrainOptions, evaluate_checkpoint, train_model
+    from workbench import main
+
+    data = write_ravdess(tmp_path / "r", actors=(1, 2, 3), emotions=(1, 3, 5))
+    base = TrainOptions(kind="speech", data=str(data), epochs=1, batch_size=4)
+    out = tmp_path / "cv"
+    summary = actor_folds(base, folds=3, out=out)
+    assert main(["export", str(out), str(tmp_path / "s.pt")]) == 0
+    loaded = load_checkpoint(tmp_path / "s.pt")
+    model = loaded.model
+    assert isinstance(model, Ensemble) and len(model.members) == 3
+    # Its answer is the mean of the fold models' probabilities.
+    wav = sorted(data.rglob("*.wav"))[0]
+    got = predict_file(wav, model=tmp_path / "s.pt").probabilities
+    folds = [
+        predict_file(wav, model=out / f"fold{i:02d}" / "best.pt").probabilities for i in (1, 2, 3)
+    ]
+    for emotion, p in got.items():
+        assert p == pytest.approx(np.mean([f[emotion] for f in folds]), abs=1e-4)
+    # The card reports the cross-validated estimate, fold by fold, and says what it is.
+    card = (tmp_path / "s.md").read_text()
+    assert "no held-out\nactors of its own" in card or "no held-out actors of its own" in card
+    assert f"{summary['accuracy_mean']:.1%} ±" in card
+    cv = loaded.payload["cv"]
+    assert [f["test_actors"] for f in cv["folds"]] == [r["test_actors"] for r in summary["rows"]]
+    assert loaded.payload["split"]["actors"] == {"train": [1, 2, 3], "val": [], "test": []}
+    # Every actor was heard by some member: scored on this data, the file re-measures its
+    # cross-validation (each member on its own fold's test actors), or says it is not held out.
+    m = evaluate_checkpoint(tmp_path / "s.pt", data)
+    assert m["split"] == "cv" and m["held_out"] is True and m["n_items"] == 18
+    assert [f["test_actors"] for f in m["folds"]] == [r["test_actors"] for r in summary["rows"]]
+    for f, r in zip(m["folds"], summary["rows"]):
+        assert f["accuracy"] == pytest.approx(r["accuracy"])  # the fold run's own test score
+    m = evaluate_checkpoint(tmp_path / "s.pt", data, split="all")
+    assert m["held_out"] is False
+    with pytest.raises(WorkbenchError, match="none of this model's test actors"):
+        evaluate_checkpoint(tmp_path / "s.pt", data, split="test")
+    # Nor can it seed a fusion branch: no fusion test actor would be unheard.
+    with pytest.raises(WorkbenchError, match="cross-validation models averaged"):
+        train_model(TrainOptions(kind="fusion", data="demo", speech_model=str(tmp_path / "s.pt")))
+
+
+def test_an_unfinished_cross_validation_is_not_exported(tmp_path):
+    from datasets.errors import WorkbenchError
+    from training.experiment import actor_folds
+    from training.export import export_folds
+    from training.train import TrainOptions
+
+    data = write_ravdess(tmp_path / "r", actors=(1, 2, 3), emotions=(1, 3))
+    out = tmp_path / "cv"
+    actor_folds(
+        TrainOptions(kind="speech", data=str(data), epochs=1, batch_size=4), folds=3, out=out
+    )
+    summary = json.loads((out / "results.json").read_text())
+    summary["finished"] = 2
+    (out / "results.json").write_text(json.dumps(summary))
+    with pytest.raises(WorkbenchError, match="2 of 3 folds finished"):
+        export_folds(out, tmp_path / "s.pt")

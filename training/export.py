@@ -60,6 +60,7 @@ def recipe_command(options: dict) -> str:
         "fusion": "--fusion",
         "pairing": "--pairing",
         "calm": "--calm",
+        "init": "--init",
         "face_model": "--face-model",
         "speech_model": "--speech-model",
         "epochs": "--epochs",
@@ -309,3 +310,232 @@ def _late_lines(config: dict) -> list[str]:
 
 def _paths(path: str | list[str]) -> str:
     return " + ".join(path) if isinstance(path, list) else path
+
+
+# ------------------------------------------------------------ cross-validation ensembles
+
+
+def is_folds_folder(path: str | Path) -> bool:
+    """Whether ``path`` is the folder of a finished ``train speech --folds`` run."""
+    results = Path(path).expanduser() / "results.json"
+    if not results.is_file():
+        return False
+    try:
+        return json.loads(results.read_text(encoding="utf-8")).get("experiment") == "actor-folds"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def export_folds(folder: str | Path, out: str | Path, *, notes: str = "") -> Path:
+    """Pack every fold model of an actor-wise cross-validation (``train speech --folds``)
+    as one starter model ``out``: an ``Ensemble`` averaging their probabilities.
+
+    Between them the fold models learned from every actor of the folder, so the ensemble
+    has no held-out actors of its own; its card reports the cross-validated estimate —
+    each fold model re-scored now, with this code, on the test actors it never heard —
+    and says so. Returns the card's path.
+    """
+    from datasets.ravdess import ActorSplit
+    from models import EnsembleConfig
+
+
+    folder = Path(folder).expanduser()
+    out = Path(out)
+    if out.suffix != ".pt":
+        raise WorkbenchError(f"{describe(out)} must end in .pt; name the starter model file.")
+    summary = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+    if summary["finished"] != summary["folds"]:
+        raise WorkbenchError(
+            f"{describe(folder)} has {summary['finished']} of {summary['folds']} folds "
+            f"finished; run 'train speech --folds {summary['folds']} --out {folder}' again "
+            "to finish it, then export."
+        )
+    runs = [load_run(row["run"]) for row in summary["rows"]]
+    payloads = [read_checkpoint(run["dir"] / "best.pt") for run in runs]
+    first = payloads[0]
+    for run, p in zip(runs, payloads):
+        if (p["kind"], p["classes"], p["preprocessing"]) != (
+            first["kind"],
+            first["classes"],
+            first["preprocessing"],
+        ):
+            raise WorkbenchError(
+                f"{describe(run['dir'])} was trained with other classes or features than "
+                "the first fold; every fold must come from the same recipe."
+            )
+    folds = [ActorSplit.from_dict(p["split"]["actors"]) for p in payloads]
+    heard = sorted({a for f in folds for a in (*f.train, *f.val)})
+    split = {
+        **{k: v for k, v in first["split"].items() if k != "actors"},
+        # Every actor was heard by some member: none is held out from the ensemble.
+        "actors": {"train": heard, "val": [], "test": []},
+        "folds": [f.to_dict() for f in folds],
+    }
+    split["label"] = (
+        f"RAVDESS speech, actors {actor_ranges(heard)} "
+        f"({len(folds)} cross-validation models averaged)"
+    )
+    config = EnsembleConfig(
+        member_kind=first["kind"],
+        members=[p["model_config"] for p in payloads],
+        n_classes=len(first["classes"]),
+    )
+    state = {
+        f"members.{i}.{k}": v.contiguous()
+        for i, p in enumerate(payloads)
+        for k, v in p["state_dict"].items()
+    }
+    options = dict(runs[0]["config"]["options"])
+    options.update(actors=None, out=None, name=None)
+    recipe = f"{recipe_command(options)} --folds {summary['folds']}"
+    starter = {key: first[key] for key in ("format", "version", "kind", "classes", "preprocessing")}
+    starter.update(
+        model_config=config.to_dict(),
+        split=split,
+        state_dict=state,
+        epoch=None,
+        val=None,
+        starter={"run": folder.name, "recipe": recipe, "folds": len(folds)},
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    torch.save(starter, tmp)
+    tmp.replace(out)
+    # The estimate, measured on the shipped file as this code runs it: each member on the
+    # test actors of its own fold, which it never heard (``evaluate --split cv``).
+    cv = evaluate_checkpoint(out, first["split"]["path"], split="cv")
+    acc = np.array([f["accuracy"] for f in cv["folds"]])
+    uar = np.array([f["uar"] for f in cv["folds"]])
+    estimate = {
+        "protocol": summary["protocol"],
+        "folds": [
+            {
+                **f,
+                "val_actors": list(fold.val),
+                "best_epoch": run["metrics"]["best_epoch"],
+            }
+            for f, fold, run in zip(cv["folds"], folds, runs)
+        ],
+        "accuracy_mean": float(acc.mean()),
+        "accuracy_std": float(acc.std(ddof=1)) if len(acc) > 1 else 0.0,
+        "uar_mean": float(uar.mean()),
+        "uar_std": float(uar.std(ddof=1)) if len(uar) > 1 else 0.0,
+    }
+    pooled = np.asarray(cv["confusion"])
+    starter["cv"] = json.loads(json.dumps(estimate))
+    # The window shows the first fold's curves and the pooled held-out confusion matrix.
+    first_run = runs[0]
+    metrics = {
+        **first_run["metrics"],
+        **{k: cv[k] for k in RECORD_SCORES if k in cv},
+        "split": "test",
+        "n_items": int(pooled.sum()),
+        "n_test": int(pooled.sum()),
+        "cv": estimate,
+    }
+    record_config = {
+        **first_run["config"],
+        "name": f"{len(folds)} cross-validation models (curves: fold 1)",
+        "model_config": config.to_dict(),
+        "n_parameters": len(runs) * int(first_run["config"]["n_parameters"]),
+    }
+    starter["run"] = json.loads(
+        json.dumps({"config": record_config, "history": first_run["history"], "metrics": metrics})
+    )
+    torch.save(starter, tmp)
+    tmp.replace(out)
+    card = out.with_suffix(".md")
+    card.write_text(
+        folds_card(runs, out, summary, estimate, cv, recipe, notes=notes), encoding="utf-8"
+    )
+    return card
+
+
+def folds_card(
+    runs: list[dict],
+    out: Path,
+    summary: dict,
+    estimate: dict,
+    cv: dict,
+    recipe: str,
+    *,
+    notes: str = "",
+) -> str:
+    """The model card of a cross-validation ensemble (see ``export_folds``)."""
+    config = runs[0]["config"]
+    kind = config["kind"]
+    n = len(runs)
+    size_mb = out.stat().st_size / 1e6
+    heard = sorted({a for f in estimate["folds"] for a in f["test_actors"]})
+    seconds = sum(r["metrics"]["seconds"] for r in runs)
+    rows = [
+        f"| {i} | {actor_ranges(f['test_actors'])} | {actor_ranges(f['val_actors'])} | "
+        f"{f['accuracy']:.1%} | {f['uar']:.1%} | {f['best_epoch']} |"
+        for i, f in enumerate(estimate["folds"], start=1)
+    ]
+    lines = [
+        f"# {kind.capitalize()} starter model: `{out.name}`",
+        "",
+        f"Trained by this project on real data: the {n} models of an actor-wise "
+        f"cross-validation, whose probabilities are averaged. Size {size_mb:.1f} MB, "
+        f"{n} x {config['n_parameters']:,} parameters, classes: {', '.join(cv['classes'])}.",
+        "",
+        "## Data and split",
+        "",
+        f"- Data: RAVDESS speech (`{config['options']['data']}`), actors {actor_ranges(heard)}",
+        f"- Protocol: {summary['protocol']}. Each model trained on the actors of "
+        f"{n - 2} folds, picked its epoch on the next fold's actors and was scored on its "
+        "own fold's actors, which it never heard.",
+        "- Between them the models heard every actor, so **this file has no held-out "
+        "actors of its own**: the accuracy below is the cross-validated estimate of the "
+        "recipe (each fold model on its unheard actors), not a score of the averaged "
+        "file, which can only be measured on other speakers. Averaging usually does at "
+        "least as well as its members.",
+        "",
+        "## Recipe",
+        "",
+        "```",
+        f"{recipe} --out CV_DIR",
+        f"python workbench.py export CV_DIR pretrained/{out.name}",
+        "```",
+        "",
+        f"Model: {kind} ({config['preset']} preset), augmentation "
+        f"{config.get('augment', 'none')}, {config['fit']['epochs']} epochs per fold "
+        "(each fold's best epoch chosen on its validation actors).",
+        "",
+        "## Device and time",
+        "",
+        f"{seconds / 60:.0f} min ({seconds:.0f} s) of training over the {n} folds on "
+        f"{runs[0]['metrics']['device']}; torch "
+        f"{config.get('versions', {}).get('torch', '?')}.",
+        "",
+        "## Cross-validated estimate (actors never heard by the model scoring them)",
+        "",
+        f"Accuracy **{estimate['accuracy_mean']:.1%} ± {estimate['accuracy_std']:.1%}** "
+        f"(mean ± standard deviation over the {n} folds), UAR {estimate['uar_mean']:.1%} ± "
+        f"{estimate['uar_std']:.1%}; pooled over all {cv['n_items']} recordings: accuracy "
+        f"{cv['accuracy']:.1%}, UAR {cv['uar']:.1%}, macro F1 "
+        f"{cv['macro_f1']:.1%}.",
+        "",
+        "| fold | test actors | validation actors | test accuracy | test UAR | best epoch |",
+        "|---|---|---|---|---|---|",
+        *rows,
+        "",
+        "Pooled confusion matrix (counts; rows are the true emotion):",
+        "",
+        *confusion_table(cv),
+        "",
+        "## Where it fails, and why",
+        "",
+        *weakest_classes(cv),
+        *(["", notes.strip()] if notes.strip() else []),
+        "",
+        "## Licence",
+        "",
+        LICENCES[kind],
+        "",
+        "Scored on other speakers with "
+        f"`python workbench.py evaluate pretrained/{out.name} --data PATH --split all --json`.",
+        "",
+    ]
+    return "\n".join(lines)

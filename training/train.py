@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from datasets.audio import FeatureParams
@@ -44,7 +45,7 @@ from .device import choose_device
 from .fit import FitConfig, FitResult, fit
 from .fusion_data import PAIRINGS, load_fusion_data, resolve_fusion_paths
 from .late import search_weight, set_late_weight
-from .metrics import evaluate_model
+from .metrics import classification_metrics, evaluate_model, predict_proba
 from .report import write_confusion, write_curves, write_report
 from .runs import new_run_dir, write_json
 
@@ -98,6 +99,8 @@ class TrainOptions:
     # speech: the actor split (``ActorSplit.to_dict()``); None = the fixed default split
     actors: dict | None = None
     optimizer: str | None = None  # "adamw" or "sgd" (Nesterov momentum 0.9)
+    # face / speech: start from this trained model's weights (fine-tuning), not at random
+    init: str | None = None
     mixup: float | None = None  # mixup alpha; 0 = off
     out: str | None = None
     resume: str | None = None
@@ -169,6 +172,11 @@ def check_options(opts: TrainOptions) -> None:
         )
     if opts.variant not in (None, "cnn", "gru") or (opts.variant and opts.kind != "speech"):
         raise WorkbenchError("--variant applies to speech models only: use cnn or gru.")
+    if opts.init and opts.kind == "fusion":
+        raise WorkbenchError(
+            "--init applies to face and speech models; a fusion model starts its branches "
+            "from trained models with --face-model and --speech-model."
+        )
     if opts.kind == "fusion":
         if opts.fusion not in FUSION_CHOICES:
             raise WorkbenchError(
@@ -224,7 +232,93 @@ def _load_branches(opts: TrainOptions) -> dict:
     for kind, path in (("face", opts.face_model), ("speech", opts.speech_model)):
         if path:
             got[kind] = load_checkpoint(path, kind=kind, purpose=f"the fusion's {kind} branch")
+            if got[kind].payload["model_config"].get("variant") == "ensemble":
+                raise WorkbenchError(
+                    f"{describe(path)} is several cross-validation models averaged, which "
+                    "between them heard every actor, so no fusion test actor would be "
+                    f"unheard; start the {kind} branch from a single run's best.pt."
+                )
     return got
+
+
+def _load_init(opts: TrainOptions, task: TaskData):
+    """The trained model ``--init`` names, checked to fit the task (same kind, network
+    family, classes and features) and not to have learned from its held-out items."""
+    start = load_checkpoint(opts.init, kind=opts.kind, purpose="the starting weights")
+    name = describe(start.path)
+    if start.payload["model_config"].get("variant") == "ensemble":
+        raise WorkbenchError(
+            f"{name} is several models averaged; start from a single run's best.pt."
+        )
+    if list(start.classes) != list(task.classes):
+        raise WorkbenchError(
+            f"{name} answers {', '.join(start.classes)}, but the data has "
+            f"{', '.join(task.classes)}; start from a model trained on the same emotions."
+        )
+    if opts.kind == "speech" and start.preprocessing.get("features") != task.preprocessing.get(
+        "features"
+    ):
+        raise WorkbenchError(
+            f"{name} hears other features than this training computes; start from a speech "
+            "model trained with this version's features."
+        )
+    saved = start.payload.get("split") or {}
+    if opts.kind == "speech":
+        heard = saved.get("actors") or {}
+        held = {*task.source["actors"].get("val", []), *task.source["actors"].get("test", [])}
+        overlap = sorted(held & {*heard.get("train", []), *heard.get("val", [])})
+        if overlap:
+            raise WorkbenchError(
+                f"{name} learned from actor(s) {', '.join(map(str, overlap))}, which this run "
+                "holds out; start from a model trained without them."
+            )
+        return start
+    held_out = [s for s in (task.val, task.test) if s is not None]
+    if "train_fingerprints" in saved:
+        # Known by content: FER-2013's own duplicates (a handful) are tolerated.
+        n = sum(len(s.x) for s in held_out)
+        seen = sum(count_seen(s.x.cpu().numpy(), saved["train_fingerprints"]) for s in held_out)
+        if seen > 0.01 * n:
+            raise WorkbenchError(
+                f"{name} learned from {seen} of the {n} images this run holds out; start "
+                "from a model trained with the same validation split."
+            )
+    elif not saved.get("is_demo") and (
+        saved.get("val_fraction"),
+        saved.get("seed"),
+        Path(str(saved.get("path"))).name,
+    ) != (
+        task.source.get("val_fraction"),
+        task.source.get("seed"),
+        Path(str(task.source.get("path"))).name,
+    ):
+        raise WorkbenchError(
+            f"{name} was trained with another validation split, so this run's validation "
+            "images may be ones it learned; start from a model trained on the same data."
+        )
+    return start
+
+
+def _init_record(start) -> dict:
+    meta = start.payload.get("starter") or {}
+    return {"path": str(start.path), "name": start.payload.get("name") or meta.get("run")}
+
+
+def _check_branch_actors(branches: dict, task: TaskData) -> None:
+    """A speech branch must not have heard the fusion's test actors: its scores would not
+    be held out."""
+    speech = branches.get("speech")
+    test = set((task.source.get("actors") or {}).get("test") or [])
+    if speech is None or not test:
+        return
+    heard = (speech.payload.get("split") or {}).get("actors") or {}
+    overlap = sorted(test & {*heard.get("train", []), *heard.get("val", [])})
+    if overlap:
+        raise WorkbenchError(
+            f"{describe(speech.path)} learned from actor(s) {', '.join(map(str, overlap))}, "
+            "which this fusion run tests on; start the speech branch from a model trained "
+            "without them (the same actor split as the fusion run)."
+        )
 
 
 def _init_branches(model: torch.nn.Module, branches: dict) -> None:
@@ -298,7 +392,7 @@ def train_model(
         opts,
         **{
             k: str(getattr(opts, k))
-            for k in ("data", "out", "resume", "face_model", "speech_model")
+            for k in ("data", "out", "resume", "init", "face_model", "speech_model")
             if getattr(opts, k) and not isinstance(getattr(opts, k), list)
         },
     )
@@ -314,6 +408,8 @@ def train_model(
     )
     branches = _load_branches(opts) if opts.kind == "fusion" and resume is None else {}
     task, is_demo = _load_data(opts, saved, branches, say)
+    _check_branch_actors(branches, task)
+    start = _load_init(opts, task) if opts.init and resume is None else None
     config = fit_config(opts)
     if resume is not None:
         # The saved loop settings, with the new total of epochs and the device asked for.
@@ -329,9 +425,13 @@ def train_model(
         run_config["fit"] = config.to_dict()
     else:
         model_cfg = _model_config(opts, task, branches)
+        if start is not None:  # the starting model's own network (and input scaling)
+            model_cfg = type(model_cfg).from_dict(start.payload["model_config"])
         model = build_model(opts.kind, model_cfg.to_dict())
         if branches:
             _init_branches(model, branches)
+        if start is not None:
+            model.load_state_dict(start.model.state_dict())
         run_dir = new_run_dir(opts.kind, opts.out)
         run_config = {
             "name": opts.name or run_dir.name,
@@ -340,6 +440,7 @@ def train_model(
             "options": asdict(opts),
             **({"fusion": opts.fusion, "pairing": opts.pairing} if opts.kind == "fusion" else {}),
             "model_config": model_cfg.to_dict(),
+            **({"init": _init_record(start)} if start is not None else {}),
             "n_parameters": sum(p.numel() for p in model.parameters()),
             "fit": config.to_dict(),
             "augment": augment_level(opts),
@@ -467,9 +568,17 @@ def evaluate_checkpoint(
     The result says whether the items were ``held_out`` from training: True, False, or None
     when it cannot be known (``all`` of a FER-2013 set the model may have trained on).
     """
-    if split not in ("auto", "all", "train", "val", "test"):
-        raise WorkbenchError(f"Unknown split {split!r}; use all, train, val, test or auto.")
+    if split not in ("auto", "all", "train", "val", "test", "cv"):
+        raise WorkbenchError(f"Unknown split {split!r}; use all, train, val, test, cv or auto.")
     loaded = load_checkpoint(model_path)
+    folds = (loaded.payload.get("split") or {}).get("folds")
+    if split == "cv" and not folds:
+        raise WorkbenchError(
+            f"{describe(loaded.path)} is not the models of a cross-validation averaged; "
+            "--split cv applies to such models only."
+        )
+    if folds and split in ("auto", "cv"):
+        return _evaluate_folds(loaded, data, folds)
     if loaded.kind == "fusion":
         return _evaluate_fusion(loaded, data, split)
     if isinstance(data, list):
@@ -492,6 +601,57 @@ def evaluate_checkpoint(
         {
             "split": split,
             "held_out": held_out,
+            "kind": loaded.kind,
+            "model": str(loaded.path),
+            "data": str(path),
+        }
+    )
+    return metrics
+
+
+def _evaluate_folds(loaded, data: str | Path | None, folds: list[dict]) -> dict:
+    """The cross-validation of an ensemble re-measured from the file itself: each member
+    on the test actors of its own fold, which it never heard, pooled over the members."""
+    path, _ = resolve_data("speech", data)
+    path = path.resolve()
+    scan = scan_ravdess(path)
+    present = speech_actors(scan)
+    params = FeatureParams.from_dict(loaded.preprocessing["features"])
+    true, pred, rows = [], [], []
+    for member, fold in zip(loaded.model.members, folds):
+        test = [a for a in fold["test"] if a in present]
+        if not test:
+            continue
+        ds = RavdessSpeech(
+            path, "test", params=params, actor_split=ActorSplit((), (), tuple(test)), scan=scan
+        )
+        probs, _ = predict_proba(member, TensorSet(ds.features, ds.labels))
+        y, p = ds.labels.numpy(), probs.argmax(1)
+        m = classification_metrics(y, p, loaded.classes)
+        rows.append(
+            {
+                "test_actors": test,
+                "accuracy": m["accuracy"],
+                "uar": m["uar"],
+                "n_items": m["n_items"],
+            }
+        )
+        true.append(y)
+        pred.append(p)
+    if not rows:
+        raise WorkbenchError(
+            f"{describe(path)} has none of the actors this model's cross-validation tested "
+            "on; score it on other speakers with --split all."
+        )
+    metrics = classification_metrics(np.concatenate(true), np.concatenate(pred), loaded.classes)
+    acc = np.array([r["accuracy"] for r in rows])
+    metrics.update(
+        {
+            "split": "cv",
+            "held_out": True,
+            "folds": rows,
+            "accuracy_mean": float(acc.mean()),
+            "accuracy_std": float(acc.std(ddof=1)) if len(acc) > 1 else 0.0,
             "kind": loaded.kind,
             "model": str(loaded.path),
             "data": str(path),
@@ -586,6 +746,13 @@ def _speech_items(
     if split == "auto":
         split = next((s for s in ("test", "val") if set(actors.actors(s)) & present), None)
         if split is None:
+            if not actors.val and not actors.test and present & trained_on:
+                raise WorkbenchError(
+                    f"{describe(path)} holds only actors this model learned from (it is "
+                    "the models of a cross-validation averaged, which between them heard "
+                    "every actor); its held-out estimate is the cross-validation on its "
+                    "card, or score it on other speakers with --split all."
+                )
             if present & trained_on:
                 raise WorkbenchError(
                     f"{describe(path)} has none of this model's validation or test actors; "
