@@ -27,7 +27,7 @@ STARTERS = {"face": FACE, "speech": SPEECH, "fusion": FUSION}
 
 # Measured at export (model cards) minus a margin: 500 validation faces, 180 test clips.
 FACE_SLICE_MIN = 0.64  # measured 67.2% (all 2,872: 69.4%)
-SPEECH_TEST_MIN = 0.55  # measured 59.4% on actors 16-18
+SPEECH_TEST_MIN = 0.50  # cross-validated 54.4% (pooled over the 18 actors)
 
 
 @pytest.fixture
@@ -144,8 +144,12 @@ def test_face_starter_on_a_fixed_500_image_validation_slice():
 def test_speech_starter_on_its_held_out_actors():
     from training.train import evaluate_checkpoint
 
-    metrics = evaluate_checkpoint(SPEECH, SHARED_DATA / "ravdess_speech_16k", split="test")
-    assert metrics["held_out"] is True and metrics["n_items"] == 180  # actors 16-18
+    # The starter is six cross-validation models averaged: each is scored on the three
+    # actors it never heard, which together are all 18.
+    metrics = evaluate_checkpoint(SPEECH, SHARED_DATA / "ravdess_speech_16k")
+    assert metrics["split"] == "cv" and metrics["held_out"] is True
+    assert sorted(a for f in metrics["folds"] for a in f["test_actors"]) == list(range(1, 19))
+    assert metrics["n_items"] == 1080  # 18 actors x 60 recordings
     assert metrics["accuracy"] >= SPEECH_TEST_MIN, metrics["accuracy"]
 
 

@@ -495,8 +495,8 @@ def folds_card(
         "## Recipe",
         "",
         "```",
-        f"{recipe} --out CV_DIR",
-        f"python workbench.py export CV_DIR pretrained/{out.name}",
+        f"{recipe} --out RUN_DIR",
+        f"python workbench.py export RUN_DIR pretrained/{out.name}",
         "```",
         "",
         f"Model: {kind} ({config['preset']} preset), augmentation "
@@ -509,7 +509,8 @@ def folds_card(
         f"{runs[0]['metrics']['device']}; torch "
         f"{config.get('versions', {}).get('torch', '?')}.",
         "",
-        "## Cross-validated estimate (actors never heard by the model scoring them)",
+        "## Held-out metrics — cross-validated (each recording scored by a model that never "
+        "heard its speaker)",
         "",
         f"Accuracy **{estimate['accuracy_mean']:.1%} ± {estimate['accuracy_std']:.1%}** "
         f"(mean ± standard deviation over the {n} folds), UAR {estimate['uar_mean']:.1%} ± "
