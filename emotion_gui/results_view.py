@@ -136,6 +136,8 @@ class ResultsView(ttk.Frame):
         m = run["metrics"]
         split = run["config"].get("data", {})
         which = "test" if m.get("split") == "test" else "validation"
+        if m.get("cv"):  # cross-validation models averaged: each fold's unheard actors
+            which = "cross-validated test"
         note = pairs_note(run)
         late = run["config"].get("late_weight_search")
         self.summary_var.set(
@@ -175,6 +177,8 @@ class ResultsView(ttk.Frame):
         run, normalized = self.run, self.normalized.get()
         m = run["metrics"]
         which = "test" if m.get("split") == "test" else "validation"
+        if m.get("cv"):  # cross-validation models averaged: each fold's unheard actors
+            which = "cross-validated test"
 
         def draw(fig) -> None:
             fig.clear()

@@ -176,7 +176,12 @@ def plot_comparison(
     for bars in (b1, b2):
         ax_bars.bar_label(bars, labels=[f"{v:.0%}" for v in bars.datavalues], fontsize=7, padding=2)
     ax_bars.set_xticks(
-        x, [f"{r['name']}\n({r['metrics'].get('split', '?')})" for r in runs], fontsize=8
+        x,
+        [
+            f"{r['name']}\n({'cross-val.' if r['metrics'].get('cv') else r['metrics'].get('split', '?')})"
+            for r in runs
+        ],
+        fontsize=8,
     )
     ax_bars.set_ylim(0, 1.22)  # room for the legend above the bars
     ax_bars.set_yticks(np.linspace(0, 1, 6))
