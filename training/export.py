@@ -270,7 +270,24 @@ def model_card(run: dict, out: Path, fresh: dict, *, notes: str = "") -> str:
             else []
         ),
         "",
-        "Confusion matrix (counts; rows are the true emotion):",
+        *card_tail("Confusion matrix", metrics, kind, notes),
+        "Re-score it on any copy of the data with "
+        f"`python workbench.py evaluate pretrained/{out.name} --data PATH --split all --json`"
+        + (
+            "; images it trained on are counted (`seen_in_training`) from fingerprints "
+            "stored in the file."
+            if kind == "face"
+            else "."
+        ),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def card_tail(title: str, metrics: dict, kind: str, notes: str) -> list[str]:
+    """A card's confusion matrix, weakest classes with ``notes``, and licence."""
+    return [
+        f"{title} (counts; rows are the true emotion):",
         "",
         *confusion_table(metrics),
         "",
@@ -283,17 +300,7 @@ def model_card(run: dict, out: Path, fresh: dict, *, notes: str = "") -> str:
         "",
         LICENCES[kind],
         "",
-        "Re-score it on any copy of the data with "
-        f"`python workbench.py evaluate pretrained/{out.name} --data PATH --split all --json`"
-        + (
-            "; images it trained on are counted (`seen_in_training`) from fingerprints "
-            "stored in the file."
-            if kind == "face"
-            else "."
-        ),
-        "",
     ]
-    return "\n".join(lines)
 
 
 def _late_lines(config: dict) -> list[str]:
@@ -337,7 +344,6 @@ def export_folds(folder: str | Path, out: str | Path, *, notes: str = "") -> Pat
     """
     from datasets.ravdess import ActorSplit
     from models import EnsembleConfig
-
 
     folder = Path(folder).expanduser()
     out = Path(out)
@@ -522,19 +528,7 @@ def folds_card(
         "|---|---|---|---|---|---|",
         *rows,
         "",
-        "Pooled confusion matrix (counts; rows are the true emotion):",
-        "",
-        *confusion_table(cv),
-        "",
-        "## Where it fails, and why",
-        "",
-        *weakest_classes(cv),
-        *(["", notes.strip()] if notes.strip() else []),
-        "",
-        "## Licence",
-        "",
-        LICENCES[kind],
-        "",
+        *card_tail("Pooled confusion matrix", cv, kind, notes),
         "Scored on other speakers with "
         f"`python workbench.py evaluate pretrained/{out.name} --data PATH --split all --json`.",
         "",
