@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.requirements-installed
 
-.PHONY: run test setup demo-data bench lint clean-cache screenshots
+.PHONY: run test setup demo demo-data bench lint clean-cache screenshots
 
 run: $(STAMP)
 	$(PY) workbench.py
@@ -20,6 +20,9 @@ $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --disable-pip-version-check -r requirements.txt
 	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) workbench.py demo
 
 demo-data: $(STAMP)
 	$(PY) workbench.py make-demo-data

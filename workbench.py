@@ -412,8 +412,8 @@ def cmd_gui(args: argparse.Namespace) -> int:
         and not os.environ.get("WAYLAND_DISPLAY")
     ):
         print(
-            "No display is available for the window; run 'python workbench.py demo' to use "
-            "the workbench from the terminal instead.",
+            "No display is available for the window; run 'make demo' (or 'python workbench.py "
+            "demo') to use the workbench from the terminal instead.",
             file=sys.stderr,
         )
         return EXIT_BAD_INPUT
@@ -750,6 +750,10 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+# The project's own top-level packages: a missing one is a bug, not a missing install.
+PROJECT_PACKAGES = {"datasets", "models", "training", "emotion_gui", "workbench"}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     func = getattr(args, "func", cmd_gui)
@@ -761,6 +765,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except ModuleNotFoundError as exc:
+        if exc.name is None or exc.name.split(".")[0] in PROJECT_PACKAGES:
+            raise  # our own code is broken: a bug, not a setup step
+        print(
+            f"error: the Python package '{exc.name.split('.')[0]}' is not installed here; run "
+            "'make setup' once, then start the workbench with '.venv/bin/python workbench.py' "
+            "(or 'source .venv/bin/activate' first).",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
     except BrokenPipeError:
         # Output piped into e.g. `head`, which stopped reading: not an error of ours.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -43,11 +43,6 @@ def detect(path: str | Path) -> tuple[str, RavdessScan | None]:
     )
 
 
-def detect_kind(path: str | Path) -> str:
-    """``"fer2013"`` or ``"ravdess"`` (see ``detect``)."""
-    return detect(path)[0]
-
-
 def data_info(
     path: str | Path,
     *,

@@ -41,7 +41,6 @@ RAVDESS_EMOTIONS: tuple[str, ...] = (
 RAVDESS_MODALITIES = {1: "audio-video", 2: "video-only", 3: "audio-only"}
 RAVDESS_CHANNELS = {1: "speech", 2: "song"}
 RAVDESS_INTENSITIES = {1: "normal", 2: "strong"}
-RAVDESS_STATEMENTS = {1: "Kids are talking by the door", 2: "Dogs are sitting by the door"}
 
 # RAVDESS emotion name -> the FER-2013 class that shows the same emotion on a face
 # (calm has no FER counterpart).

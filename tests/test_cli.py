@@ -96,3 +96,23 @@ def test_gui_without_display_points_to_the_terminal_demo(monkeypatch, capsys):
     assert workbench.main([]) == 2
     err = capsys.readouterr().err
     assert "No display" in err and "python workbench.py demo" in err
+
+
+def test_a_missing_package_says_how_to_set_up(monkeypatch, capsys):
+    """Run outside .venv, a command that needs torch says how to set up, not 'please report'."""
+
+    def needs_torch(args):
+        raise ModuleNotFoundError("No module named 'torch'", name="torch")
+
+    monkeypatch.setattr(workbench, "cmd_demo", needs_torch)
+    assert workbench.main(["demo"]) == 2
+    err = capsys.readouterr().err
+    assert "'torch' is not installed" in err and "make setup" in err
+    assert "please report" not in err and len(err.strip().splitlines()) == 1
+
+    def broken(args):  # a missing module of the project itself is a bug: it is not hidden
+        raise ModuleNotFoundError("No module named 'training.nothing'", name="training.nothing")
+
+    monkeypatch.setattr(workbench, "cmd_demo", broken)
+    with pytest.raises(ModuleNotFoundError):
+        workbench.main(["demo"])
