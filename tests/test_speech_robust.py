@@ -311,9 +311,12 @@ def test_a_finished_cross_validation_exports_as_its_fold_models_averaged(tmp_pat
         assert p == pytest.approx(np.mean([f[emotion] for f in folds]), abs=1e-4)
     # The card reports the cross-validated estimate, fold by fold, and says what it is.
     card = (tmp_path / "s.md").read_text()
-    assert "no held-out\nactors of its own" in card or "no held-out actors of its own" in card
+    assert "this file has no held-out actors of its own" in card
     assert f"{summary['accuracy_mean']:.1%} ±" in card
     cv = loaded.payload["cv"]
+    uars = np.array([r["uar"] for r in summary["rows"]])
+    assert cv["uar_mean"] == pytest.approx(uars.mean())
+    assert cv["uar_std"] == pytest.approx(uars.std(ddof=1))
     assert [f["test_actors"] for f in cv["folds"]] == [r["test_actors"] for r in summary["rows"]]
     assert loaded.payload["split"]["actors"] == {"train": [1, 2, 3], "val": [], "test": []}
     # Every actor was heard by some member: scored on this data, the file re-measures its

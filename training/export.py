@@ -410,24 +410,14 @@ def export_folds(folder: str | Path, out: str | Path, *, notes: str = "") -> Pat
     # The estimate, measured on the shipped file as this code runs it: each member on the
     # test actors of its own fold, which it never heard (``evaluate --split cv``).
     cv = evaluate_checkpoint(out, first["split"]["path"], split="cv")
-    acc = np.array([f["accuracy"] for f in cv["folds"]])
-    uar = np.array([f["uar"] for f in cv["folds"]])
     estimate = {
         "protocol": summary["protocol"],
         "folds": [
-            {
-                **f,
-                "val_actors": list(fold.val),
-                "best_epoch": run["metrics"]["best_epoch"],
-            }
+            {**f, "val_actors": list(fold.val), "best_epoch": run["metrics"]["best_epoch"]}
             for f, fold, run in zip(cv["folds"], folds, runs)
         ],
-        "accuracy_mean": float(acc.mean()),
-        "accuracy_std": float(acc.std(ddof=1)) if len(acc) > 1 else 0.0,
-        "uar_mean": float(uar.mean()),
-        "uar_std": float(uar.std(ddof=1)) if len(uar) > 1 else 0.0,
+        **{k: cv[k] for k in ("accuracy_mean", "accuracy_std", "uar_mean", "uar_std")},
     }
-    pooled = np.asarray(cv["confusion"])
     starter["cv"] = json.loads(json.dumps(estimate))
     # The window shows the first fold's curves and the pooled held-out confusion matrix.
     first_run = runs[0]
@@ -435,8 +425,7 @@ def export_folds(folder: str | Path, out: str | Path, *, notes: str = "") -> Pat
         **first_run["metrics"],
         **{k: cv[k] for k in RECORD_SCORES if k in cv},
         "split": "test",
-        "n_items": int(pooled.sum()),
-        "n_test": int(pooled.sum()),
+        "n_test": cv["n_items"],
         "cv": estimate,
     }
     record_config = {

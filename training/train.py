@@ -264,9 +264,7 @@ def _load_init(opts: TrainOptions, task: TaskData):
         )
     saved = start.payload.get("split") or {}
     if opts.kind == "speech":
-        heard = saved.get("actors") or {}
-        held = {*task.source["actors"].get("val", []), *task.source["actors"].get("test", [])}
-        overlap = sorted(held & {*heard.get("train", []), *heard.get("val", [])})
+        overlap = _heard_of(start, {*task.source["actors"]["val"], *task.source["actors"]["test"]})
         if overlap:
             raise WorkbenchError(
                 f"{name} learned from actor(s) {', '.join(map(str, overlap))}, which this run "
@@ -304,6 +302,13 @@ def _init_record(start) -> dict:
     return {"path": str(start.path), "name": start.payload.get("name") or meta.get("run")}
 
 
+def _heard_of(loaded, actors: set[int]) -> list[int]:
+    """Which of ``actors`` the loaded speech model learned from (trained on or picked its
+    epoch by)."""
+    heard = (loaded.payload.get("split") or {}).get("actors") or {}
+    return sorted(actors & {*heard.get("train", []), *heard.get("val", [])})
+
+
 def _check_branch_actors(branches: dict, task: TaskData) -> None:
     """A speech branch must not have heard the fusion's test actors: its scores would not
     be held out."""
@@ -311,8 +316,7 @@ def _check_branch_actors(branches: dict, task: TaskData) -> None:
     test = set((task.source.get("actors") or {}).get("test") or [])
     if speech is None or not test:
         return
-    heard = (speech.payload.get("split") or {}).get("actors") or {}
-    overlap = sorted(test & {*heard.get("train", []), *heard.get("val", [])})
+    overlap = _heard_of(speech, test)
     if overlap:
         raise WorkbenchError(
             f"{describe(speech.path)} learned from actor(s) {', '.join(map(str, overlap))}, "
@@ -644,14 +648,15 @@ def _evaluate_folds(loaded, data: str | Path | None, folds: list[dict]) -> dict:
             "on; score it on other speakers with --split all."
         )
     metrics = classification_metrics(np.concatenate(true), np.concatenate(pred), loaded.classes)
-    acc = np.array([r["accuracy"] for r in rows])
+    for key in ("accuracy", "uar"):  # mean and sample standard deviation over the folds
+        values = np.array([r[key] for r in rows])
+        metrics[f"{key}_mean"] = float(values.mean())
+        metrics[f"{key}_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
     metrics.update(
         {
             "split": "cv",
             "held_out": True,
             "folds": rows,
-            "accuracy_mean": float(acc.mean()),
-            "accuracy_std": float(acc.std(ddof=1)) if len(acc) > 1 else 0.0,
             "kind": loaded.kind,
             "model": str(loaded.path),
             "data": str(path),
@@ -746,13 +751,6 @@ def _speech_items(
     if split == "auto":
         split = next((s for s in ("test", "val") if set(actors.actors(s)) & present), None)
         if split is None:
-            if not actors.val and not actors.test and present & trained_on:
-                raise WorkbenchError(
-                    f"{describe(path)} holds only actors this model learned from (it is "
-                    "the models of a cross-validation averaged, which between them heard "
-                    "every actor); its held-out estimate is the cross-validation on its "
-                    "card, or score it on other speakers with --split all."
-                )
             if present & trained_on:
                 raise WorkbenchError(
                     f"{describe(path)} has none of this model's validation or test actors; "
