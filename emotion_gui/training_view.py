@@ -12,11 +12,12 @@ import tkinter as tk
 from tkinter import ttk
 
 from training.plots import plot_curves
+from training.tasks import TASKS
 
 from .charts import ChartCanvas, ChartRenderer
 from .widgets import wrap_to_width
 
-KIND_NAMES = {"face": "Facial CNN", "speech": "Speech CNN", "fusion": "Fusion model"}
+KIND_NAMES = {kind: task.title for kind, task in TASKS.items()}  # "Facial CNN", …
 # The fusion designs the window offers, named with the seed each comes from.
 FUSION_DESIGNS = {
     "concat": "concat 4:1 (seed 000)",
