@@ -14,7 +14,7 @@ from training.plots import plot_confusion
 from training.report import describe_split
 
 from .charts import ChartCanvas, ChartRenderer
-from .training_view import KIND_NAMES
+from .state import KIND
 from .widgets import wrap_to_width
 
 
@@ -23,7 +23,7 @@ def model_name(run: dict) -> str:
     if run["kind"] == "fusion":
         config = run["config"]
         return f"Fusion {config.get('fusion', '?')} ({config.get('pairing', '?')})"
-    return KIND_NAMES.get(run["kind"], run["kind"])
+    return KIND[run["kind"]].title if run["kind"] in KIND else run["kind"]
 
 
 def run_label(run: dict) -> str:

@@ -16,16 +16,6 @@ from training.plots import plot_curves
 from .charts import ChartCanvas, ChartRenderer
 from .widgets import wrap_to_width
 
-KIND_NAMES = {"face": "Facial CNN", "speech": "Speech CNN", "fusion": "Fusion model"}
-# The fusion designs the window offers, named with the seed each comes from.
-FUSION_DESIGNS = {
-    "concat": "concat 4:1 (seed 000)",
-    "equalized": "equalized (seed 002)",
-    "probe": "probe heads (seed 002)",
-    "late": "late fusion (seed 001)",
-}
-PAIRING_NAMES = {"takes": "audio-video takes", "class": "class-paired (FER + RAVDESS)"}
-
 
 def format_seconds(seconds: float) -> str:
     """'0:42' or '1:05:09'."""
