@@ -48,6 +48,8 @@ class Ask:
 
 @dataclass(frozen=True)
 class Command:
+    """One thing the window does: a menu item, maybe a side button and a key."""
+
     label: str  # in its menu
     action: str  # the window's method it calls, with ``args`` (and the path asked for)
     args: tuple = ()
