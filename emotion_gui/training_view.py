@@ -12,20 +12,9 @@ import tkinter as tk
 from tkinter import ttk
 
 from training.plots import plot_curves
-from training.tasks import TASKS
 
 from .charts import ChartCanvas, ChartRenderer
 from .widgets import wrap_to_width
-
-KIND_NAMES = {kind: task.title for kind, task in TASKS.items()}  # "Facial CNN", …
-# The fusion designs the window offers, named with the seed each comes from.
-FUSION_DESIGNS = {
-    "concat": "concat 4:1 (seed 000)",
-    "equalized": "equalized (seed 002)",
-    "probe": "probe heads (seed 002)",
-    "late": "late fusion (seed 001)",
-}
-PAIRING_NAMES = {"takes": "audio-video takes", "class": "class-paired (FER + RAVDESS)"}
 
 
 def format_seconds(seconds: float) -> str:
