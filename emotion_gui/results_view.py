@@ -12,7 +12,7 @@ from tkinter import ttk
 
 from training.plots import plot_confusion
 from training.report import describe_split
-from training.wording import run_title, trained_on
+from training.wording import held_out_scores, run_title, trained_on
 
 from .charts import ChartCanvas, ChartRenderer
 from .widgets import wrap_to_width
@@ -26,7 +26,7 @@ def run_label(run: dict) -> str:
 def pairs_note(run: dict) -> str:
     """What a fusion run's pairs are ("paired by emotion, not the same person" for
     class-paired data); "" for other runs."""
-    return run["config"].get("data", {}).get("note", "") if run["kind"] == "fusion" else ""
+    return run["config"].get("data", {}).get("note", "")  # only fusion data has a note
 
 
 class ResultsView(ttk.Frame):
@@ -129,8 +129,7 @@ class ResultsView(ttk.Frame):
             + (f" — {note}" if note else "")
             + f". Held-out {which} split ({m['n_items']:,} items; {describe_split(split)}"
             + (f"; faces: {split['face_test']}" if split.get("face_test") else "")
-            + f"): accuracy {m['accuracy']:.1%}, UAR {m['uar']:.1%}, macro F1 "
-            f"{m['macro_f1']:.1%}. Best epoch {m['best_epoch']} of {m['epochs_run']}."
+            + f"): {held_out_scores(m)}, macro F1 {m['macro_f1']:.1%}. Best epoch {m['best_epoch']} of {m['epochs_run']}."
             + (f" Face weight {late['weight']:.2f}, chosen on validation." if late else "")
             + (
                 f" A starter model: its card, {run['model'].with_suffix('.md').name} in "

@@ -27,6 +27,7 @@ from training.predict import AUDIO_SUFFIXES, IMAGE_SUFFIXES, VIDEO_SUFFIXES, Pre
 from training.runs import find_runs, load_run, load_starter
 from training.tasks import TASKS
 from training.train import RunResult, TrainOptions
+from training.wording import held_out_sentence
 
 log = logging.getLogger(__name__)
 
@@ -272,11 +273,8 @@ class WorkbenchState:
             return "Stopped before the first epoch ended: nothing was learned.", None
         run = load_run(result.run_dir)
         self.add_run(run)
-        which = "test" if m["split"] == "test" else "validation"
-        return (
-            f"{'Stopped' if m['stopped'] else 'Finished'}: held-out {which} accuracy "
-            f"{m['accuracy']:.1%}, UAR {m['uar']:.1%} — saved in {result.run_dir}"
-        ), run
+        how = "Stopped" if m["stopped"] else "Finished"
+        return f"{how}: {held_out_sentence(m)} — saved in {result.run_dir}", run
 
     # ----------------------------------------------------------- training
 

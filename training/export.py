@@ -22,6 +22,7 @@ from .evaluate import evaluate_checkpoint
 from .report import SPLIT_WORDS, actor_ranges, describe_split
 from .runs import load_run
 from .tasks import task_for
+from .wording import model_words
 
 
 def data_label(kind: str, split: dict) -> str:
@@ -188,9 +189,7 @@ def model_card(run: dict, out: Path, fresh: dict, *, notes: str = "") -> str:
     kind = config["kind"]
     data = config["data"]
     title = kind.capitalize()
-    model = f"{config['kind']} ({config['preset']} preset)"
-    if "fusion" in config:  # the design and the pairing
-        model = f"fusion, {config['fusion']} design, {config['pairing']} pairing"
+    model = model_words(config)
     size_mb = out.stat().st_size / 1e6
     lines = [
         f"# {title} starter model: `{out.name}`",

@@ -10,19 +10,26 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from datasets.errors import WorkbenchError
-from models import FUSION_VARIANTS, SINGLE_VARIANTS
 
 from .augment import AUGMENT_CHOICES
 from .device import choose_device
 from .fit import FitConfig
 from .fusion_data import PAIRINGS
+from .tasks import KINDS, task_for
+from .tasks.fusion import CALM_CHOICES, FUSION_CHOICES
+from .tasks.speech import VARIANT_CHOICES
 
 PRESET_CHOICES = ("quick", "full")
 OPTIMIZER_CHOICES = ("adamw", "sgd")
-VARIANT_CHOICES = ("cnn", "gru")  # speech: log-mel CNN or MFCC + GRU
-CALM_CHOICES = ("drop", "neutral")
-FUSION_CHOICES = (*FUSION_VARIANTS, "late", *SINGLE_VARIANTS)  # what --fusion accepts
-__all__ = ["AUGMENT_CHOICES", "PAIRINGS"]  # re-exported for the CLI's choices
+# Re-exported, so the CLI takes every choice from here.
+__all__ = [
+    "AUGMENT_CHOICES",
+    "CALM_CHOICES",
+    "FUSION_CHOICES",
+    "KINDS",
+    "PAIRINGS",
+    "VARIANT_CHOICES",
+]
 
 # Loop settings per preset. ``quick`` trains the demo data in about a minute per model on
 # a 2-core CPU; ``full`` is for real data on a GPU (or a long, resumable CPU run).
@@ -111,8 +118,6 @@ def augment_level(opts: TrainOptions) -> str:
 
 def check_options(opts: TrainOptions) -> None:
     """Refuse impossible settings before any data is loaded (one sentence each)."""
-    from .tasks import task_for
-
     task = task_for(opts.kind)
     if opts.preset not in PRESET_CHOICES:
         raise WorkbenchError(f"Unknown preset {opts.preset!r}; use quick or full.")

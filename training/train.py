@@ -131,7 +131,7 @@ def _load_data(
     task = task_for(opts.kind)
     paths, is_demo = task.resolve(opts.data, opts.pairing)
     say(f"loading {' + '.join(str(p) for p in paths)}…")
-    return task.load(paths, task.settings(opts, saved, branches)), is_demo
+    return task.load(paths, task.settings(opts, saved, branches, augment_level(opts))), is_demo
 
 
 def train_model(

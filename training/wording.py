@@ -54,6 +54,15 @@ def run_title(kind: str, config: dict) -> str:
     return TASKS[kind].title if kind in TASKS else kind
 
 
+def model_words(config: dict) -> str:
+    """A run's network in words for reports and cards: "face (full preset)", or for fusion
+    "fusion, concat design, class pairing (full preset)"."""
+    model = config["kind"]
+    if "fusion" in config:
+        model = f"fusion, {config['fusion']} design, {config['pairing']} pairing"
+    return f"{model} ({config['preset']} preset)"
+
+
 def model_name(model: str | Path) -> str:
     """A model as a header names it: a shipped starter model by its file name."""
     path = Path(model)

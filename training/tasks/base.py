@@ -114,9 +114,10 @@ class Task:
             feature_stats=reader.feature_stats(sets["train"]),
         )
 
-    def settings(self, opts, saved: dict | None, branches: dict) -> DataSettings:
+    def settings(self, opts, saved: dict | None, branches: dict, augment: str) -> DataSettings:
         """The data settings of training options ``opts`` (``saved``: a resumed run's
-        config.json; ``branches``: fusion's starting face / speech models)."""
+        config.json; ``branches``: fusion's starting face / speech models; ``augment``:
+        the run's augmentation level)."""
         actors = opts.actors
         if saved is not None and "actors" in saved["data"]:
             actors = saved["data"]["actors"]  # the run's own actors, even if more came
@@ -169,9 +170,7 @@ class Task:
 
     def augment(self, level: str, data: TaskData):
         """The batch augmentation at ``level`` (None for "none")."""
-        from ..augment import make_augment
-
-        return make_augment(self.kind, level)
+        raise NotImplementedError
 
     def check_start(self, start, data: TaskData) -> None:
         """Refuse a ``--init`` model that learned from ``data``'s held-out items."""

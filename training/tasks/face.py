@@ -21,6 +21,7 @@ from datasets.fer2013 import (
 )
 from datasets.labels import FER_CLASSES
 
+from ..augment import face_augment
 from ..data import TaskData, TensorSet
 from .base import DataReader, DataSettings, EvalItems, Task, check_classes
 
@@ -77,6 +78,9 @@ class FaceTask(Task):
 
     def read(self, paths: list[Path], settings: DataSettings) -> FaceReader:
         return FaceReader(paths[0], settings)
+
+    def augment(self, level: str, data: TaskData):
+        return face_augment(level)
 
     def check_start(self, start, data: TaskData) -> None:
         """A face model must not have learned this run's validation or test images: known

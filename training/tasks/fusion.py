@@ -25,18 +25,23 @@ from datasets.fer2013 import TRAINING
 from datasets.labels import RAVDESS_EMOTIONS
 from datasets.paired import PAIRED_CLASSES, PAIRED_NOTE, ClassPaired, speech_to_paired
 from datasets.ravdess import ActorSplit, scan_ravdess
-from models import PRESETS
+from models import FUSION_VARIANTS, PRESETS, SINGLE_VARIANTS
 from models.fusion import FusionNetConfig
 from models.late import LateFusion, LateFusionConfig
 
+from ..augment import fusion_augment
+from ..checkpoint import load_checkpoint
 from ..data import TaskData, TensorSet, as_float, feature_stats
 from ..fusion_data import PAIRING_NOTES, PAIRINGS, PairedSet, halves, subset
 from ..metrics import classification_metrics, predict_proba
 from ..report import actor_ranges
+from ..runs import default_model
 from .base import DataReader, DataSettings, EvalItems, Task
 from .face import FaceReader, FaceTask
 from .speech import SpeechReader, heard_of
 
+FUSION_CHOICES = (*FUSION_VARIANTS, "late", *SINGLE_VARIANTS)  # what --fusion accepts
+CALM_CHOICES = ("drop", "neutral")  # RAVDESS calm in class pairing: dropped or neutral
 PAIR_SEEDS = {"train": 0, "val": 1, "test": 2, "all": 3}  # added to the seed per split
 
 
@@ -197,17 +202,15 @@ class FusionTask(Task):
             return TakesReader(paths[0], settings)
         return PairedReader(paths[0], paths[1], settings)
 
-    def settings(self, opts, saved: dict | None, branches: dict) -> DataSettings:
+    def settings(self, opts, saved: dict | None, branches: dict, augment: str) -> DataSettings:
         params = FeatureParams()
         if saved is not None:  # resuming: the run's own features
             params = FeatureParams.from_dict(saved["preprocessing"]["features"])
         elif "speech" in branches:  # the features the speech branch was trained on
             params = FeatureParams.from_dict(branches["speech"].preprocessing["features"])
-        return replace(super().settings(opts, saved, branches), params=params)
+        return replace(super().settings(opts, saved, branches, augment), params=params)
 
     def check_options(self, opts) -> None:
-        from ..options import FUSION_CHOICES
-
         super().check_options(opts)
         if opts.init:
             raise WorkbenchError(
@@ -220,7 +223,7 @@ class FusionTask(Task):
             )
         if opts.pairing not in PAIRINGS:
             raise WorkbenchError(f"Unknown pairing {opts.pairing!r}; use takes or class.")
-        if opts.calm not in ("drop", "neutral"):
+        if opts.calm not in CALM_CHOICES:
             raise WorkbenchError(f"Unknown --calm {opts.calm!r}; use drop or neutral.")
         if not 1 <= opts.n_frames <= 64:
             raise WorkbenchError(f"--frames must be between 1 and 64, got {opts.n_frames}.")
@@ -249,6 +252,9 @@ class FusionTask(Task):
                 face=net("face").to_dict(), speech=net("speech").to_dict(), n_classes=n
             )
         return net(opts.fusion)
+
+    def augment(self, level: str, data: TaskData):
+        return fusion_augment(level)
 
     def eval_paths(self, loaded, data) -> list[Path]:
         """Without ``data``: the folders the model was trained on, where they still are."""
@@ -309,8 +315,6 @@ def _member_scores(loaded, pairs: PairedSet, reader: PairedReader) -> list[dict]
     """The face-only and speech-only answers on the same pairs: the fusion model's own
     members where it has them (late fusion), else the workbench's face and speech models
     (the ones a video's prediction uses), each with whether it heard these items."""
-    from ..predict import load_model
-
     y = pairs.y.numpy()
     rows = []
     model = loaded.model
@@ -328,7 +332,7 @@ def _member_scores(loaded, pairs: PairedSet, reader: PairedReader) -> list[dict]
         return rows
     for kind in ("face", "speech"):
         try:
-            member = load_model(None, kind, f"the {kind}-only comparison")
+            member = load_checkpoint(default_model(kind), kind=kind)
         except WorkbenchError:
             continue  # no trained model of that kind here: nothing to compare with
         rows.append(

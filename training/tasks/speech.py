@@ -14,10 +14,12 @@ from datasets.labels import RAVDESS_EMOTIONS
 from datasets.ravdess import ActorSplit, default_actor_split, scan_ravdess
 from datasets.speech import RavdessSpeech
 
+from ..augment_audio import speech_augment
 from ..data import TaskData, TensorSet, feature_stats, speech_actors
 from ..report import actor_ranges
 from .base import DataReader, DataSettings, EvalItems, Task, check_classes
 
+VARIANT_CHOICES = ("cnn", "gru")  # log-mel CNN, or MFCC + GRU (Song et al.)
 MFCC_PARAMS = FeatureParams(kind="mfcc")  # the GRU variant reads MFCCs (Song et al.)
 
 
@@ -101,21 +103,17 @@ class SpeechTask(Task):
     def read(self, paths: list[Path], settings: DataSettings) -> SpeechReader:
         return SpeechReader(paths[0], settings)
 
-    def settings(self, opts, saved: dict | None, branches: dict) -> DataSettings:
-        from ..options import augment_level
-
+    def settings(self, opts, saved: dict | None, branches: dict, augment: str) -> DataSettings:
         params = MFCC_PARAMS if opts.variant == "gru" else FeatureParams()
         if saved is not None:  # resuming: the run's own features
             params = FeatureParams.from_dict(saved["preprocessing"]["features"])
         return replace(
-            super().settings(opts, saved, branches),
+            super().settings(opts, saved, branches, augment),
             params=params,
-            windows=augment_level(opts) == "robust",
+            windows=augment == "robust",  # the robust chain degrades raw sound
         )
 
     def check_options(self, opts) -> None:
-        from ..options import VARIANT_CHOICES
-
         super().check_options(replace(opts, variant=None))  # the variant is ours to check
         if opts.variant not in (None, *VARIANT_CHOICES):
             raise WorkbenchError(f"Unknown --variant {opts.variant!r}; use cnn or gru.")
@@ -125,10 +123,7 @@ class SpeechTask(Task):
         return replace(cfg, variant=opts.variant or "cnn", **data.feature_stats)
 
     def augment(self, level: str, data: TaskData):
-        from ..augment import make_augment
-
-        params = FeatureParams.from_dict(data.preprocessing["features"])
-        return make_augment(self.kind, level, params=params)
+        return speech_augment(level, FeatureParams.from_dict(data.preprocessing["features"]))
 
     def check_start(self, start, data: TaskData) -> None:
         """The starting model must hear the same features and not have heard this run's
