@@ -23,7 +23,8 @@ from tkinter import messagebox, ttk
 
 from datasets.errors import NoFaceError, WorkbenchError
 from datasets.sources import DataSources, default_sources, demo_sources
-from training.predict import IMAGE_SUFFIXES, compare_with_starter, predict_file
+from training.predict import IMAGE_SUFFIXES, predict_file
+from training.second_opinion import compare_with_starter
 
 from . import state as st
 from .charts import ChartRenderer

@@ -27,8 +27,9 @@ from matplotlib.patches import Rectangle
 from datasets.audio import FeatureParams
 from datasets.paired import PAIRED_NOTE
 from training.plots import plot_probabilities, plot_spectrogram, plot_timeline, plot_waveform
-from training.predict import Prediction, starter_lesson
+from training.predict import Prediction
 from training.runs import starter_model
+from training.second_opinion import starter_lesson
 from training.wording import model_line
 
 from .charts import ChartCanvas, ChartRenderer

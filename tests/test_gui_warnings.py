@@ -115,7 +115,8 @@ def test_a_real_clip_to_a_demo_face_model_shows_the_starters_fused_answer_too(
 
     from emotion_gui.charts import ChartRenderer
     from emotion_gui.predict_view import PredictView
-    from training.predict import compare_with_starter, predict_video
+    from training.predict import predict_video
+    from training.second_opinion import compare_with_starter
 
     monkeypatch.setenv("WORKBENCH_PRETRAINED_DIR", str(PRETRAINED))
     clip = sorted((SHARED_DATA / "ravdess_video").glob("*.mp4"))[0]

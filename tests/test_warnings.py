@@ -23,15 +23,9 @@ from PIL import Image
 import workbench
 from datasets.audio import active_level_db
 from training import quality
-from training.predict import (
-    compare_with_starter,
-    predict_audio,
-    predict_file,
-    predict_image,
-    predict_video,
-    starter_lesson,
-)
+from training.predict import predict_audio, predict_file, predict_image, predict_video
 from training.runs import STARTER_FILES
+from training.second_opinion import compare_with_starter, starter_lesson
 
 PRETRAINED = ROOT / "pretrained"
 SR = 16_000

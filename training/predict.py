@@ -7,7 +7,7 @@ model it uses the latest trained run of that kind, or the shipped starter model.
 
 Every prediction carries ``warnings``: one sentence each for a reason to trust its answer
 less (a demo-trained model on real data, a quiet, clipped or mostly silent recording, a
-tiny or blurred face; see ``training.quality``). ``compare_with_starter`` adds the starter
+tiny or blurred face; see ``training.quality``). ``training.second_opinion`` adds the starter
 models' answer to a demo-trained model's, for the window to show side by side.
 """
 
@@ -35,7 +35,6 @@ from datasets.errors import WorkbenchError, describe
 from datasets.faces import default_detector
 from datasets.images import read_gray
 from datasets.labels import RAVDESS_TO_FER
-from datasets.sources import DEMO_LABEL
 from datasets.video import clip_audio, clip_faces
 
 from . import quality, wording
@@ -61,7 +60,7 @@ class Prediction:
     warnings: list[str] = field(default_factory=list)  # one sentence each; may be empty
     # Kinds of the models that learned from demo data although the file is not demo data.
     demo_models: tuple[str, ...] = ()
-    # The starter models' answer to the same file (see ``compare_with_starter``), or None.
+    # The starter models' answer to the same file (see ``training.second_opinion``), or None.
     starter: Prediction | None = field(default=None, repr=False)
     details: dict = field(default_factory=dict)  # JSON-safe extras: box, windows, seconds…
     arrays: dict[str, np.ndarray | list[np.ndarray]] = field(default_factory=dict, repr=False)
@@ -478,48 +477,3 @@ def predict_file(
         f"recording ({', '.join(AUDIO_SUFFIXES[:2])}…) nor a video clip "
         f"({', '.join(VIDEO_SUFFIXES[:2])}…); pass a photo, a speech file or a clip."
     )
-
-
-def compare_with_starter(pred: Prediction, *, detect: bool = True) -> Prediction:
-    """``pred`` with ``starter`` set to the starter models' answer to the same file, when
-    models that learned from demo data gave ``pred`` and the file is not demo data (a
-    lesson in what training data does); ``pred`` unchanged otherwise, or when the
-    starter models it needs (for a video: face, speech and fusion) do not ship."""
-    if not pred.demo_models:
-        return pred
-    if pred.kind == "image" and (face := starter_model("face")):
-        pred.starter = predict_image(pred.file, model=face, detect=detect)
-    elif pred.kind == "audio" and (speech := starter_model("speech")):
-        pred.starter = predict_audio(pred.file, model=speech)
-    elif pred.kind == "video":
-        starters = {k: starter_model(k) for k in ("face", "speech", "fusion")}
-        if all(starters.values()):
-            pred.starter = predict_video(
-                pred.file,
-                face_model=starters["face"],
-                speech_model=starters["speech"],
-                fusion_model=starters["fusion"],
-            )
-    return pred
-
-
-def starter_lesson(pred: Prediction) -> str:
-    """One line on why a demo-trained model's answer and the starter models' differ."""
-    starter = pred.starter
-    if starter is None:
-        return ""
-    models = " and ".join(pred.demo_models)
-    plural = "s" if len(pred.demo_models) > 1 else ""
-    sources = " and ".join(dict.fromkeys(_kind_trained_on(starter, k) for k in pred.demo_models))
-    return (
-        f"Why the answers differ: your {models} model{plural} learned from the "
-        f"{DEMO_LABEL}, the starter model{plural} from {sources}; a model knows only the "
-        "kind of data it was trained on."
-    )
-
-
-def _kind_trained_on(pred: Prediction, kind: str) -> str:
-    """What ``pred``'s model of ``kind`` learned from (a video names three models)."""
-    if pred.kind != "video":
-        return pred.trained_on
-    return pred.details["fused" if kind == "fusion" else kind]["trained_on"]
