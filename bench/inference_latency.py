@@ -110,7 +110,8 @@ def _fer_faces(shared: Path, limit: int = 50):
 
 
 def _demo_faces(limit: int = 10):
-    from datasets.demo import expression_params, random_identity, random_view, render_face
+    from datasets.demo.drawing import render_face
+    from datasets.demo.faces import expression_params, random_identity, random_view
 
     for i in range(limit):
         rng = np.random.default_rng(i)

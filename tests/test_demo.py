@@ -1,4 +1,4 @@
-"""Tests for the synthetic demo data generator (datasets/demo.py).
+"""Tests for the synthetic demo data generator (the datasets/demo package).
 
 Generation runs at a small size (few faces, two actors) so the whole file stays well under a
 minute; the full-size class balance and split are checked through the pure helpers.
@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -16,6 +18,7 @@ import pytest
 import soundfile as sf
 
 from datasets import demo
+from datasets.demo import build, config, drawing, faces, fer, marker, video, voices
 from datasets.errors import WorkbenchError
 from datasets.labels import FER_CLASSES, RAVDESS_EMOTIONS, ravdess_name
 
@@ -105,7 +108,7 @@ def test_fer_csv_format(small):
         assert values.min() >= 0 and values.max() <= 255
         assert values.std() > 10  # a picture, not a flat fill
     counts = np.bincount([int(r[0]) for r in rows], minlength=7)
-    assert tuple(counts) == demo.face_class_counts(N_FACES)
+    assert tuple(counts) == fer.face_class_counts(N_FACES)
 
 
 def test_wav_format(small):
@@ -126,10 +129,10 @@ def test_mp4_frames(small):
     out, _, _ = small
     mp4 = out / "ravdess" / "Actor_02" / ravdess_name(2, 1, 3, 2, 1, 1, 2, "mp4")
     cap = cv2.VideoCapture(str(mp4))
-    assert cap.get(cv2.CAP_PROP_FPS) == pytest.approx(demo.VIDEO_FPS)
+    assert cap.get(cv2.CAP_PROP_FPS) == pytest.approx(config.VIDEO_FPS)
     cap.release()
     frames = _read_frames(mp4)
-    assert len(frames) == demo.N_VIDEO_FRAMES  # 3.0 s at 15 fps, same as the WAV
+    assert len(frames) == config.N_VIDEO_FRAMES  # 3.0 s at 15 fps, same as the WAV
     assert all(f.shape == (64, 64, 3) for f in frames)
     gray = np.stack([cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in frames]).astype(float)
     assert gray.std(axis=0).max() > 10  # something moves
@@ -141,7 +144,7 @@ def test_mouth_follows_audio_envelope(small):
     wav = folder / ravdess_name(3, 1, 1, 1, 1, 1, 1, "wav")
     frames = _read_frames(folder / ravdess_name(2, 1, 1, 1, 1, 1, 1, "mp4"))
     audio, _ = sf.read(wav)
-    envelope = demo.frame_envelope(audio)
+    envelope = video.frame_envelope(audio)
     gray = np.stack([cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in frames]).astype(float)
     # The open mouth is dark: brightness of the lower-middle face falls as the voice gets loud.
     mouth = gray[:, 36:58, 16:48].mean(axis=(1, 2))
@@ -155,7 +158,7 @@ def test_summary_and_progress(small):
     assert summary["n_wav"] == summary["n_mp4"] == N_ACTORS * TAKES_PER_ACTOR
     assert summary["bytes"] == sum(p.stat().st_size for p in files)
     assert summary["seconds"] > 0
-    assert summary["face_counts"] == dict(zip(FER_CLASSES, demo.face_class_counts(N_FACES)))
+    assert summary["face_counts"] == dict(zip(FER_CLASSES, fer.face_class_counts(N_FACES)))
     fractions = [frac for _, frac in calls]
     assert fractions == sorted(fractions)
     assert fractions[0] == 0.0 and fractions[-1] == 1.0
@@ -217,21 +220,32 @@ def test_other_seed_gives_other_data(small, tmp_path):
 
 def test_marker_written(small):
     out, _, _ = small
-    marker = json.loads((out / demo.MARKER_NAME).read_text())
-    assert marker["version"] == demo.DEMO_VERSION
-    assert marker["seed"] == 0
-    assert demo.read_marker(out) == marker
+    written = json.loads((out / demo.MARKER_NAME).read_text())
+    assert written["version"] == demo.DEMO_VERSION
+    assert written["seed"] == 0
+    assert demo.read_marker(out) == written
     # A small set is not the default one, so ensure_demo_data would regenerate it.
     assert not demo.is_complete(out, 0)
     leftovers = [p for p in out.parent.iterdir() if p.name.startswith(".") and p.suffix != ".lock"]
     assert not leftovers  # no temp folders
 
 
+def test_reading_the_marker_does_not_load_the_generator():
+    # The loaders ask read_marker whether a folder is demo data; that must stay cheap.
+    code = (
+        "import sys; from datasets.demo import read_marker; "
+        "print(sorted({'numpy', 'scipy', 'cv2'} & set(sys.modules)))"
+    )
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
+    assert out.stdout.strip() == "[]", out.stderr
+
+
 def _fake_default(folder: Path, seed: int = 0, version: int = demo.DEMO_VERSION) -> None:
     folder.mkdir(parents=True)
-    marker = demo._marker(seed, demo.DEFAULT_N_FACES, demo.DEFAULT_N_ACTORS, True)
-    marker["version"] = version
-    (folder / demo.MARKER_NAME).write_text(json.dumps(marker))
+    contents = marker.marker_contents(seed, config.DEFAULT_N_FACES, config.DEFAULT_N_ACTORS, True)
+    contents["version"] = version
+    (folder / demo.MARKER_NAME).write_text(json.dumps(contents))
 
 
 def test_ensure_skips_complete_folder(tmp_path, monkeypatch):
@@ -241,8 +255,8 @@ def test_ensure_skips_complete_folder(tmp_path, monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("regenerated a complete folder")
 
-    monkeypatch.setattr(demo, "make_demo_data", fail)
-    monkeypatch.setattr(demo, "_generate", fail)
+    monkeypatch.setattr(build, "make_demo_data", fail)
+    monkeypatch.setattr(build, "_generate", fail)
     assert demo.ensure_demo_data(folder) == folder
 
 
@@ -254,7 +268,7 @@ def test_ensure_regenerates(tmp_path, monkeypatch, case):
     elif case == "other_seed":
         _fake_default(folder, seed=7)
     calls = []
-    monkeypatch.setattr(demo, "_generate", lambda out, seed, *a, **k: calls.append((out, seed)))
+    monkeypatch.setattr(build, "_generate", lambda out, seed, *a, **k: calls.append((out, seed)))
     assert demo.ensure_demo_data(folder, seed=0) == folder
     assert calls == [(folder, 0)]
 
@@ -262,7 +276,7 @@ def test_ensure_regenerates(tmp_path, monkeypatch, case):
 def test_ensure_default_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBENCH_DATA_DIR", str(tmp_path))
     calls = []
-    monkeypatch.setattr(demo, "_generate", lambda out, seed, *a, **k: calls.append(out))
+    monkeypatch.setattr(build, "_generate", lambda out, seed, *a, **k: calls.append(out))
     assert demo.ensure_demo_data() == tmp_path / "demo"
     assert calls == [tmp_path / "demo"]
 
@@ -332,25 +346,25 @@ def test_interrupted_run_leaves_nothing(tmp_path):
 
 
 def test_full_size_class_counts_are_fer_like():
-    counts = demo.face_class_counts()
-    assert sum(counts) == demo.DEFAULT_N_FACES >= 3000
+    counts = fer.face_class_counts()
+    assert sum(counts) == config.DEFAULT_N_FACES >= 3000
     by_name = dict(zip(FER_CLASSES, counts))
     assert min(by_name, key=by_name.get) == "disgust"
     assert max(by_name, key=by_name.get) == "happy"
-    expected = np.array(demo.FER_TRAIN_COUNTS) / sum(demo.FER_TRAIN_COUNTS) * sum(counts)
+    expected = np.array(config.FER_TRAIN_COUNTS) / sum(config.FER_TRAIN_COUNTS) * sum(counts)
     assert np.all(np.abs(np.array(counts) - expected) <= 1)
     assert by_name["happy"] > 10 * by_name["disgust"]
 
 
 @pytest.mark.parametrize("n", [7, 8, 60, 1001])
 def test_class_counts_sum(n):
-    counts = demo.face_class_counts(n)
+    counts = fer.face_class_counts(n)
     assert sum(counts) == n and min(counts) >= 1
 
 
 def test_full_size_usage_split_is_stratified():
-    labels, usage = demo.face_labels_and_usage(demo.DEFAULT_N_FACES, seed=0)
-    assert len(labels) == len(usage) == demo.DEFAULT_N_FACES
+    labels, usage = fer.face_labels_and_usage(config.DEFAULT_N_FACES, seed=0)
+    assert len(labels) == len(usage) == config.DEFAULT_N_FACES
     for cls in range(len(FER_CLASSES)):
         share = np.bincount(usage[labels == cls], minlength=3) / np.sum(labels == cls)
         assert share[0] == pytest.approx(0.8, abs=0.03)
@@ -366,7 +380,7 @@ def test_full_size_usage_split_is_stratified():
 
 def _f0(audio: np.ndarray) -> float:
     """Median F0 (Hz) of the voiced frames, by autocorrelation on 40 ms frames."""
-    sr, n = demo.SAMPLE_RATE, 640
+    sr, n = config.SAMPLE_RATE, 640
     f0s = []
     for start in range(0, len(audio) - n, n // 2):
         x = audio[start : start + n]
@@ -381,22 +395,22 @@ def _f0(audio: np.ndarray) -> float:
 
 
 def test_voices_male_low_female_high():
-    takes = [demo.Take(actor, 1, 1, 1, 1) for actor in (1, 2, 3, 4)]
+    takes = [voices.Take(actor, 1, 1, 1, 1) for actor in (1, 2, 3, 4)]
     f0 = {}
     for take in takes:
         rng = np.random.default_rng(0)
-        f0[take.actor] = _f0(demo.synthesize_speech(demo.actor_voice(0, take.actor), take, rng))
+        f0[take.actor] = _f0(voices.synthesize_speech(voices.actor_voice(0, take.actor), take, rng))
     assert 80 < f0[1] < 175 and 80 < f0[3] < 175, f0
     assert 150 < f0[2] < 300 and 150 < f0[4] < 300, f0
     assert max(f0[1], f0[3]) < min(f0[2], f0[4])
 
 
 def test_emotion_prosody_cues():
-    voice = demo.actor_voice(0, 1)
+    voice = voices.actor_voice(0, 1)
 
     def rms_db(emotion: int, intensity: int) -> float:
-        take = demo.Take(1, emotion, intensity, 1, 1)
-        audio = demo.synthesize_speech(voice, take, np.random.default_rng(0))
+        take = voices.Take(1, emotion, intensity, 1, 1)
+        audio = voices.synthesize_speech(voice, take, np.random.default_rng(0))
         active = audio[np.abs(audio) > 0.01]
         return 20 * np.log10(np.sqrt(np.mean(active**2)))
 
@@ -405,16 +419,16 @@ def test_emotion_prosody_cues():
     assert rms_db(2, 2) < rms_db(1, 1) - 3
     assert rms_db(5, 2) > rms_db(5, 1)
     # Surprise rises at the end, disgust falls: pitch contour over the last syllables.
-    assert demo.take_prosody(8, 2).final_st > 5 > 0 > -5 > demo.take_prosody(7, 2).final_st
+    assert voices.take_prosody(8, 2).final_st > 5 > 0 > -5 > voices.take_prosody(7, 2).final_st
 
 
 def test_face_expressions_change_the_right_regions():
-    ident = demo.random_identity(np.random.default_rng(0))
-    view = demo.FaceView(bg=0.8)
-    neutral = demo.render_face(ident, demo.expression_params("neutral", 1.0), view, 96)
-    happy = demo.render_face(ident, demo.expression_params("happy", 1.0), view, 96)
-    angry = demo.render_face(ident, demo.expression_params("angry", 1.0), view, 96)
-    weak = demo.render_face(ident, demo.expression_params("happy", 0.2), view, 96)
+    ident = faces.random_identity(np.random.default_rng(0))
+    view = faces.FaceView(bg=0.8)
+    neutral = drawing.render_face(ident, faces.expression_params("neutral", 1.0), view, 96)
+    happy = drawing.render_face(ident, faces.expression_params("happy", 1.0), view, 96)
+    angry = drawing.render_face(ident, faces.expression_params("angry", 1.0), view, 96)
+    weak = drawing.render_face(ident, faces.expression_params("happy", 0.2), view, 96)
     assert neutral.shape == (96, 96) and neutral.dtype == np.float32
     # A smile changes the mouth region (lower middle) far more than the forehead.
     diff = np.abs(happy - neutral)
@@ -449,8 +463,8 @@ def test_loaders_read_the_demo_data(small, tmp_path):
         RavdessSpeech(out / "ravdess", "train", cache_dir=tmp_path)
 
     clip = out / "ravdess" / "Actor_02" / ravdess_name(2, 1, 6, 2, 1, 1, 2, ext="mp4")
-    faces = clip_faces(clip, n_frames=8)
-    assert faces.faces.shape == (8, 48, 48) and faces.found.all()
+    crops = clip_faces(clip, n_frames=8)
+    assert crops.faces.shape == (8, 48, 48) and crops.found.all()
     audio, source = clip_audio(clip)
     assert source.name == ravdess_name(3, 1, 6, 2, 1, 1, 2) and len(audio) == 48_000
 
@@ -475,8 +489,8 @@ def test_csv_faces_show_their_labelled_expression(small):
     for c, name in enumerate(FER_CLASSES):
         for k in range(25):
             rng = np.random.default_rng([123, c, k])
-            expr = demo.expression_params(name, float(rng.uniform(0.6, 1.0)))
-            img = demo.render_face(demo.random_identity(rng), expr, demo.random_view(rng), 48)
+            expr = faces.expression_params(name, float(rng.uniform(0.6, 1.0)))
+            img = drawing.render_face(faces.random_identity(rng), expr, faces.random_view(rng), 48)
             x_ref.append(np.asarray(img, np.float32).ravel())
             y_ref.append(c)
     probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=0.1))
@@ -500,10 +514,12 @@ def test_clips_show_their_takes_emotion(small):
         fields = _fields(clip)
         actor, emotion = fields[6], fields[2] - 1
         if actor not in refs:  # this actor's face showing each emotion, mouth at rest
-            ident, view = demo.actor_face(0, actor)
+            ident, view = video.actor_face(0, actor)
             refs[actor] = np.stack(
                 [
-                    np.asarray(demo.render_face(ident, demo.expression_params(e, 0.9), view, 64))
+                    np.asarray(
+                        drawing.render_face(ident, faces.expression_params(e, 0.9), view, 64)
+                    )
                     for e in RAVDESS_EMOTIONS
                 ]
             )
@@ -520,9 +536,9 @@ def test_clips_show_their_takes_emotion(small):
 
 def test_actor_voices_are_spread_apart():
     for female in (False, True):
-        voices = [demo.actor_voice(0, a) for a in range(1 + female, 25, 2)]
-        f0 = np.sort([v.f0 for v in voices])
-        tract = np.sort([v.formant_scale for v in voices])
+        actors = [voices.actor_voice(0, a) for a in range(1 + female, 25, 2)]
+        f0 = np.sort([v.f0 for v in actors])
+        tract = np.sort([v.formant_scale for v in actors])
         # 12 voices per sex: neighbours at least ~1/3 of an even spacing apart on each axis.
         assert np.diff(f0).min() > 0.3 * (f0[-1] - f0[0]) / 11
         assert np.diff(tract).min() > 0.3 * (tract[-1] - tract[0]) / 11

@@ -17,6 +17,7 @@ from test_cli_training import runs  # noqa: F401  (the module's tiny face and sp
 import workbench
 from datasets import demo
 from datasets.audio import FeatureParams
+from datasets.demo.video import write_mp4
 from datasets.errors import NoFaceError, WorkbenchError
 from datasets.labels import FER_CLASSES, RAVDESS_EMOTIONS, ravdess_name
 from training import predict
@@ -178,7 +179,7 @@ def test_clip_without_sound_or_take_audio_is_refused(tmp_path, clip, models):
 
 def test_clip_without_a_face_is_refused(tmp_path, models):
     blank = tmp_path / "wall.mp4"
-    demo.write_mp4(blank, np.full((12, 120, 160), 180, np.uint8))  # bigger than a face crop
+    write_mp4(blank, np.full((12, 120, 160), 180, np.uint8))  # bigger than a face crop
     with pytest.raises(NoFaceError, match=r"No face found in any of the \d+ sampled .*wall\.mp4"):
         predict_video(blank, **models)
 
@@ -241,7 +242,7 @@ def _bad_clips(tmp_path, clip):
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(np.random.default_rng(0).bytes(4096))
     blank = tmp_path / "wall.mp4"
-    demo.write_mp4(blank, np.full((12, 120, 160), 180, np.uint8))
+    write_mp4(blank, np.full((12, 120, 160), 180, np.uint8))
     alone = tmp_path / "lonely" / "Actor_01" / clip.name
     alone.parent.mkdir(parents=True)
     alone.write_bytes(clip.read_bytes())

@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from datasets.audio import active_level_db
+from datasets.demo import read_marker
 
 # ------------------------------------------------------------------- thresholds
 
@@ -116,8 +117,6 @@ def face_side(box: Sequence[int] | None, image_shape: tuple[int, int]) -> int:
 def is_demo_file(path: str | Path) -> bool:
     """True when ``path`` lies inside a folder of generated demo data (one with the demo
     generator's ``.complete`` marker)."""
-    from datasets.demo import read_marker  # noqa: PLC0415 (the generator is big: only here)
-
     return any(read_marker(folder) is not None for folder in Path(path).resolve().parents)
 
 
