@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from datasets import sources
+from datasets.demo import read_marker
 from datasets.errors import WorkbenchError, describe
 from datasets.ravdess import RavdessScan, speech_audio
 
@@ -162,8 +163,6 @@ def find_data(folders: tuple[str, ...], data: str | Path | list | None) -> tuple
     if folders == ("fer2013", "ravdess") and _looks_like_ravdess(paths[0]):
         if not _looks_like_ravdess(paths[1]):
             paths.reverse()
-    from datasets.demo import read_marker
-
     is_demo = all(read_marker(p.parent) is not None or read_marker(p) is not None for p in paths)
     return [p.resolve() for p in paths], is_demo
 
