@@ -63,19 +63,19 @@ def header_text(pred: Prediction) -> str:
     top, p = _top(pred.probabilities)
     if pred.kind != "video":
         return f"{name}: {top} ({p:.0%})\n" + model_line("Model", pred.model, pred.trained_on)
-    fused, face, speech = (pred.details[k] for k in ("fused", "face", "speech"))
-    f_top, f_p = _top(face["mean"])
-    s_top, s_p = _top(speech["probabilities"])
+    fused, face, speech = pred.fused, pred.face, pred.speech
+    f_top, f_p = _top(face.mean)
+    s_top, s_p = _top(speech.probabilities)
     lines = [
         f"{name}: {top} ({p:.0%}) fused · face {f_top} ({f_p:.0%}, mean of "
-        f"{face['frames_with_face']} of {face['frames_sampled']} frames) · speech {s_top} "
+        f"{face.frames_with_face} of {face.frames_sampled} frames) · speech {s_top} "
         f"({s_p:.0%})",
-        f"Fused by {fused['method']}" + (f" — {fused['note']}" if fused["note"] else ""),
+        f"Fused by {fused.method}" + (f" — {fused.note}" if fused.note else ""),
     ]
-    if fused["model"]:
-        lines.append(model_line("Fusion model", fused["model"], fused["trained_on"]))
-    lines.append(model_line("Face model", face["model"], face["trained_on"]))
-    lines.append(model_line("Speech model", speech["model"], speech["trained_on"]))
+    if fused.model:
+        lines.append(model_line("Fusion model", fused.model, fused.trained_on))
+    lines.append(model_line("Face model", face.model, face.trained_on))
+    lines.append(model_line("Speech model", speech.model, speech.trained_on))
     return "\n".join(lines)
 
 
@@ -319,13 +319,13 @@ class PredictView(ttk.Frame):
             _bare(ax)
 
         ax_time = fig.add_subplot(outer[1])
-        face = pred.details["face"]
+        face = pred.face
         timeline.update(
             plot_timeline(
                 ax_time,
                 np.array([f["time"] for f in frames_info]),
                 [f["probabilities"] for f in frames_info],
-                list(face["mean"]),
+                list(face.mean),
             )
         )
         ax_time.set_title("Face model, frame by frame", fontsize=10)
@@ -336,35 +336,31 @@ class PredictView(ttk.Frame):
         ax_face, ax_speech, ax_fused = (fig.add_subplot(bottom[0, i]) for i in range(3))
         if pred.starter is not None:
             self._starter_bars(fig.add_subplot(bottom[0, 3]), pred, bars)
-        top, p = _top(face["mean"])
+        top, p = _top(face.mean)
         bars["face"] = plot_probabilities(
             ax_face,
-            face["mean"],
-            title=f"Face: {top} ({p:.0%})\nmean of {face['frames_with_face']} frames",
+            face.mean,
+            title=f"Face: {top} ({p:.0%})\nmean of {face.frames_with_face} frames",
             color=FACE_COLOR,
         )
-        speech = pred.details["speech"]
-        s_top, s_p = _top(speech["probabilities"])
+        speech = pred.speech
+        s_top, s_p = _top(speech.probabilities)
         bars["speech"] = plot_probabilities(
             ax_speech,
-            speech["probabilities"],
-            title=f"Speech: {s_top} ({s_p:.0%})\n{speech['seconds']:.1f} s of sound",
+            speech.probabilities,
+            title=f"Speech: {s_top} ({s_p:.0%})\n{speech.seconds:.1f} s of sound",
             color=SPEECH_COLOR,
         )
-        fused = pred.details["fused"]
-        f_top, f_p = _top(fused["probabilities"])
+        fused = pred.fused
+        f_top, f_p = _top(fused.probabilities)
         bars["fused"] = plot_probabilities(
             ax_fused,
-            fused["probabilities"],
+            fused.probabilities,
             title=f"Fused: {f_top} ({f_p:.0%})" + (_learned(pred) or "\nface + speech"),
             color=FUSED_COLOR,
         )
         ax_fused.title.set_fontweight("bold")
-        how = (
-            fused["method"]
-            if fused["model"]
-            else "average of face and speech\n(no fusion model yet)"
-        )
-        if fused["note"] == PAIRED_NOTE:  # class-paired training data: always said
+        how = fused.method if fused.model else "average of face and speech\n(no fusion model yet)"
+        if fused.note == PAIRED_NOTE:  # class-paired training data: always said
             how += f"\n{PAIRED_NOTE}"
         ax_fused.set_xlabel(how, fontsize=8, color="0.3")

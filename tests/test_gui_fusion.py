@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -136,14 +137,14 @@ def test_video_prediction_shows_the_fused_answer_beside_face_and_speech(
     view = app.predict_view
     assert view.prediction is pred
     assert app.tabs.select() == str(view) and view.kind == "video"
-    fused = pred.details["fused"]
+    fused = asdict(pred.fused)
     assert fused["model"] == str(run_dir / "best.pt") and fused["method"] == "concat fusion (takes)"
 
     assert set(view.bars) == {"face", "speech", "fused"}
     assert list(view.timeline) == list(FER_CLASSES)  # the face model, frame by frame
     for name, probs in (
-        ("face", pred.details["face"]["mean"]),
-        ("speech", pred.details["speech"]["probabilities"]),
+        ("face", pred.face.mean),
+        ("speech", pred.speech.probabilities),
         ("fused", fused["probabilities"]),
     ):
         assert [b.get_width() for b in view.bars[name]] == pytest.approx(list(probs.values()))
@@ -179,8 +180,8 @@ def test_a_class_paired_run_says_so_in_results_compare_and_predictions(window, p
     assert PAIRED_NOTE in app.compare_view.note_var.get()
 
     view, pred = app.predict_view, predicted
-    fused = {**pred.details["fused"], "method": "concat fusion (class)", "note": PAIRED_NOTE}
-    view.show(dataclasses.replace(pred, details={**pred.details, "fused": fused}))
+    fused = dataclasses.replace(pred.fused, method="concat fusion (class)", note=PAIRED_NOTE)
+    view.show(dataclasses.replace(pred, fused=fused))
     settle(app)
     assert f"Fused by concat fusion (class) — {PAIRED_NOTE}" in view.header_var.get()
     ax_fused = view.bars["fused"].patches[0].axes

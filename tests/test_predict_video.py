@@ -4,6 +4,7 @@ plot helpers the Predict tab uses, and the tab itself on a virtual screen."""
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -85,18 +86,18 @@ def test_video_gives_per_frame_face_and_speech_probabilities(clip, models):
         assert_distribution(f["probabilities"], FER_CLASSES)
         assert f["box"] is None  # a frame this small is a face crop already, used whole
 
-    face = pred.details["face"]
+    face = asdict(pred.face)
     assert_distribution(face["mean"], FER_CLASSES)
     assert face["frames_with_face"] == face["frames_sampled"] == 8
     per_frame = np.array([list(f["probabilities"].values()) for f in frames])
     assert list(face["mean"].values()) == pytest.approx(per_frame.mean(0).tolist(), abs=1e-6)
     # No fusion model: the headline is the face mean and the speech result averaged over
     # the FER-2013 emotions, calm counted as neutral.
-    fused = pred.details["fused"]
+    fused = asdict(pred.fused)
     assert fused["model"] is None and "no fusion model" in fused["method"]
     assert pred.probabilities == fused["probabilities"] and pred.top == fused["top"]
     assert_distribution(fused["probabilities"], FER_CLASSES)
-    s = pred.details["speech"]["probabilities"]
+    s = pred.speech.probabilities
     assert fused["probabilities"]["neutral"] == pytest.approx(
         0.5 * face["mean"]["neutral"] + 0.5 * (s["neutral"] + s["calm"])
     )
@@ -104,7 +105,7 @@ def test_video_gives_per_frame_face_and_speech_probabilities(clip, models):
         0.5 * face["mean"]["fear"] + 0.5 * s["fearful"]
     )
 
-    speech = pred.details["speech"]
+    speech = asdict(pred.speech)
     assert_distribution(speech["probabilities"], RAVDESS_EMOTIONS)
     assert speech["top"] == max(speech["probabilities"], key=speech["probabilities"].get)
     assert speech["audio_from"] == str(clip.with_name("03" + clip.name[2:-4] + ".wav"))
@@ -125,7 +126,7 @@ def test_video_with_a_fusion_model_leads_with_its_fused_answer(
     clip, models, fusion_run, monkeypatch
 ):
     pred = predict_video(clip, **models, fusion_model=fusion_run)
-    fused = pred.details["fused"]
+    fused = asdict(pred.fused)
     assert fused["model"] == str(fusion_run / "best.pt") == pred.model
     assert fused["method"] == "concat fusion (takes)"
     assert fused["note"] == "audio-video takes: the same person at the same moment"
@@ -141,7 +142,7 @@ def test_video_with_a_fusion_model_leads_with_its_fused_answer(
     # default one).
     monkeypatch.setattr(predict, "default_model", lambda kind: models["face_model"] / "best.pt")
     via_file = predict_file(clip, model=fusion_run, speech_model=models["speech_model"])
-    assert via_file.details["fused"]["model"] == fused["model"]
+    assert via_file.fused.model == fused["model"]
     assert via_file.probabilities == pytest.approx(pred.probabilities)
 
 
@@ -154,7 +155,7 @@ def test_fusion_model_for_a_photo_is_refused(tmp_path, fusion_run):
 
 def test_video_through_predict_file_uses_model_as_the_face_model(clip, models):
     pred = predict_file(clip, model=models["face_model"], speech_model=models["speech_model"])
-    assert pred.kind == "video" and pred.details["face"]["model"] == pred.model
+    assert pred.kind == "video" and pred.face.model == pred.model
 
 
 @pytest.mark.parametrize("content", [b"", b"this is not a video\n" * 50], ids=["0-byte", "text"])
@@ -289,7 +290,7 @@ def test_real_ravdess_clips_predict_end_to_end(models):
         pytest.skip(f"no clips in {SHARED_DATA / 'ravdess_video'}")
     for path in clips:
         pred = predict_video(path, **models)
-        face = pred.details["face"]
+        face = asdict(pred.face)
         assert face["frames_with_face"] >= 6, path.name  # a frontal actor in a studio
         for f in pred.details["frames"]:
             if f["face_found"]:
@@ -297,7 +298,7 @@ def test_real_ravdess_clips_predict_end_to_end(models):
                 assert 200 < w < 700 and 0 <= x <= 1280 - w and 0 <= y <= 720 - h
                 assert_distribution(f["probabilities"], FER_CLASSES)
         assert pred.arrays["frames"][0].shape == (720, 1280)
-        speech = pred.details["speech"]
+        speech = asdict(pred.speech)
         assert_distribution(speech["probabilities"], RAVDESS_EMOTIONS)
         # The audio-only take (03-…) when the shared data has it, else the clip's own track.
         assert speech["audio_from"].endswith(("03" + path.name[2:-4] + ".flac", path.name))
@@ -417,12 +418,12 @@ def test_predict_view_draws_each_kind(display, tmp_path, clip, models):
             pump(root, lambda n=before: renderer.idle() and view.chart.shown > n)
             if pred.kind == "video":
                 wanted = {
-                    "face": pred.details["face"]["mean"],
-                    "speech": pred.details["speech"]["probabilities"],
-                    "fused": pred.details["fused"]["probabilities"],
+                    "face": pred.face.mean,
+                    "speech": pred.speech.probabilities,
+                    "fused": pred.fused.probabilities,
                 }
-                assert f"Speech model: {pred.details['speech']['model']}" in header
-                assert f"Fused by {pred.details['fused']['method']}" in header
+                assert f"Speech model: {pred.speech.model}" in header
+                assert f"Fused by {pred.fused.method}" in header
                 assert list(view.timeline) == list(FER_CLASSES)
             else:
                 wanted = {pred.kind: pred.probabilities}

@@ -162,8 +162,8 @@ def test_starters_predict_the_shared_real_samples(with_starters):
     audio = predict_audio(wav)
     video = predict_video(clip)
     assert audio.model == str(SPEECH)
-    assert video.details["fused"]["model"] == str(FUSION)
-    assert video.details["face"]["model"] == str(FACE)
+    assert video.fused.model == str(FUSION)
+    assert video.face.model == str(FACE)
     for probs in (audio.probabilities, video.probabilities):
         assert abs(sum(probs.values()) - 1) < 1e-6
 

@@ -13,7 +13,7 @@ models' answer to a demo-trained model's, for the window to show side by side.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -49,8 +49,46 @@ DISPLAY_SIDE = 1600  # px: larger photos are shown from a scaled-down copy
 
 
 @dataclass
+class FacePart:
+    """A video's face answer: the face model's mean over the frames with a face."""
+
+    model: str
+    trained_on: str
+    mean: dict[str, float]
+    frames_with_face: int
+    frames_sampled: int
+
+
+@dataclass
+class SpeechPart:
+    """A video's speech answer: the speech model on the take's sound."""
+
+    model: str
+    trained_on: str
+    probabilities: dict[str, float]
+    top: str
+    audio_from: str  # the file the sound came from
+    seconds: float
+    windows: int
+
+
+@dataclass
+class FusedPart:
+    """A video's fused answer: a fusion model's (``model``), or the plain average of the
+    face and speech answers when there is none (``model`` None)."""
+
+    model: str | None
+    trained_on: str
+    method: str  # how the two were combined, in words
+    note: str  # what the pairs were, e.g. "paired by emotion, not the same person"
+    probabilities: dict[str, float]
+    top: str
+
+
+@dataclass
 class Prediction:
-    """Probabilities per emotion for one file, and what the GUI shows next to them."""
+    """Probabilities per emotion for one file, and what the GUI shows next to them; a
+    video's also carries its ``face``, ``speech`` and ``fused`` parts."""
 
     kind: str  # "image", "audio" or "video"
     file: str
@@ -65,6 +103,9 @@ class Prediction:
     details: dict = field(default_factory=dict)  # JSON-safe extras: box, windows, seconds…
     arrays: dict[str, np.ndarray | list[np.ndarray]] = field(default_factory=dict, repr=False)
     feature_params: FeatureParams | None = field(default=None, repr=False)  # of "features"
+    face: FacePart | None = None  # video only
+    speech: SpeechPart | None = None  # video only
+    fused: FusedPart | None = None  # video only
 
     @property
     def top(self) -> str:
@@ -80,6 +121,15 @@ class Prediction:
             "probabilities": self.probabilities,
             "warnings": list(self.warnings),
             **self.details,
+            **{
+                name: asdict(part)
+                for name, part in (
+                    ("fused", self.fused),
+                    ("face", self.face),
+                    ("speech", self.speech),
+                )
+                if part is not None
+            },
         }
 
 
@@ -331,17 +381,15 @@ def predict_video(
 
     The headline ``probabilities`` are the fused ones: from ``fusion_model`` (default: the
     latest finished fusion run), or, when there is none, the equal-weight average of the
-    face and speech results (``details["fused"]["method"]`` says which). Raises
+    face and speech results (``fused.method`` says which). Raises
     ``NoFaceError`` when no sampled frame has a face and ``WorkbenchError`` for an
     unreadable clip or one without sound (no audio track and no matching RAVDESS ``03-``
     recording).
 
-    ``details`` (JSON-safe): ``frames`` — per sampled frame ``time`` (s), ``face_found``,
-    ``box`` [x, y, w, h] or None, ``probabilities`` or None; ``face`` — ``model``,
-    ``trained_on``, ``mean``, ``frames_with_face``, ``frames_sampled``; ``speech`` —
-    ``model``, ``trained_on``, ``probabilities``, ``top``, ``audio_from`` (the file the
-    sound came from), ``seconds``, ``windows``; ``fused`` — ``model`` (None for the
-    fallback), ``trained_on``, ``method``, ``note``, ``probabilities``, ``top``. ``arrays``: ``frames`` (list of the sampled
+    The parts: ``face`` (``FacePart``), ``speech`` (``SpeechPart``) and ``fused``
+    (``FusedPart``; its ``model`` is None for the fallback). ``details`` (JSON-safe):
+    ``frames`` — per sampled frame ``time`` (s), ``face_found``, ``box`` [x, y, w, h] or
+    None, ``probabilities`` or None. ``arrays``: ``frames`` (list of the sampled
     (H, W) uint8 grayscale frames), ``faces`` (F, 48, 48) uint8, ``found`` (N,) bool,
     ``times`` (N,) s, ``waveform`` (16 kHz float32) and ``features`` (first window's).
     """
@@ -372,22 +420,24 @@ def predict_video(
     if fusion is not None:
         fused_probs = _fuse(fusion, clip, y, params.sample_rate)
         note = (fusion.payload.get("split") or {}).get("note", "")
-        fused = {
-            "model": str(fusion.path),
-            "trained_on": trained_on(fusion),
-            "method": fusion_method(fusion),
-            "note": note,
-        }
+        fused = FusedPart(
+            model=str(fusion.path),
+            trained_on=trained_on(fusion),
+            method=fusion_method(fusion),
+            note=note,
+            probabilities=fused_probs,
+            top=max(fused_probs, key=fused_probs.get),
+        )
     else:
         fused_probs = _fused_late(mean, heard.probabilities)
-        fused = {
-            "model": None,
-            "trained_on": "",
-            "method": "average of the face and speech models (no fusion model trained yet)",
-            "note": "RAVDESS calm counted as neutral",
-        }
-    fused["probabilities"] = fused_probs
-    fused["top"] = max(fused_probs, key=fused_probs.get)
+        fused = FusedPart(
+            model=None,
+            trained_on="",
+            method="average of the face and speech models (no fusion model trained yet)",
+            note="RAVDESS calm counted as neutral",
+            probabilities=fused_probs,
+            top=max(fused_probs, key=fused_probs.get),
+        )
     models = {"face": face, "speech": speech, **({"fusion": fusion} if fusion else {})}
     demo, warnings = _demo_check(path, "video", models)
     sides = [
@@ -398,31 +448,29 @@ def predict_video(
     return Prediction(
         kind="video",
         file=str(path),
-        model=fused["model"] or str(face.path),
-        trained_on=fused["trained_on"] or trained_on(face),
+        model=fused.model or str(face.path),
+        trained_on=fused.trained_on or trained_on(face),
         warnings=warnings,
         demo_models=demo,
         probabilities=fused_probs,
-        details={
-            "fused": fused,
-            "frames": frames,
-            "face": {
-                "model": str(face.path),
-                "trained_on": trained_on(face),
-                "mean": mean,
-                "frames_with_face": int(clip.found.sum()),
-                "frames_sampled": len(clip.frames),
-            },
-            "speech": {
-                "model": str(speech.path),
-                "trained_on": trained_on(speech),
-                "probabilities": heard.probabilities,
-                "top": max(heard.probabilities, key=heard.probabilities.get),
-                "audio_from": str(audio_from),
-                "seconds": round(len(y) / params.sample_rate, 2),
-                "windows": heard.windows,
-            },
-        },
+        details={"frames": frames},
+        fused=fused,
+        face=FacePart(
+            model=str(face.path),
+            trained_on=trained_on(face),
+            mean=mean,
+            frames_with_face=int(clip.found.sum()),
+            frames_sampled=len(clip.frames),
+        ),
+        speech=SpeechPart(
+            model=str(speech.path),
+            trained_on=trained_on(speech),
+            probabilities=heard.probabilities,
+            top=max(heard.probabilities, key=heard.probabilities.get),
+            audio_from=str(audio_from),
+            seconds=round(len(y) / params.sample_rate, 2),
+            windows=heard.windows,
+        ),
         arrays={
             "frames": clip.frames,
             "faces": clip.faces,

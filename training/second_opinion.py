@@ -55,4 +55,5 @@ def _kind_trained_on(pred: Prediction, kind: str) -> str:
     """What ``pred``'s model of ``kind`` learned from (a video names three models)."""
     if pred.kind != "video":
         return pred.trained_on
-    return pred.details["fused" if kind == "fusion" else kind]["trained_on"]
+    part = {"face": pred.face, "speech": pred.speech, "fusion": pred.fused}[kind]
+    return part.trained_on
