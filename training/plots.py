@@ -6,6 +6,7 @@ same function fills an embedded Tk chart or a PNG in a run folder.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -139,17 +140,32 @@ def plot_confusion(
     return im
 
 
+LABEL_WIDTH = 20  # characters per line of a comparison bar's label
+
+
+def wrap_label(text: str, width: int = LABEL_WIDTH) -> str:
+    """``text`` with each of its lines wrapped to ``width`` characters (long words broken),
+    so labels side by side never run into each other."""
+    return "\n".join(
+        "\n".join(textwrap.wrap(line, width, break_on_hyphens=True) or [""])
+        for line in text.split("\n")
+    )
+
+
 def plot_comparison(
     ax_curves: Axes,
     ax_bars: Axes,
     runs: Sequence[dict],
     *,
     baselines: dict[str, float] | None = None,
+    items: Sequence[str] | None = None,
 ) -> None:
     """Validation accuracy per epoch of several runs, and their held-out accuracy and UAR.
 
     Each run is ``{"name", "history": [...], "metrics": {...}}`` as ``runs.load_run`` gives.
-    ``baselines`` draws reference lines, e.g. ``{"human, FER-2013": 0.65}``.
+    ``baselines`` draws reference lines, e.g. ``{"human, FER-2013": 0.65}``. ``items`` says,
+    under each bar's name, which test items it counts (``report.scored_on``); without it,
+    which split. Names and items are wrapped to ``LABEL_WIDTH`` characters a line.
     """
     for i, run in enumerate(runs):
         hist = run["history"]
@@ -159,7 +175,7 @@ def plot_comparison(
             marker="o",
             markersize=3,
             color=f"C{i}",
-            label=run["name"],
+            label=wrap_label(run["name"], 2 * LABEL_WIDTH),
         )
     ax_curves.set_xlabel("epoch")
     ax_curves.set_ylabel("validation accuracy")
@@ -175,13 +191,13 @@ def plot_comparison(
     b2 = ax_bars.bar(x + 0.2, uar, 0.4, label="UAR")
     for bars in (b1, b2):
         ax_bars.bar_label(bars, labels=[f"{v:.0%}" for v in bars.datavalues], fontsize=7, padding=2)
-    ax_bars.set_xticks(
-        x,
-        [
-            f"{r['name']}\n({'cross-val.' if r['metrics'].get('cv') else r['metrics'].get('split', '?')})"
+    if items is None:
+        items = [
+            f"({'cross-val.' if r['metrics'].get('cv') else r['metrics'].get('split', '?')})"
             for r in runs
-        ],
-        fontsize=8,
+        ]
+    ax_bars.set_xticks(
+        x, [f"{wrap_label(r['name'])}\n{wrap_label(i)}" for r, i in zip(runs, items)], fontsize=8
     )
     ax_bars.set_ylim(0, 1.22)  # room for the legend above the bars
     ax_bars.set_yticks(np.linspace(0, 1, 6))

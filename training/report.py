@@ -37,11 +37,49 @@ def write_confusion(run_dir: Path, metrics: dict, title: str) -> None:
 
 
 def write_comparison(path: Path, runs: list[dict]) -> None:
-    """One chart: validation curves of ``runs`` and their held-out accuracy and UAR."""
-    fig = Figure(figsize=(11, 4.2), layout="constrained")
-    ax_curves, ax_bars = fig.subplots(1, 2, width_ratios=(1.2, 1))
-    plot_comparison(ax_curves, ax_bars, runs, baselines=comparison_baselines(runs))
-    save_figure(fig, path)
+    """``comparison_figure(runs)`` as a PNG."""
+    save_figure(comparison_figure(runs), path)
+
+
+def comparison_figure(runs: list[dict]) -> Figure:
+    """One chart: validation curves of ``runs`` and their held-out accuracy and UAR, each
+    bar labelled with the test items it counts (``scored_on``). The figure widens with the
+    number of runs, so the labels (wrapped to ``plots.LABEL_WIDTH`` characters) never
+    overlap."""
+    bars_width = max(5.0, 1.6 * len(runs))  # inches: a wrapped label needs about 1.4
+    fig = Figure(figsize=(5.5 + bars_width, 4.6), layout="constrained")
+    ax_curves, ax_bars = fig.subplots(1, 2, width_ratios=(5.5, bars_width))
+    plot_comparison(
+        ax_curves,
+        ax_bars,
+        runs,
+        baselines=comparison_baselines(runs),
+        items=[scored_on(r) for r in runs],
+    )
+    return fig
+
+
+def scored_on(run: dict) -> str:
+    """Which held-out items a run's score counts, for the line under its bar:
+    'FER test: 700 faces', 'test actors 11-12: 120 clips', 'test actors 11-12: 120
+    takes', 'FER test + test actors 16-18: 1,438 pairs' or, for cross-validation models
+    averaged, 'each fold's unheard actors: 1,440 clips'."""
+    m, data = run["metrics"], run["config"].get("data", {})
+    n = f"{m['n_items']:,}"
+    if m.get("cv"):
+        return f"each fold's unheard actors: {n} clips"
+    split = m.get("split", "?")
+    word = "test" if split == "test" else "validation"
+    actors = (data.get("actors") or {}).get(split) or []
+    who = f"{word} actors {actor_ranges(actors)}" if actors else f"{word} actors"
+    if run["kind"] == "face":
+        return f"FER {word}: {n} faces"
+    if run["kind"] == "speech":
+        return f"{who}: {n} clips"
+    if data.get("pairing") == "class":
+        faces = "FER test" if data.get("face_test", "PrivateTest") == "PrivateTest" else None
+        return f"{faces or 'half of FER validation'} + {who}: {n} pairs"
+    return f"{who}: {n} takes"
 
 
 def comparison_baselines(runs: list[dict]) -> dict[str, float]:
