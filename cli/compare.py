@@ -34,7 +34,8 @@ def default_output() -> Path:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from training.report import scored_on, write_comparison
+    from training.plots import scored_on
+    from training.report import write_comparison
     from training.runs import load_run
 
     runs = [load_run(d) for path in args.runs for d in run_folders(path)]

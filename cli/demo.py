@@ -33,7 +33,8 @@ TAKES_RUNS = (
 def cmd_demo(args: argparse.Namespace) -> int:
     from datasets import paths
     from datasets.sources import ensure_demo
-    from training.report import scored_on, write_comparison
+    from training.plots import scored_on
+    from training.report import write_comparison
     from training.runs import load_run, new_run_dir
 
     t0 = time.perf_counter()

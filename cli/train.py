@@ -26,7 +26,7 @@ from .common import (
 )
 
 FUSION_HELP = (
-    "concat: face and speech features 4:1, after Ristea, Duțu & Radoi (2019) (the default); "
+    "concat (the default): face and speech features 4:1, after Ristea, Duțu & Radoi (2019); "
     "equalized: both the same length, after Goswami, Aggarwal & Yalamanchi (architecture 3); "
     "probe: equalized + a loss per modality (their architecture 4); late: weighted average "
     "of a face-only and a speech-only model, the weight chosen on validation, after Guo, "
@@ -225,14 +225,15 @@ def _add_fusion_flags(group) -> None:
     add_branch_flags(group)
 
 
-def add_branch_flags(group, *, what: str = "the face branch") -> None:
-    """``--face-model`` and ``--speech-model``: trained models the fusion branches start from."""
+def add_branch_flags(group, *, every: bool = False) -> None:
+    """``--face-model`` and ``--speech-model``: trained models the fusion branches start from
+    (``every``: the branches of several runs)."""
     for kind in ("face", "speech"):
+        branch = f"every {kind} branch" if every else f"the {kind} branch"
         group.add_argument(
             f"--{kind}-model",
             metavar="RUN_OR_CHECKPOINT",
-            help=f"start {what.replace('face', kind)} from this trained {kind} model "
-            "(default: from scratch)",
+            help=f"start {branch} from this trained {kind} model (default: from scratch)",
         )
 
 
@@ -293,5 +294,5 @@ def add_experiment(subparsers) -> None:
         help="which models (default: all six)",
     )
     s.add_argument("--frames", type=int_at_least(1), help="face frames per clip (default 8)")
-    add_branch_flags(s, what="every face branch")
+    add_branch_flags(s, every=True)
     s.add_argument("--out", help="folder to write (default: runs/<time>-experiment)")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from .plots import plot_comparison, plot_confusion, plot_curves, save_figure
+from .plots import actor_ranges, plot_comparison, plot_confusion, plot_curves, save_figure
 from .runs import HUMAN_BASELINES
 
 SPLIT_WORDS = {
@@ -43,43 +43,14 @@ def write_comparison(path: Path, runs: list[dict]) -> None:
 
 def comparison_figure(runs: list[dict]) -> Figure:
     """One chart: validation curves of ``runs`` and their held-out accuracy and UAR, each
-    bar labelled with the test items it counts (``scored_on``). The figure widens with the
+    bar labelled with the test items it counts (``plots.scored_on``). The figure widens with the
     number of runs, so the labels (wrapped to ``plots.LABEL_WIDTH`` characters) never
     overlap."""
     bars_width = max(5.0, 1.6 * len(runs))  # inches: a wrapped label needs about 1.4
     fig = Figure(figsize=(5.5 + bars_width, 4.6), layout="constrained")
     ax_curves, ax_bars = fig.subplots(1, 2, width_ratios=(5.5, bars_width))
-    plot_comparison(
-        ax_curves,
-        ax_bars,
-        runs,
-        baselines=comparison_baselines(runs),
-        items=[scored_on(r) for r in runs],
-    )
+    plot_comparison(ax_curves, ax_bars, runs, baselines=comparison_baselines(runs))
     return fig
-
-
-def scored_on(run: dict) -> str:
-    """Which held-out items a run's score counts, for the line under its bar:
-    'FER test: 700 faces', 'test actors 11-12: 120 clips', 'test actors 11-12: 120
-    takes', 'FER test + test actors 16-18: 1,438 pairs' or, for cross-validation models
-    averaged, 'each fold's unheard actors: 1,440 clips'."""
-    m, data = run["metrics"], run["config"].get("data", {})
-    n = f"{m['n_items']:,}"
-    if m.get("cv"):
-        return f"each fold's unheard actors: {n} clips"
-    split = m.get("split", "?")
-    word = "test" if split == "test" else "validation"
-    actors = (data.get("actors") or {}).get(split) or []
-    who = f"{word} actors {actor_ranges(actors)}" if actors else f"{word} actors"
-    if run["kind"] == "face":
-        return f"FER {word}: {n} faces"
-    if run["kind"] == "speech":
-        return f"{who}: {n} clips"
-    if data.get("pairing") == "class":
-        faces = "FER test" if data.get("face_test", "PrivateTest") == "PrivateTest" else None
-        return f"{faces or 'half of FER validation'} + {who}: {n} pairs"
-    return f"{who}: {n} takes"
 
 
 def comparison_baselines(runs: list[dict]) -> dict[str, float]:
@@ -97,19 +68,6 @@ def describe_split(data: dict) -> str:
         parts = [f"{name} {actor_ranges(ids)}" for name, ids in data["actors"].items() if ids]
         return "by actor — " + ", ".join(parts).replace("val ", "validation ")
     return f"validation {data.get('validation', '?')}, test {data.get('test', 'none')}"
-
-
-def actor_ranges(ids: list[int]) -> str:
-    ids, out = sorted(ids), []
-    start = prev = ids[0]
-    for a in ids[1:] + [None]:
-        if a is not None and a == prev + 1:
-            prev = a
-            continue
-        out.append(f"{start}" if start == prev else f"{start}-{prev}")
-        if a is not None:
-            start = prev = a
-    return ", ".join(out)
 
 
 def write_report(run_dir: Path, config: dict, metrics: dict) -> None:
