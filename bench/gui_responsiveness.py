@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 def train_and_measure(app, epochs: int) -> np.ndarray:
     """Train the face model in the window; return the event-loop gaps in seconds."""
-    app.epochs_var.set(str(epochs))
+    app.settings.epochs_var.set(str(epochs))
     n = len(app.trained)
     ticks: list[float] = []
 

@@ -193,11 +193,12 @@ def speech_table(
 def face_table(
     models: list[tuple[str, str]], data: Path, n_faces: int, seed: int
 ) -> tuple[list, dict]:
-    from training.train import _face_items
+    from training.tasks import task_for
 
     loaded = [(name, load_checkpoint(path, kind="face")) for name, path in models]
-    saved = loaded[0][1].payload.get("split") or {}
-    split, items, held_out, seen = _face_items(data.resolve(), "auto", saved)
+    got = task_for("face").eval_items(loaded[0][1], [data.resolve()], "auto")
+    split, items, held_out = got.split, got.items, got.held_out
+    seen = got.extra.get("seen_in_training")
     # A seeded random subset: the split is stored class by class, so its first items
     # would leave the last emotions out.
     pick = np.sort(np.random.default_rng(seed).permutation(len(items.y))[:n_faces])

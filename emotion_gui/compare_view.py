@@ -12,9 +12,9 @@ from tkinter import ttk
 from datasets.paired import PAIRED_NOTE
 from training.plots import plot_comparison
 from training.report import comparison_baselines
+from training.wording import run_title
 
 from .charts import ChartCanvas, ChartRenderer
-from .results_view import model_name
 from .widgets import wrap_to_width
 
 MAX_RUNS = 6  # more bars than this stop being readable at 1280 px
@@ -23,7 +23,9 @@ MAX_RUNS = 6  # more bars than this stop being readable at 1280 px
 def short_label(run: dict) -> str:
     """'Facial CNN\ndemo, 10:07', 'Fusion concat\n(takes)\nreal, 10:10' or 'Speech
     CNN\nstarter model': fits under a bar, six bars side by side."""
-    name = model_name(run).replace(" (", "\n(")  # fusion: its pairing on a line of its own
+    name = run_title(run["kind"], run["config"]).replace(
+        " (", "\n("
+    )  # fusion: its pairing on a line of its own
     if run.get("starter"):
         return f"{name}\nstarter model"
     source = "demo" if run["config"].get("data", {}).get("is_demo") else "real"

@@ -61,7 +61,7 @@ class DataView(ttk.Frame):
         self.ax_spec.set_axis_off()
 
     def show(self, loaded: dict) -> None:
-        """Draw the summary made by ``app.load_data`` (info dicts and sample faces)."""
+        """Draw the summary made by ``state.load_data`` (info dicts and sample faces)."""
         self.clips = sorted(loaded.get("speech_files", []), key=lambda c: (c.actor, c.path.name))
         self.recording["values"] = [recording_label(c) for c in self.clips]
         self.chart.update(lambda fig: self._draw_summary(loaded))

@@ -2,25 +2,37 @@
 
 The Tk thread never waits on a job. A job reports by putting ``JobEvent``s on a queue
 (``post``/``emit`` may be called from the worker thread); the window drains the queue with
-``after()`` a bounded number of events per tick, as Thonny does. Training is a
-``TrainingJob``: the same ``train_model`` the CLI runs, with a callback that only posts
+``after()`` a bounded number of events per tick, as Thonny does (``JobRunner``). Training
+is a ``TrainingJob``: the same ``train_model`` the CLI runs, with a callback that only posts
 events and a stop event checked before every batch.
 """
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
+import tkinter as tk
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from datasets.errors import WorkbenchError
 from training.callbacks import Callback
 from training.train import RunResult, TrainOptions, train_model
 
 BATCH_EVENT_SECONDS = 0.1  # the window redraws at most ~10 times a second anyway
+POLL_MS = 50
+EVENTS_PER_TICK = 50
+BUSY_WORDS = {"data": "Data is still loading", "predict": "A prediction is still running"}
+FAILURE_WORDS = {
+    "data": "Loading the data failed",
+    "train": "Training stopped with an error",
+    "predict": "The prediction failed",
+}
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -113,3 +125,66 @@ class TrainingJob(BackgroundJob):
             stop_event=self.stop_event,
             status=lambda text: emit(text[:1].upper() + text[1:], None),
         )
+
+
+class JobRunner:
+    """The window's running jobs, at most one of each name, and the loop that hands their
+    events to ``handle`` on the Tk thread. A job counts as running until its last event
+    ("done" or "error") is handled; events of a job a newer one has replaced are dropped.
+    An exception in ``handle`` goes to ``report`` and never stops later events."""
+
+    def __init__(self, root: tk.Misc, handle: Callable[[JobEvent], None], report: Callable) -> None:
+        self.root = root
+        self.handle = handle
+        self.report = report
+        self.events: queue.Queue[JobEvent] = queue.Queue()
+        self.jobs: dict[str, BackgroundJob] = {}
+        self.closing = False
+        self._after_id = root.after(POLL_MS, self._poll)
+
+    def start(self, job: BackgroundJob) -> None:
+        """Start ``job``; ``WorkbenchError`` when one of its name is still running."""
+        if job.name in self.jobs:
+            raise WorkbenchError(
+                f"{BUSY_WORDS.get(job.name, 'That job is still running')}; "
+                "wait for it to finish and try again."
+            )
+        self.jobs[job.name] = job.start()
+
+    def _poll(self) -> None:
+        """Handle a bounded number of job events, then reschedule (keeps the UI fluid)."""
+        try:
+            for _ in range(EVENTS_PER_TICK):
+                try:
+                    ev = self.events.get_nowait()
+                except queue.Empty:
+                    break
+                if ev.source is not None and self.jobs.get(ev.job) is not ev.source:
+                    continue  # from a job that has already finished (a newer one runs)
+                if ev.kind in ("done", "error"):
+                    del self.jobs[ev.job]  # its last event: the job no longer runs
+                try:
+                    self.handle(ev)
+                except Exception as exc:  # a failing view must not stop later events
+                    self.report(type(exc), exc, exc.__traceback__)
+        finally:
+            if not self.closing:
+                self._after_id = self.root.after(POLL_MS, self._poll)
+
+    def close(self) -> None:
+        """Stop polling (the window is closing)."""
+        self.closing = True
+        try:
+            self.root.after_cancel(self._after_id)
+        except tk.TclError:
+            pass
+
+
+def failure_sentence(job: str, exc: Exception, tb: str) -> str:
+    """What a dialog says when ``job`` failed with ``exc``: a ``WorkbenchError``'s own
+    sentence; anything else is logged with its traceback ``tb`` and named by its first line."""
+    if isinstance(exc, WorkbenchError):
+        return str(exc)
+    log.error("job %s failed:\n%s", job, tb)
+    first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return f"{FAILURE_WORDS.get(job, 'A background job failed')}: {first_line}"

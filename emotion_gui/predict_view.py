@@ -24,12 +24,12 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
-from datasets import paths
 from datasets.audio import FeatureParams
 from datasets.paired import PAIRED_NOTE
 from training.plots import plot_probabilities, plot_spectrogram, plot_timeline, plot_waveform
 from training.predict import Prediction, starter_lesson
 from training.runs import starter_model
+from training.wording import model_line
 
 from .charts import ChartCanvas, ChartRenderer
 from .widgets import wrap_to_width
@@ -56,24 +56,12 @@ def placeholder_text() -> str:
     return PLACEHOLDER
 
 
-def model_name(model: str) -> str:
-    """A model as the header names it: a shipped starter model by its file name."""
-    path = Path(model)
-    if path.parent.resolve() == paths.pretrained_dir().resolve():
-        return f"starter model {path.name} (pretrained/)"
-    return model
-
-
-def _model_line(label: str, model: str, trained_on: str) -> str:
-    return f"{label}: {model_name(model)} — trained on {trained_on}"
-
-
 def header_text(pred: Prediction) -> str:
     """The lines above the chart: the file, the answer and the model(s) that gave it."""
     name = Path(pred.file).name
     top, p = _top(pred.probabilities)
     if pred.kind != "video":
-        return f"{name}: {top} ({p:.0%})\n" + _model_line("Model", pred.model, pred.trained_on)
+        return f"{name}: {top} ({p:.0%})\n" + model_line("Model", pred.model, pred.trained_on)
     fused, face, speech = (pred.details[k] for k in ("fused", "face", "speech"))
     f_top, f_p = _top(face["mean"])
     s_top, s_p = _top(speech["probabilities"])
@@ -84,9 +72,9 @@ def header_text(pred: Prediction) -> str:
         f"Fused by {fused['method']}" + (f" — {fused['note']}" if fused["note"] else ""),
     ]
     if fused["model"]:
-        lines.append(_model_line("Fusion model", fused["model"], fused["trained_on"]))
-    lines.append(_model_line("Face model", face["model"], face["trained_on"]))
-    lines.append(_model_line("Speech model", speech["model"], speech["trained_on"]))
+        lines.append(model_line("Fusion model", fused["model"], fused["trained_on"]))
+    lines.append(model_line("Face model", face["model"], face["trained_on"]))
+    lines.append(model_line("Speech model", speech["model"], speech["trained_on"]))
     return "\n".join(lines)
 
 

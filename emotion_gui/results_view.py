@@ -12,37 +12,21 @@ from tkinter import ttk
 
 from training.plots import plot_confusion
 from training.report import describe_split
+from training.wording import held_out_scores, run_title, trained_on
 
 from .charts import ChartCanvas, ChartRenderer
-from .training_view import KIND_NAMES
 from .widgets import wrap_to_width
-
-
-def model_name(run: dict) -> str:
-    """'Facial CNN', or for fusion its design and pairing: 'Fusion concat (takes)'."""
-    if run["kind"] == "fusion":
-        config = run["config"]
-        return f"Fusion {config.get('fusion', '?')} ({config.get('pairing', '?')})"
-    return KIND_NAMES.get(run["kind"], run["kind"])
 
 
 def run_label(run: dict) -> str:
     """'Facial CNN · 20261122-101500-face' for lists and legends."""
-    return f"{model_name(run)} · {run['name']}"
-
-
-def data_label(run: dict) -> str:
-    data = run["config"].get("data", {})
-    if data.get("is_demo"):
-        return "built-in synthetic demo data"
-    path = data.get("path", "?")
-    return " + ".join(path) if isinstance(path, list) else path
+    return f"{run_title(run['kind'], run['config'])} · {run['name']}"
 
 
 def pairs_note(run: dict) -> str:
     """What a fusion run's pairs are ("paired by emotion, not the same person" for
     class-paired data); "" for other runs."""
-    return run["config"].get("data", {}).get("note", "") if run["kind"] == "fusion" else ""
+    return run["config"].get("data", {}).get("note", "")  # only fusion data has a note
 
 
 class ResultsView(ttk.Frame):
@@ -141,12 +125,11 @@ class ResultsView(ttk.Frame):
         note = pairs_note(run)
         late = run["config"].get("late_weight_search")
         self.summary_var.set(
-            f"{run_label(run)} on {data_label(run)}"
+            f"{run_label(run)} on {trained_on(run['config'].get('data', {}))}"
             + (f" — {note}" if note else "")
             + f". Held-out {which} split ({m['n_items']:,} items; {describe_split(split)}"
             + (f"; faces: {split['face_test']}" if split.get("face_test") else "")
-            + f"): accuracy {m['accuracy']:.1%}, UAR {m['uar']:.1%}, macro F1 "
-            f"{m['macro_f1']:.1%}. Best epoch {m['best_epoch']} of {m['epochs_run']}."
+            + f"): {held_out_scores(m)}, macro F1 {m['macro_f1']:.1%}. Best epoch {m['best_epoch']} of {m['epochs_run']}."
             + (f" Face weight {late['weight']:.2f}, chosen on validation." if late else "")
             + (
                 f" A starter model: its card, {run['model'].with_suffix('.md').name} in "

@@ -128,11 +128,11 @@ def main(argv: list[str] | None = None) -> int:
         settle(root, lambda: len(app.trained) == 2 and idle())
         # Concat fusion of the demo takes, its branches started from the two models just
         # trained: a few epochs are enough to beat both.
-        app.epochs_var.set("4")
+        app.settings.epochs_var.set("4")
         app.train("fusion")
         settle(root, lambda: len(app.trained) == 3 and idle())
         grab(root, "training-fusion")
-        app.epochs_var.set("auto")
+        app.settings.epochs_var.set("auto")
 
         face_run = next(  # seven emotions
             r for r in app.runs if r["kind"] == "face" and not r.get("starter")
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             settle(root, lambda: app.tabs.select() == str(app.data_view) and idle())
             grab(root, "main-window-real-data")
             for kind, epochs in (("face", "3"), ("speech", "auto")):
-                app.epochs_var.set(epochs)
+                app.settings.epochs_var.set(epochs)
                 n = len(app.trained)
                 app.train(kind)
                 settle(root, lambda n=n: len(app.trained) > n and idle(), timeout=900)

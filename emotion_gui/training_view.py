@@ -12,19 +12,10 @@ import tkinter as tk
 from tkinter import ttk
 
 from training.plots import plot_curves
+from training.wording import held_out_sentence
 
 from .charts import ChartCanvas, ChartRenderer
 from .widgets import wrap_to_width
-
-KIND_NAMES = {"face": "Facial CNN", "speech": "Speech CNN", "fusion": "Fusion model"}
-# The fusion designs the window offers, named with the seed each comes from.
-FUSION_DESIGNS = {
-    "concat": "concat 4:1 (seed 000)",
-    "equalized": "equalized (seed 002)",
-    "probe": "probe heads (seed 002)",
-    "late": "late fusion (seed 001)",
-}
-PAIRING_NAMES = {"takes": "audio-video takes", "class": "class-paired (FER + RAVDESS)"}
 
 
 def format_seconds(seconds: float) -> str:
@@ -184,7 +175,6 @@ class TrainingView(ttk.Frame):
         if metrics is None:
             self.eta_var.set("failed")
             return
-        split = "test" if metrics.get("split") == "test" else "validation"
         how = "Stopped" if stopped else "Finished"
         if metrics["best_epoch"] < 1:
             self.eta_var.set("stopped")
@@ -204,9 +194,8 @@ class TrainingView(ttk.Frame):
             )
             return
         self.note_var.set(
-            f"{how}. Best epoch {metrics['best_epoch']}: held-out {split} accuracy "
-            f"{metrics['accuracy']:.1%}, UAR {metrics['uar']:.1%} "
-            f"({metrics['n_items']:,} items never used for training)."
+            f"{how}. Best epoch {metrics['best_epoch']}: {held_out_sentence(metrics)}, "
+            "none of them used for training."
         )
 
     def show_history(self, title: str, history: list[dict], metrics: dict) -> None:

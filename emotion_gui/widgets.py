@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tkinter as tk
 from tkinter import ttk
 
 
@@ -10,3 +11,25 @@ def wrap_to_width(label: ttk.Label, margin: int = 16) -> ttk.Label:
     as model paths wrap instead of being cut off or widening the window."""
     label.bind("<Configure>", lambda e: label.configure(wraplength=max(200, e.width - margin)))
     return label
+
+
+def banner_and_status_bar(root: tk.Misc) -> tuple[tk.StringVar, tk.StringVar, ttk.Progressbar]:
+    """The window's top banner (the data in use) and its bottom bar (status text and a
+    progress bar); pack them before the body so the body takes the room between."""
+    banner_var = tk.StringVar(value="Data: preparing…")
+    ttk.Label(
+        root,
+        textvariable=banner_var,
+        anchor="w",
+        padding=(10, 5),
+        font=("TkDefaultFont", 11, "bold"),
+    ).pack(side=tk.TOP, fill=tk.X)
+    status = ttk.Frame(root, padding=(8, 3))
+    status.pack(side=tk.BOTTOM, fill=tk.X)
+    status_var = tk.StringVar(value="Ready")
+    ttk.Label(status, textvariable=status_var, anchor="w").pack(
+        side=tk.LEFT, fill=tk.X, expand=True
+    )
+    progress = ttk.Progressbar(status, length=240, maximum=1.0)
+    progress.pack(side=tk.RIGHT)
+    return banner_var, status_var, progress

@@ -144,10 +144,13 @@ def test_speech_starter_names_its_actors_and_licence(ravdess_dir, tmp_path):
 def test_data_labels_say_what_a_starter_learned_from():
     actors = {"actors": {"train": [1, 2, 3, 4, 7], "val": [8], "test": [9]}, "is_demo": False}
     assert data_label("speech", actors) == "RAVDESS speech, actors 1-4, 7"
-    assert data_label("fusion", actors, "class") == (
+    assert data_label("fusion", {**actors, "pairing": "class"}) == (
         "FER-2013 faces + RAVDESS speech, actors 1-4, 7, paired by emotion"
     )
-    assert data_label("fusion", actors, "takes") == "RAVDESS audio-video takes, actors 1-4, 7"
+    assert (
+        data_label("fusion", {**actors, "pairing": "takes"})
+        == "RAVDESS audio-video takes, actors 1-4, 7"
+    )
     assert data_label("face", {"is_demo": True}) == "built-in synthetic demo data"
 
 

@@ -18,9 +18,9 @@ from models.face import single_view, tta_views
 from training.augment import (
     AUGMENT_CHOICES,
     down_up,
+    face_augment,
     gaussian_blur,
     jpeg_like,
-    make_augment,
     random_erase,
 )
 from training.callbacks import Callback
@@ -52,13 +52,13 @@ def smooth_faces(n: int, seed: int = 0) -> torch.Tensor:
 
 
 def test_robust_is_a_face_level():
-    assert "robust" in AUGMENT_CHOICES and make_augment("face", "robust") is not None
+    assert "robust" in AUGMENT_CHOICES and face_augment("robust") is not None
 
 
 @pytest.mark.parametrize("device", DEVICES)
 def test_robust_keeps_shape_and_range_on_the_data_device_and_repeats_under_a_seed(device):
     x = smooth_faces(32).to(device)
-    aug = make_augment("face", "robust")
+    aug = face_augment("robust")
 
     def run(seed: int) -> torch.Tensor:
         return aug(x, torch.Generator(device=device).manual_seed(seed))
@@ -77,7 +77,7 @@ def test_robust_adds_what_standard_lacks():
     x[:, :, ::2, :] *= 0.5  # fine detail that blur, down-scaling and JPEG wipe out
 
     def detail(level: str) -> torch.Tensor:  # per image: mean |vertical step|
-        y = make_augment("face", level)(x, torch.Generator().manual_seed(0))
+        y = face_augment(level)(x, torch.Generator().manual_seed(0))
         return (y[:, :, 1:] - y[:, :, :-1]).abs().mean(dim=(1, 2, 3))
 
     standard, robust = detail("standard"), detail("robust")
@@ -278,7 +278,7 @@ def test_sgd_with_mixup_trains_and_resumes_like_a_straight_run(tmp_path):
         "model_config": FACE_PRESETS["quick"].to_dict(),
         "classes": list(FER_CLASSES),
     }
-    augment = make_augment("face", "robust")
+    augment = face_augment("robust")
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
 

@@ -4,6 +4,7 @@ fusion's weight search, class-paired sets, the experiment and the command line."
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,9 +16,9 @@ from datasets.labels import RAVDESS_EMOTIONS
 from datasets.paired import PAIRED_CLASSES, PAIRED_NOTE
 from training.checkpoint import load_checkpoint
 from training.experiment import data_efficiency, results_table
-from training.fusion_data import load_fusion_data, resolve_fusion_paths
 from training.late import GRID, best_weight, search_weight
 from training.metrics import predict_proba
+from training.tasks import DataSettings, task_for
 from training.train import TrainOptions, train_model
 
 # One epoch on the three-actor demo with two frames a clip: seconds per model.
@@ -79,7 +80,9 @@ def test_late_fusion_weight_is_searched_on_validation(trained, small_demo):
     loaded = load_checkpoint(run, kind="fusion")
     assert loaded.model.config.weight == search["weight"]
     # The saved model really scores what the search found on the same validation takes.
-    task = load_fusion_data("takes", resolve_fusion_paths("takes", str(small_demo))[0], n_frames=2)
+    fusion = task_for("fusion")
+    paths, _ = fusion.resolve(str(small_demo), "takes")
+    task = fusion.load(paths, DataSettings(pairing="takes", n_frames=2))
     probs, _ = predict_proba(loaded.model, task.val)
     acc = float(np.mean(probs.argmax(1) == task.val.y.numpy()))
     assert acc == pytest.approx(search["val_accuracy"])
@@ -106,9 +109,10 @@ def test_best_weight_is_never_worse_than_the_better_single_model():
 
 
 def test_class_paired_data_pairs_by_emotion_and_redraws_training_pairs(small_demo):
-    paths, is_demo = resolve_fusion_paths("class", str(small_demo))
+    fusion = task_for("fusion")
+    paths, is_demo = fusion.resolve(str(small_demo), "class")
     assert is_demo and [p.name for p in paths] == ["fer2013", "ravdess"]
-    task = load_fusion_data("class", paths)
+    task = fusion.load(paths, DataSettings(pairing="class"))
     assert task.classes == PAIRED_CLASSES
     assert task.source["note"] == PAIRED_NOTE
     train = task.train
@@ -219,8 +223,49 @@ def test_evaluate_rescores_a_fusion_run_on_its_own_test_split(trained, capsys):
     assert got["kind"] == "fusion" and got["split"] == "test" and got["held_out"] is True
     assert got["n_items"] == run.metrics["n_items"]
     assert got["accuracy"] == pytest.approx(run.metrics["accuracy"])
-    assert workbench.main(["evaluate", str(run.run_dir), "--split", "all"]) == 2
-    assert "one split of its pairs" in capsys.readouterr().err
+    # Every take of the folder it trained on: scored, and said not to be held out.
+    assert workbench.main(["evaluate", str(run.run_dir), "--split", "all", "--json"]) == 0
+    every = json.loads(capsys.readouterr().out)
+    assert every["split"] == "all" and every["held_out"] is False
+    assert every["n_items"] > got["n_items"]
+
+
+def test_a_class_paired_fusion_model_is_scored_on_folders_it_never_saw(
+    fast, small_demo, tmp_path, capsys, monkeypatch
+):
+    """A FER-2013 file of test images only and a RAVDESS folder of an actor the model never
+    heard: --split all pairs every item by emotion and scores the face-only and
+    speech-only models on the same pairs beside the fusion."""
+    import shutil
+
+    import pandas as pd
+
+    run = train_model(
+        TrainOptions(**{**fast, "n_frames": 1}, pairing="class", out=str(tmp_path / "run"))
+    )
+    actors = json.loads((run.run_dir / "config.json").read_text())["data"]["actors"]
+    rows = pd.read_csv(next((small_demo / "fer2013").glob("*.csv")))
+    new_faces = tmp_path / "fer_test.csv"
+    rows[rows["Usage"] == "PrivateTest"].to_csv(new_faces, index=False)
+    new_voices = tmp_path / "voices"
+    test_actor = actors["test"][0]
+    shutil.copytree(small_demo / "ravdess" / f"Actor_{test_actor:02d}", new_voices / "Actor_99")
+    for f in (new_voices / "Actor_99").iterdir():  # a speaker numbered as no one it knows
+        f.rename(f.with_name(f.name[:-6] + "99" + f.suffix))
+    # The face-only and speech-only answers come from the workbench's models: here the
+    # shipped starters.
+    monkeypatch.setenv(
+        "WORKBENCH_PRETRAINED_DIR", str(Path(workbench.__file__).parent / "pretrained")
+    )
+    args = ["evaluate", str(run.run_dir), "--data", str(new_faces), str(new_voices)]
+    assert workbench.main([*args, "--split", "all", "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["split"] == "all" and got["held_out"] is True
+    assert got["n_items"] >= (rows["Usage"] == "PrivateTest").sum()
+    members = {m["member"]: m for m in got["members"]}
+    assert set(members) == {"face-only", "speech-only"}
+    assert all(m["n_items"] == got["n_items"] for m in members.values())
+    assert all(0.0 <= m["accuracy"] <= 1.0 for m in members.values())
 
 
 def test_a_fusion_run_resumes_where_it_stopped(fast, tmp_path):

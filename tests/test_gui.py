@@ -48,7 +48,7 @@ def test_window_shows_the_data_it_loaded(app):
 def test_bad_folder_gives_a_dialog_and_keeps_the_data(app, tmp_path):
     before = app.loaded
     (tmp_path / "junk").mkdir()
-    app._replace(fer=tmp_path / "junk")
+    app.replace_data("fer", tmp_path / "junk")
     pump(app.root, lambda: app.errors)
     assert "junk' holds neither a FER-2013 CSV" in app.errors[0]
     assert app.loaded is before and app.root.winfo_exists()
@@ -68,7 +68,7 @@ def test_a_failed_first_load_can_be_mended(display, fer_csv, tmp_path, monkeypat
     wb = WorkbenchApp(root, DataSources(tmp_path / "broken", ravdess))
     pump(root, lambda: errors)
     assert wb.loaded is None
-    wb._replace(fer=fer_csv.parent)  # the user picks a good folder: speech stays as asked
+    wb.replace_data("fer", fer_csv.parent)  # the user picks a good folder: speech stays as asked
     pump(root, lambda: wb.loaded is not None)
     assert wb.sources == DataSources(fer_csv.parent, ravdess)
     wb.close()
@@ -112,7 +112,7 @@ def test_data_tab_draws_the_chosen_recording(app):
 
 
 def test_menus_show_the_keys_that_are_bound():
-    from emotion_gui.app import accelerator
+    from emotion_gui.commands import accelerator
 
     assert [accelerator(k) for k in ("<Control-o>", "<F5>", "<Escape>", None)] == [
         "Ctrl+O",
@@ -124,21 +124,25 @@ def test_menus_show_the_keys_that_are_bound():
 
 def test_fusion_pairs_follow_the_data_and_class_pairs_say_what_they_are(app, tmp_path):
     from datasets.paired import PAIRED_NOTE
-    from emotion_gui.training_view import PAIRING_NAMES
+    from emotion_gui.settings import PAIRING_NAMES
 
-    assert app.pairing == "takes"  # the folder has a video clip: audio-video takes
+    assert app.settings.pairing == "takes"  # the folder has a video clip: audio-video takes
     speech_only = write_ravdess(tmp_path / "speech-only", actors=(1, 2, 3))
-    app._replace(ravdess=speech_only)
+    app.replace_data("ravdess", speech_only)
     pump(app.root, lambda: app.sources.ravdess == speech_only)
     # No clips: takes cannot be paired, so the window offers class pairs, and says so.
-    assert app.pairing_var.get() == PAIRING_NAMES["class"]
-    assert app.pairing_note_var.get() == PAIRED_NOTE == "paired by emotion, not the same person"
+    assert app.settings.pairing_var.get() == PAIRING_NAMES["class"]
+    assert (
+        app.settings.pairing_note_var.get()
+        == PAIRED_NOTE
+        == "paired by emotion, not the same person"
+    )
     options = app.training_options("fusion")
     assert options.pairing == "class" and options.fusion == "concat"
     assert options.data == [str(app.sources.fer), str(speech_only)]
-    assert PAIRED_NOTE in app.training_title(options)
+    assert PAIRED_NOTE in app.state.training_title(options)
 
-    app.set_pairing("takes")  # asked for anyway: one sentence, and nothing starts
+    app.settings.set_pairing("takes")  # asked for anyway: one sentence, and nothing starts
     app.train("fusion")
     assert "has no video clips" in app.errors[-1] and app.errors[-1].count(". ") == 0
     assert app.training_job is None

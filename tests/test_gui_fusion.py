@@ -59,7 +59,7 @@ def pressed(window):
     """Train Fusion Model pressed once (one epoch, the default design and pairing): what
     the window showed while it trained, and the run folder it made."""
     app = window
-    app.epochs_var.set("1")
+    app.settings.epochs_var.set("1")
     app.buttons["train_fusion"].invoke()
     during = {
         "tab": app.tabs.select(),

@@ -90,7 +90,7 @@ def run_mainloop(app, until, timeout: float = 120.0) -> list[float]:
 def train_with_button(app, kind: str, epochs: int) -> float:
     """Press Train; return the longest event-loop gap (s) until the run is saved."""
     n = len(app.trained)
-    app.epochs_var.set(str(epochs))
+    app.settings.epochs_var.set(str(epochs))
     app.buttons[f"train_{kind}"].invoke()
     assert app.tabs.select() == str(app.training_view)
     assert app.buttons[f"train_{kind}"].instate(["disabled"])
@@ -150,7 +150,7 @@ def test_training_shows_live_curves_results_and_comparison_without_freezing(app)
 
 
 def test_stop_ends_training_and_keeps_the_best_epoch(app):
-    app.epochs_var.set("40")
+    app.settings.epochs_var.set("40")
     app.buttons["train_speech"].invoke()
     run_mainloop(app, lambda: app.training_view.history)  # one epoch finished
     # While it trains: a second training and a change of data are refused.
@@ -209,7 +209,7 @@ def demo_files(demo_root, tmp_path_factory):
 
 def settle(app) -> None:
     """Let pending job events and chart drawing finish."""
-    pump(app.root, lambda: app.events.empty() and app.renderer.idle())
+    pump(app.root, lambda: app.runner.events.empty() and app.renderer.idle())
 
 
 def predict_and_wait(app, path: Path, **kw) -> None:
@@ -259,11 +259,11 @@ def test_bad_input_gives_one_sentence_dialogs_and_the_window_goes_on(
     assert "table.xlsx" in errors[-1] and "not an image" in errors[-1]
     app.open_run(tmp_path)
     assert "not a finished run folder" in errors[-1]
-    app.epochs_var.set("ten")
+    app.settings.epochs_var.set("ten")
     app.train("face")
     assert "Epochs must be a whole number" in errors[-1] and app.training_job is None
-    app.epochs_var.set("auto")
-    app.lr_var.set("-1")
+    app.settings.epochs_var.set("auto")
+    app.settings.lr_var.set("-1")
     app.train("speech")
     assert "Learning rate must be" in errors[-1] and app.training_job is None
     assert len(errors) == 6 and all(e.count(". ") == 0 and e.endswith(".") for e in errors)
@@ -323,7 +323,7 @@ def test_devices_this_machine_lacks_are_disabled(app):
     from training.device import available_devices
 
     for name, present in available_devices().items():
-        assert app.device_buttons[name].instate(["!disabled"]) == present
+        assert app.settings.device_buttons[name].instate(["!disabled"]) == present
 
 
 def test_keyboard_shortcuts_switch_views(app):

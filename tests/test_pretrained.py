@@ -80,7 +80,7 @@ def test_starters_answer_when_nothing_is_trained(with_starters, tmp_path):
 
 
 def test_the_window_names_a_starter_model(with_starters):
-    from emotion_gui.predict_view import model_name
+    from training.wording import model_name
 
     assert model_name(str(FACE)).startswith("starter model face_fer2013.pt")
     assert model_name("/somewhere/runs/x/best.pt") == "/somewhere/runs/x/best.pt"

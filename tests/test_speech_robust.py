@@ -22,7 +22,7 @@ from datasets.audio import (
     trim_silence,
 )
 from training import augment_audio as A
-from training.augment import make_augment
+from training.augment_audio import speech_augment
 
 SPEECH = SHARED_DATA / "ravdess_speech_16k"
 
@@ -140,7 +140,7 @@ def test_robust_augmentation_gives_features_of_the_right_shape_and_finite():
     assert out.shape == (6, 1, params.n_bins, params.n_frames)
     assert torch.isfinite(out).all()
     assert out.dtype == torch.float32
-    aug = make_augment("speech", "robust", params=params)
+    aug = speech_augment("robust", params)
     assert aug(x, torch.Generator().manual_seed(0)).shape == out.shape
 
 

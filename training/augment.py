@@ -306,9 +306,6 @@ def augment_fusion(
     }
 
 
-AUGMENTATIONS = {"face": augment_faces, "speech": augment_speech}
-
-
 # How hard to augment. ``standard`` is the full set above, for long runs on real data;
 # ``light`` keeps the label-safe, mild parts; ``none`` trains on the data as it is, which
 # learns fastest in a short run (the quick presets' few epochs on demo data). ``robust``
@@ -341,24 +338,20 @@ LEVELS: dict[str, dict[str, dict]] = {
 AUGMENT_CHOICES = ("none", "light", "standard", "robust")
 
 
-def make_augment(
-    kind: str, level: str, *, params=None
-) -> Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None:
-    """The batch augmentation for ``kind`` at ``level`` (None for ``"none"``).
+Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
-    Speech at ``robust`` takes raw windows and returns features, so it needs the run's
-    ``FeatureParams`` (``params``).
-    """
+
+def face_augment(level: str) -> Augment | None:
+    """The face batch augmentation at ``level`` (None for ``"none"``)."""
+    return None if level == "none" else functools.partial(augment_faces, **LEVELS["face"][level])
+
+
+def fusion_augment(level: str) -> Augment | None:
+    """Both halves of fusion items. Fusion pairs hold features, not sound: at ``robust``
+    its speech side gets the spectrogram set (``standard``)."""
     if level == "none":
         return None
-    if kind == "speech" and level == "robust":
-        from .augment_audio import augment_speech_robust
-
-        return functools.partial(augment_speech_robust, params=params)
-    if kind == "fusion":
-        # Fusion pairs hold features, not sound: its speech side gets the spectrogram set.
-        speech_level = "standard" if level == "robust" else level
-        return functools.partial(
-            augment_fusion, face=LEVELS["face"][level], speech=LEVELS["speech"][speech_level]
-        )
-    return functools.partial(AUGMENTATIONS[kind], **LEVELS[kind][level])
+    speech_level = "standard" if level == "robust" else level
+    return functools.partial(
+        augment_fusion, face=LEVELS["face"][level], speech=LEVELS["speech"][speech_level]
+    )

@@ -17,6 +17,7 @@ so the robustness figures do not just measure this simulation against itself.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ import torch.nn.functional as F
 
 from datasets.audio import FeatureParams, active_power, feature_tensor, normalize_level
 
-from .augment import augment_speech
+from .augment import LEVELS, Augment, augment_speech
 
 
 @dataclass(frozen=True)
@@ -196,3 +197,13 @@ def augment_speech_robust(
     feats = feature_tensor(y, params).unsqueeze(1)  # (B, 1, n_bins, T)
     feats = warp_spectrogram(feats, gen, conditions.tempo, conditions.pitch_bins)
     return augment_speech(feats, gen, **dict(conditions.spec))
+
+
+def speech_augment(level: str, params) -> Augment | None:
+    """The speech batch augmentation at ``level``. ``robust`` takes raw windows and
+    returns features, so it needs the run's ``FeatureParams`` (``params``)."""
+    if level == "none":
+        return None
+    if level == "robust":
+        return functools.partial(augment_speech_robust, params=params)
+    return functools.partial(augment_speech, **LEVELS["speech"][level])

@@ -2,33 +2,21 @@
 
 Batches are slices of those tensors (``TensorSet.batches``), so there is no per-sample
 Python and no DataLoader workers; on CUDA the whole set moves to the GPU once.
-``load_task_data`` turns a data path into the train/val/test splits of one model kind.
+``find_data`` finds the folders a model kind reads; the kind's task (``training.tasks``)
+turns them into its train/val/test splits (``TaskData``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from datasets import sources
-from datasets.audio import FeatureParams, extract_features
 from datasets.errors import WorkbenchError, describe
-from datasets.fer2013 import FER2013, PUBLIC_TEST, load_fer2013
-from datasets.labels import FER_CLASSES, RAVDESS_EMOTIONS
-from datasets.ravdess import (
-    ActorSplit,
-    RavdessScan,
-    default_actor_split,
-    scan_ravdess,
-    speech_audio,
-)
-from datasets.speech import RavdessSpeech
-
-KINDS = ("face", "speech")
-
+from datasets.ravdess import RavdessScan, speech_audio
 
 Inputs = torch.Tensor | dict[str, torch.Tensor]
 """A batch's model input: one tensor, or a dict of tensors (fusion: faces, found, features)."""
@@ -130,76 +118,64 @@ class TaskData:
     feature_stats: dict | None = None
 
 
-def resolve_data(kind: str, data: str | Path | None) -> tuple[Path, bool]:
-    """The folder or file to train ``kind`` on, and whether it is the demo data.
+FOLDERS = {"fer2013": "FER-2013", "ravdess": "RAVDESS speech"}  # data sub-folder → data set name
 
-    ``None`` means the user's ``data/fer2013`` or ``data/ravdess`` where present, else the
-    demo data; ``"demo"`` always means the demo data (generated on first use). A demo root
-    (the folder holding ``fer2013/`` and ``ravdess/``) also works for either kind.
+
+def find_data(folders: tuple[str, ...], data: str | Path | list | None) -> tuple[list[Path], bool]:
+    """The data paths a model kind reads, one per entry of ``folders`` ("fer2013",
+    "ravdess"), and whether they are all the demo data.
+
+    ``None`` means the user's ``data/fer2013`` and ``data/ravdess`` where present, else
+    the demo data; ``"demo"`` always means the demo data (generated on first use). A single
+    folder holding the wanted sub-folders (a demo or ``data/`` root) gives them all; a
+    FER-2013 and a RAVDESS folder given in the wrong order are put right.
     """
-    sub = "fer2013" if kind == "face" else "ravdess"
-    if data is None:
-        src = sources.default_sources()
-        path, is_demo = (
-            (src.fer, src.fer_is_demo) if kind == "face" else (src.ravdess, src.ravdess_is_demo)
-        )
-    elif str(data) == "demo":
-        path, is_demo = sources.demo_sources().fer.parent / sub, True
-    else:
-        path = Path(data).expanduser()
-        if not path.exists():
+    items = [data] if isinstance(data, str | Path) else list(data or [])
+    if not items or [str(i) for i in items] == ["demo"]:
+        src = sources.demo_sources() if items else sources.default_sources()
+        parts = {
+            "fer2013": (src.fer, src.fer_is_demo),
+            "ravdess": (src.ravdess, src.ravdess_is_demo),
+        }
+        is_demo = all(parts[f][1] for f in folders)
+        if any(parts[f][1] for f in folders):
+            sources.ensure_demo()
+        return [Path(parts[f][0]).resolve() for f in folders], is_demo
+    paths = [Path(p).expanduser() for p in items]
+    for p in paths:
+        if not p.exists():
             raise WorkbenchError(
-                f"{describe(path)} does not exist; pass an existing FER-2013 or RAVDESS folder, "
-                "or --data demo for the built-in demo data."
+                f"{describe(p)} does not exist; pass an existing "
+                f"{' and '.join(FOLDERS[f] for f in folders)} folder, or --data demo for the "
+                "built-in demo data."
             )
-        if path.is_dir() and (path / sub).is_dir() and not any(path.glob("Actor_*")):
-            path = path / sub
-        from datasets.demo import read_marker
-
-        return path, read_marker(path.parent) is not None or read_marker(path) is not None
-    if is_demo:
-        sources.ensure_demo()
-    return path, is_demo
-
-
-def load_face_data(
-    path: str | Path,
-    *,
-    val_fraction: float = 0.1,
-    seed: int = 0,
-    progress: Callable[[int, int], None] | None = None,
-) -> TaskData:
-    """FER-2013 train / validation / test (PrivateTest, when the data has it)."""
-    data = load_fer2013(path, progress=progress)
-    split = {}
-    for name in ("train", "val", "test"):
-        ds = FER2013(path, name, data=data, val_fraction=val_fraction, seed=seed)
-        split[name] = TensorSet(ds.images, ds.labels) if len(ds) else None
-    if split["train"] is None or split["val"] is None:
+    root = paths[0]
+    if len(paths) == 1 and root.is_dir() and not _looks_like_ravdess(root):
+        if all((root / f).is_dir() for f in folders):
+            paths = [root / f for f in folders]
+    if len(paths) != len(folders):
+        given = f"{len(paths)} path was" if len(paths) == 1 else f"{len(paths)} paths were"
         raise WorkbenchError(
-            f"{describe(path)} has too few training images to hold out a validation set; "
-            "use the full FER-2013 download."
+            f"This model reads {' and '.join(f'a {FOLDERS[f]} folder' for f in folders)}, but "
+            f"{given} given; pass exactly those after --data."
         )
-    has_public = bool((data.usage == PUBLIC_TEST).any())
-    return TaskData(
-        kind="face",
-        classes=FER_CLASSES,
-        train=split["train"],
-        val=split["val"],
-        test=split["test"],
-        preprocessing={"input": "face48", "size": 48, "channels": 1},
-        source={
-            "path": str(path),
-            "layout": data.layout,
-            "validation": "PublicTest"
-            if has_public
-            else f"stratified {val_fraction:.0%} of training (seed {seed})",
-            "val_fraction": val_fraction,
-            "seed": seed,
-            "test": "PrivateTest" if split["test"] is not None else "none",
-            "skipped": len(data.skipped),
-        },
-    )
+    if folders == ("fer2013", "ravdess") and _looks_like_ravdess(paths[0]):
+        if not _looks_like_ravdess(paths[1]):
+            paths.reverse()
+    from datasets.demo import read_marker
+
+    is_demo = all(read_marker(p.parent) is not None or read_marker(p) is not None for p in paths)
+    return [p.resolve() for p in paths], is_demo
+
+
+def _looks_like_ravdess(path: Path) -> bool:
+    return path.is_dir() and any(path.glob("Actor_*"))
+
+
+def resolve_data(kind: str, data: str | Path | None) -> tuple[Path, bool]:
+    """The one folder or file a face or speech model reads (see ``find_data``)."""
+    paths, is_demo = find_data(("fer2013",) if kind == "face" else ("ravdess",), data)
+    return paths[0], is_demo
 
 
 def speech_actors(scan: RavdessScan) -> set[int]:
@@ -213,51 +189,6 @@ def speech_actors(scan: RavdessScan) -> set[int]:
     return actors
 
 
-def load_speech_data(
-    path: str | Path,
-    *,
-    params: FeatureParams = FeatureParams(),
-    actor_split: ActorSplit | None = None,
-    progress: Callable[[int, int], None] | None = None,
-    windows: bool = False,
-) -> TaskData:
-    """RAVDESS speech features, split by actor (the fixed default split unless given).
-
-    With ``windows`` the training split holds the (N, n_samples) analysis windows instead
-    of their features: training under simulated recording conditions (the ``robust``
-    augmentation) degrades the sound itself and computes the features per batch.
-    """
-    scan = scan_ravdess(path)
-    if actor_split is None:
-        actor_split = default_actor_split(speech_actors(scan))
-    split: dict[str, RavdessSpeech] = {}
-    for name in ("train", "val", "test"):
-        split[name] = RavdessSpeech(
-            path, name, params=params, actor_split=actor_split, scan=scan, progress=progress
-        )
-    sets = {k: TensorSet(v.features, v.labels) if len(v) else None for k, v in split.items()}
-    if windows and sets["train"] is not None:
-        train = split["train"]
-        raw = extract_features([c.path for c in train.clips], params, windows=True)
-        sets["train"] = TensorSet(torch.from_numpy(raw.x), train.labels)
-    if sets["train"] is None or sets["val"] is None:
-        raise WorkbenchError(
-            f"{describe(path)} has no readable speech for the training or validation actors; "
-            "check the folder holds RAVDESS speech of at least 3 actors."
-        )
-    skipped = sum(len(v.skipped) for v in split.values())
-    return TaskData(
-        kind="speech",
-        classes=RAVDESS_EMOTIONS,
-        train=sets["train"],
-        val=sets["val"],
-        test=sets["test"],
-        preprocessing={"input": "speech", "features": params.to_dict()},
-        source={"path": str(path), "actors": actor_split.to_dict(), "skipped": skipped},
-        feature_stats=feature_stats(split["train"].features),
-    )
-
-
 def feature_stats(features: torch.Tensor) -> dict:
     """The training split's feature statistics, with which the speech network standardises
     its input (stored in the model config, so prediction repeats it)."""
@@ -266,28 +197,3 @@ def feature_stats(features: torch.Tensor) -> dict:
         "input_mean": float(features.mean()),
         "input_std": float(features.std().clamp(min=1e-3)),
     }
-
-
-def load_task_data(
-    kind: str,
-    path: str | Path,
-    *,
-    seed: int = 0,
-    params: FeatureParams | None = None,
-    actor_split: ActorSplit | None = None,
-    progress: Callable[[int, int], None] | None = None,
-    windows: bool = False,
-) -> TaskData:
-    """Train/val/test data of ``kind`` ("face" or "speech") from ``path``; ``windows``:
-    see ``load_speech_data``."""
-    if kind == "face":
-        return load_face_data(path, seed=seed, progress=progress)
-    if kind == "speech":
-        return load_speech_data(
-            path,
-            params=params or FeatureParams(),
-            actor_split=actor_split,
-            progress=progress,
-            windows=windows,
-        )
-    raise WorkbenchError(f"Unknown model kind {kind!r}; use one of {', '.join(KINDS)}.")

@@ -15,37 +15,20 @@ import numpy as np
 import torch
 
 from datasets.errors import WorkbenchError, describe
-from datasets.fer2013 import FER2013, fingerprints
+from datasets.sources import DEMO_LABEL
 
 from .checkpoint import read_checkpoint
+from .evaluate import evaluate_checkpoint
 from .report import SPLIT_WORDS, actor_ranges, describe_split
 from .runs import load_run
-from .train import evaluate_checkpoint
+from .tasks import task_for
+from .wording import model_words
 
 
-def data_label(kind: str, split: dict, pairing: str = "class") -> str:
+def data_label(kind: str, split: dict) -> str:
     """What a starter model learned from, in words, shown next to its predictions instead
     of a path on the machine it was trained on."""
-    train = (split.get("actors") or {}).get("train") or []
-    actors = f", actors {actor_ranges(train)}" if train else ""
-    if split.get("is_demo"):
-        return "built-in synthetic demo data"
-    if kind == "face":
-        return "FER-2013 training images"
-    if kind == "speech":
-        return f"RAVDESS speech{actors}"
-    if pairing == "class":
-        return f"FER-2013 faces + RAVDESS speech{actors}, paired by emotion"
-    return f"RAVDESS audio-video takes{actors}"
-
-
-LICENCES = {
-    "face": "FER-2013 is distributed for research use (Goodfellow et al., 2013, via Kaggle); "
-    "this model is a derivative of it, so use it for research and teaching only.",
-    "speech": "RAVDESS (Livingstone & Russo, 2018) is licensed CC BY-NC-SA 4.0; this model "
-    "is trained on it, so it is for non-commercial use only, shared alike, with attribution.",
-}
-LICENCES["fusion"] = LICENCES["face"] + " " + LICENCES["speech"]
+    return DEMO_LABEL if split.get("is_demo") else task_for(kind).data_label(split)
 
 
 def recipe_command(options: dict) -> str:
@@ -73,11 +56,9 @@ def recipe_command(options: dict) -> str:
     defaults = {"fusion": "concat", "pairing": "takes", "calm": "drop"}
     for key, flag in flags.items():
         value = options.get(key)
-        if key in defaults and options["kind"] != "fusion":
-            continue
         if value is not None and value != defaults.get(key):
             words += [flag, str(value)]
-    if options.get("kind") == "fusion" and options.get("fraction", 1.0) != 1.0:
+    if options.get("fraction", 1.0) != 1.0:
         words += ["--fraction", str(options["fraction"])]
     if options.get("seed"):
         words += ["--seed", str(options["seed"])]
@@ -97,17 +78,8 @@ def export_starter(run_dir: str | Path, out: str | Path, *, notes: str = "") -> 
     payload = read_checkpoint(run["dir"] / "best.pt")
     kind = payload["kind"]
     split = dict(payload.get("split") or {})
-    split["label"] = data_label(
-        kind, split, payload.get("preprocessing", {}).get("pairing", "class")
-    )
-    if kind == "face":
-        train = FER2013(
-            split["path"],
-            "train",
-            val_fraction=float(split.get("val_fraction", 0.1)),
-            seed=int(split.get("seed", 0)),
-        )
-        split["train_fingerprints"] = torch.from_numpy(fingerprints(train.images.numpy()))
+    split["label"] = data_label(kind, split)
+    split.update(task_for(kind).starter_split(split))
     starter = {
         key: payload[key]
         for key in ("format", "version", "kind", "model_config", "classes", "preprocessing")
@@ -127,7 +99,7 @@ def export_starter(run_dir: str | Path, out: str | Path, *, notes: str = "") -> 
     # on the run's own held-out split (the code that trained it may have scored it
     # differently, had preprocessing or the network's evaluation changed since).
     split_name = run["metrics"]["split"]
-    fresh = evaluate_checkpoint(out, None if kind == "fusion" else split["path"], split=split_name)
+    fresh = evaluate_checkpoint(out, split["path"], split=split_name)
     # The run's record travels inside the file, so the window can show the starter model's
     # curves and held-out confusion matrix beside the user's own runs.
     starter["run"] = starter_record(run, fresh)
@@ -216,10 +188,8 @@ def model_card(run: dict, out: Path, fresh: dict, *, notes: str = "") -> str:
         changed = []
     kind = config["kind"]
     data = config["data"]
-    title = {"face": "Face", "speech": "Speech", "fusion": "Fusion"}[kind]
-    model = f"{config['kind']} ({config['preset']} preset)"
-    if kind == "fusion":
-        model = f"fusion, {config['fusion']} design, {config['pairing']} pairing"
+    title = kind.capitalize()
+    model = model_words(config)
     size_mb = out.stat().st_size / 1e6
     lines = [
         f"# {title} starter model: `{out.name}`",
@@ -229,8 +199,7 @@ def model_card(run: dict, out: Path, fresh: dict, *, notes: str = "") -> str:
         "",
         "## Data and split",
         "",
-        f"- Data: {data_label(kind, data, config.get('pairing', 'class'))} "
-        f"(`{_paths(config['options']['data'])}`)",
+        f"- Data: {data_label(kind, data)} (`{_paths(config['options']['data'])}`)",
         f"- Split: {describe_split(data)}",
         *([f"- Pairs: {data['note']}"] if data.get("note") else []),
         *([f"- Face test: {data['face_test']}"] if data.get("face_test") else []),
@@ -276,7 +245,7 @@ def model_card(run: dict, out: Path, fresh: dict, *, notes: str = "") -> str:
         + (
             "; images it trained on are counted (`seen_in_training`) from fingerprints "
             "stored in the file."
-            if kind == "face"
+            if fresh.get("seen_in_training") is not None
             else "."
         ),
         "",
@@ -298,7 +267,7 @@ def card_tail(title: str, metrics: dict, kind: str, notes: str) -> list[str]:
         "",
         "## Licence",
         "",
-        LICENCES[kind],
+        task_for(kind).licence,
         "",
     ]
 

@@ -38,8 +38,9 @@ from datasets.labels import RAVDESS_TO_FER
 from datasets.sources import DEMO_LABEL
 from datasets.video import clip_audio, clip_faces
 
-from . import quality
+from . import quality, wording
 from .checkpoint import LoadedModel, load_checkpoint, read_checkpoint, resolve_checkpoint
+from .data import as_float
 from .runs import default_fusion_model, default_model, starter_model
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm")
@@ -97,13 +98,7 @@ def load_model(model: str | Path | None, kind: str, purpose: str = "") -> Loaded
 
 def trained_on(loaded: LoadedModel) -> str:
     """What the model learned from, for naming it next to a prediction."""
-    data = loaded.payload.get("split") or {}
-    if data.get("is_demo"):
-        return DEMO_LABEL
-    if data.get("label"):  # a starter model from pretrained/
-        return data["label"]
-    path = data.get("path", "unknown data")
-    return " + ".join(path) if isinstance(path, list) else path  # fusion: faces + speech
+    return wording.trained_on(loaded.payload.get("split") or {})
 
 
 def learned_from_demo(loaded: LoadedModel) -> bool:
@@ -160,8 +155,8 @@ def _as_dict(classes: tuple[str, ...], probs: np.ndarray) -> dict[str, float]:
 
 
 def _faces_tensor(faces: np.ndarray) -> torch.Tensor:
-    """(F, 48, 48) uint8 crops → (F, 1, 48, 48) float in 0..1, as the face model trained."""
-    return torch.tensor(faces, dtype=torch.float32).div_(255.0).unsqueeze(1)
+    """(F, 48, 48) uint8 crops → the face model's input, made as training makes it."""
+    return as_float(torch.from_numpy(np.ascontiguousarray(faces, dtype=np.uint8)))
 
 
 def _display_image(path: str | Path, gray: np.ndarray) -> np.ndarray:
@@ -306,12 +301,12 @@ def _fuse(loaded: LoadedModel, clip, y: np.ndarray, sample_rate: int) -> dict[st
     n = len(clip.found)
     faces = np.zeros((n, 48, 48), np.uint8)
     faces[clip.found] = clip.faces
-    batch = {
-        "faces": torch.from_numpy(faces).float().div_(255.0)[None, :, None],  # (1, F, 1, 48, 48)
+    stored = {  # one item as the fusion sets store it, made into input as training does
+        "faces": torch.from_numpy(faces)[None, :, None],  # (1, F, 1, 48, 48) uint8
         "found": torch.from_numpy(np.asarray(clip.found, bool))[None],
         "features": torch.from_numpy(features_of(y, params))[None, None],  # (1, 1, bins, T)
     }
-    probs = _finite(loaded, torch.softmax(loaded.model(batch).float(), dim=1)[0].numpy())
+    probs = _finite(loaded, torch.softmax(loaded.model(as_float(stored)).float(), dim=1)[0].numpy())
     return _as_dict(loaded.classes, probs)
 
 
@@ -468,13 +463,15 @@ def predict_file(
     if suffix in AUDIO_SUFFIXES:
         return predict_audio(path, model=model)
     if suffix in VIDEO_SUFFIXES:
-        if model is not None:
-            if read_checkpoint(model)["kind"] == "fusion":
-                fusion_model = fusion_model or model
-            else:
-                face_model = face_model or model
+        models = {"face": face_model, "speech": speech_model, "fusion": fusion_model}
+        if model is not None:  # the face or the fusion model, by its kind
+            kind = read_checkpoint(model)["kind"]
+            models[kind] = models[kind] or model
         return predict_video(
-            path, face_model=face_model, speech_model=speech_model, fusion_model=fusion_model
+            path,
+            face_model=models["face"],
+            speech_model=models["speech"],
+            fusion_model=models["fusion"],
         )
     raise WorkbenchError(
         f"{describe(path)} is neither an image ({', '.join(IMAGE_SUFFIXES[:3])}…), a "

@@ -1,10 +1,11 @@
-"""The jobs both the CLI and the GUI run: train a model into a run folder, evaluate one.
+"""Train a model into a run folder: the job both the CLI and the window run.
 
-``train_model(TrainOptions(kind="face", data="demo"))`` loads the data, builds the preset
-network, runs ``fit`` and writes the run folder with its held-out metrics. Fusion runs
-(``kind="fusion"``) read audio-video takes or class-paired data (``fusion_data``); their
-``fusion`` option picks the design, ``late`` included (its weight is searched on the
-validation split after training).
+``train_model(TrainOptions(kind="face", data="demo"))`` asks the kind's task
+(``training.tasks``) for its data and network, runs ``fit`` and writes the run folder with
+its held-out metrics. Fusion runs can start their branches from trained face and speech
+models; a ``late`` fusion's weight is searched on the validation split after training.
+Options and their validation live in ``training.options``; scoring a trained model on
+other data in ``training.evaluate``.
 """
 
 from __future__ import annotations
@@ -17,102 +18,45 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from datasets.audio import FeatureParams
 from datasets.errors import WorkbenchError, describe
-from datasets.fer2013 import FER2013, count_seen, load_fer2013, split_indices
-from datasets.ravdess import ActorSplit, default_actor_split, scan_ravdess
-from datasets.speech import RavdessSpeech
-from models import FUSION_VARIANTS, PRESETS, SINGLE_VARIANTS, build_model
-from models.fusion import FusionNetConfig
-from models.late import LateFusion, LateFusionConfig
+from models import build_model
+from models.late import LateFusion
 
-from .augment import AUGMENT_CHOICES, make_augment
 from .callbacks import Callback
 from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
-from .data import (
-    KINDS,
-    TaskData,
-    TensorSet,
-    feature_stats,
-    load_task_data,
-    resolve_data,
-    speech_actors,
-)
-from .device import choose_device
+from .data import TaskData
+from .evaluate import evaluate_checkpoint
 from .fit import FitConfig, FitResult, fit
-from .fusion_data import PAIRINGS, load_fusion_data, resolve_fusion_paths
 from .late import search_weight, set_late_weight
-from .metrics import classification_metrics, evaluate_model, predict_proba
+from .metrics import evaluate_model
+from .options import (
+    AUGMENT_PRESETS,
+    FIT_PRESETS,
+    FUSION_CHOICES,
+    TrainOptions,
+    augment_level,
+    check_options,
+    fit_config,
+)
 from .report import write_confusion, write_curves, write_report
 from .runs import new_run_dir, write_json
+from .tasks import KINDS, task_for
+from .tasks.speech import heard_of
 
-# Loop settings per preset. ``quick`` trains the demo data in about a minute per model on
-# a 2-core CPU; ``full`` is for real data on a GPU (or a long, resumable CPU run).
-FIT_PRESETS: dict[tuple[str, str], FitConfig] = {
-    ("face", "quick"): FitConfig(epochs=10, batch_size=32, lr=3e-3, weight_decay=1e-4),
-    ("face", "full"): FitConfig(
-        epochs=30, batch_size=64, lr=2e-3, weight_decay=5e-4, label_smoothing=0.1, patience=15
-    ),
-    ("speech", "quick"): FitConfig(epochs=12, batch_size=32, lr=3e-3, weight_decay=1e-4),
-    ("speech", "full"): FitConfig(
-        epochs=80, batch_size=32, lr=1e-3, weight_decay=1e-3, label_smoothing=0.1, patience=20
-    ),
-    ("fusion", "quick"): FitConfig(epochs=12, batch_size=32, lr=3e-3, weight_decay=1e-4),
-    ("fusion", "full"): FitConfig(
-        epochs=60, batch_size=64, lr=1e-3, weight_decay=5e-4, label_smoothing=0.1, patience=15
-    ),
-}
-# Augmentation per preset: a short quick run learns most without it (see the closing note
-# of issue 3 for the demo figures); long full runs need it against over-fitting.
-AUGMENT_PRESETS = {
-    ("face", "quick"): "none",
-    ("face", "full"): "robust",
-    ("speech", "quick"): "none",
-    ("speech", "full"): "robust",
-    ("fusion", "quick"): "none",
-    ("fusion", "full"): "standard",
-}
-MFCC_PARAMS = FeatureParams(kind="mfcc")  # the GRU variant reads MFCCs, as in seed 003
-TRAIN_KINDS = (*KINDS, "fusion")
-FUSION_CHOICES = (*FUSION_VARIANTS, "late", *SINGLE_VARIANTS)  # what --fusion accepts
-
-
-@dataclass
-class TrainOptions:
-    """What to train; ``None`` means "the preset's value"."""
-
-    kind: str
-    # A path, "demo", or None for data/ (else the demo data); fusion may take two paths.
-    data: str | list[str] | None = None
-    preset: str = "quick"
-    epochs: int | None = None
-    batch_size: int | None = None
-    lr: float | None = None
-    patience: int | None = None
-    device: str = "auto"
-    seed: int = 0
-    variant: str | None = None  # speech: "cnn" (default) or "gru"
-    augment: str | None = None  # "none", "light", "standard" or "robust"
-    # speech: the actor split (``ActorSplit.to_dict()``); None = the fixed default split
-    actors: dict | None = None
-    optimizer: str | None = None  # "adamw" or "sgd" (Nesterov momentum 0.9)
-    # face / speech: start from this trained model's weights (fine-tuning), not at random
-    init: str | None = None
-    mixup: float | None = None  # mixup alpha; 0 = off
-    out: str | None = None
-    resume: str | None = None
-    name: str | None = None
-    # fusion only
-    fusion: str = "concat"  # concat, equalized, probe, late (or face / speech: baselines)
-    pairing: str = "takes"  # "takes" (same person, same moment) or "class" (by emotion)
-    n_frames: int = 8  # face frames per clip (takes)
-    calm: str = "drop"  # class pairing: RAVDESS calm dropped or merged into neutral
-    fraction: float = 1.0  # share of the training items used
-    face_model: str | None = None  # start the face branch from this trained face model
-    speech_model: str | None = None  # start the speech branch from this speech model
+__all__ = [
+    "AUGMENT_PRESETS",
+    "FIT_PRESETS",
+    "FUSION_CHOICES",
+    "KINDS",
+    "RunResult",
+    "TrainOptions",
+    "check_options",
+    "evaluate_checkpoint",
+    "fit_config",
+    "train_model",
+]
 
 
 @dataclass
@@ -120,109 +64,6 @@ class RunResult:
     run_dir: Path
     metrics: dict
     fit: FitResult
-
-
-def fit_config(opts: TrainOptions) -> FitConfig:
-    base = FIT_PRESETS[(opts.kind, opts.preset)]
-    changes = {
-        k: v
-        for k, v in {
-            "epochs": opts.epochs,
-            "batch_size": opts.batch_size,
-            "lr": opts.lr,
-            "patience": opts.patience,
-            "optimizer": opts.optimizer,
-            "mixup": opts.mixup,
-        }.items()
-        if v is not None
-    }
-    return replace(base, **changes, seed=opts.seed, device=opts.device)
-
-
-def augment_level(opts: TrainOptions) -> str:
-    return opts.augment or AUGMENT_PRESETS[(opts.kind, opts.preset)]
-
-
-def check_options(opts: TrainOptions) -> None:
-    """Refuse impossible settings before any data is loaded (one sentence each)."""
-    if opts.kind not in TRAIN_KINDS:
-        raise WorkbenchError(
-            f"Unknown model kind {opts.kind!r}; use one of {', '.join(TRAIN_KINDS)}."
-        )
-    if opts.preset not in ("quick", "full"):
-        raise WorkbenchError(f"Unknown preset {opts.preset!r}; use quick or full.")
-    if opts.epochs is not None and opts.epochs < 1:
-        raise WorkbenchError(f"--epochs must be 1 or more, got {opts.epochs}.")
-    if opts.batch_size is not None and opts.batch_size < 2:
-        raise WorkbenchError(
-            f"--batch-size must be 2 or more (batch norm learns from several items at once), "
-            f"got {opts.batch_size}."
-        )
-    if opts.lr is not None and not 0 < opts.lr < 10:
-        raise WorkbenchError(f"--lr must be a small positive number such as 0.001, got {opts.lr}.")
-    if opts.optimizer not in (None, "adamw", "sgd"):
-        raise WorkbenchError(f"Unknown optimizer {opts.optimizer!r}; use adamw or sgd.")
-    if opts.mixup is not None and not 0 <= opts.mixup <= 10:
-        raise WorkbenchError(
-            f"--mixup must be 0 (off) or a positive alpha such as 0.2, got {opts.mixup}."
-        )
-    if opts.augment not in (None, *AUGMENT_CHOICES):
-        raise WorkbenchError(
-            f"Unknown augmentation {opts.augment!r}; use one of {', '.join(AUGMENT_CHOICES)}."
-        )
-    if opts.variant not in (None, "cnn", "gru") or (opts.variant and opts.kind != "speech"):
-        raise WorkbenchError("--variant applies to speech models only: use cnn or gru.")
-    if opts.init and opts.kind == "fusion":
-        raise WorkbenchError(
-            "--init applies to face and speech models; a fusion model starts its branches "
-            "from trained models with --face-model and --speech-model."
-        )
-    if opts.kind == "fusion":
-        if opts.fusion not in FUSION_CHOICES:
-            raise WorkbenchError(
-                f"Unknown fusion design {opts.fusion!r}; use one of {', '.join(FUSION_CHOICES)}."
-            )
-        if opts.pairing not in PAIRINGS:
-            raise WorkbenchError(f"Unknown pairing {opts.pairing!r}; use takes or class.")
-        if opts.calm not in ("drop", "neutral"):
-            raise WorkbenchError(f"Unknown --calm {opts.calm!r}; use drop or neutral.")
-        if not 1 <= opts.n_frames <= 64:
-            raise WorkbenchError(f"--frames must be between 1 and 64, got {opts.n_frames}.")
-        if not 0 < opts.fraction <= 1:
-            raise WorkbenchError(f"--fraction must lie in (0, 1], got {opts.fraction}.")
-    choose_device(opts.device)  # a missing GPU is refused before any data is loaded
-
-
-def _model_config(opts: TrainOptions, task: TaskData, branches: dict | None = None):
-    if opts.kind == "fusion":
-        return _fusion_config(opts, task, branches or {})
-    cfg = PRESETS[opts.kind][opts.preset]
-    cfg = replace(cfg, n_classes=len(task.classes))
-    if opts.kind == "speech":
-        cfg = replace(cfg, variant=opts.variant or "cnn", **task.feature_stats)
-    return cfg
-
-
-def _fusion_config(opts: TrainOptions, task: TaskData, branches: dict):
-    """A ``FusionNetConfig`` (or ``LateFusionConfig``) for the task: the preset's branches,
-    or the architectures of the trained models the branches start from."""
-    face = branches["face"].payload["model_config"] if "face" in branches else None
-    speech = branches["speech"].payload["model_config"] if "speech" in branches else None
-    if face is None:
-        face = PRESETS["face"][opts.preset].to_dict()
-    if speech is None:
-        feats = task.train.features if hasattr(task.train, "features") else task.train.x["features"]
-        speech = {**PRESETS["speech"][opts.preset].to_dict(), **feature_stats(feats)}
-    n = len(task.classes)
-
-    def net(variant: str) -> FusionNetConfig:
-        return FusionNetConfig(variant=variant, face=face, speech=speech, n_classes=n)
-
-    if opts.fusion == "late":
-        return LateFusionConfig(
-            face=net("face").to_dict(), speech=net("speech").to_dict(), n_classes=n
-        )
-    return net(opts.fusion)
 
 
 def _load_branches(opts: TrainOptions) -> dict:
@@ -242,71 +83,20 @@ def _load_branches(opts: TrainOptions) -> dict:
 
 
 def _load_init(opts: TrainOptions, task: TaskData):
-    """The trained model ``--init`` names, checked to fit the task (same kind, network
-    family, classes and features) and not to have learned from its held-out items."""
+    """The trained model ``--init`` names, checked by the kind's task to fit the data
+    (same classes, features) and not to have learned from its held-out items."""
     start = load_checkpoint(opts.init, kind=opts.kind, purpose="the starting weights")
-    name = describe(start.path)
     if start.payload["model_config"].get("variant") == "ensemble":
         raise WorkbenchError(
-            f"{name} is several models averaged; start from a single run's best.pt."
+            f"{describe(start.path)} is several models averaged; start from a single run's best.pt."
         )
-    if list(start.classes) != list(task.classes):
-        raise WorkbenchError(
-            f"{name} answers {', '.join(start.classes)}, but the data has "
-            f"{', '.join(task.classes)}; start from a model trained on the same emotions."
-        )
-    if opts.kind == "speech" and start.preprocessing.get("features") != task.preprocessing.get(
-        "features"
-    ):
-        raise WorkbenchError(
-            f"{name} hears other features than this training computes; start from a speech "
-            "model trained with this version's features."
-        )
-    saved = start.payload.get("split") or {}
-    if opts.kind == "speech":
-        overlap = _heard_of(start, {*task.source["actors"]["val"], *task.source["actors"]["test"]})
-        if overlap:
-            raise WorkbenchError(
-                f"{name} learned from actor(s) {', '.join(map(str, overlap))}, which this run "
-                "holds out; start from a model trained without them."
-            )
-        return start
-    held_out = [s for s in (task.val, task.test) if s is not None]
-    if "train_fingerprints" in saved:
-        # Known by content: FER-2013's own duplicates (a handful) are tolerated.
-        n = sum(len(s.x) for s in held_out)
-        seen = sum(count_seen(s.x.cpu().numpy(), saved["train_fingerprints"]) for s in held_out)
-        if seen > 0.01 * n:
-            raise WorkbenchError(
-                f"{name} learned from {seen} of the {n} images this run holds out; start "
-                "from a model trained with the same validation split."
-            )
-    elif not saved.get("is_demo") and (
-        saved.get("val_fraction"),
-        saved.get("seed"),
-        Path(str(saved.get("path"))).name,
-    ) != (
-        task.source.get("val_fraction"),
-        task.source.get("seed"),
-        Path(str(task.source.get("path"))).name,
-    ):
-        raise WorkbenchError(
-            f"{name} was trained with another validation split, so this run's validation "
-            "images may be ones it learned; start from a model trained on the same data."
-        )
+    task_for(opts.kind).check_start(start, task)
     return start
 
 
 def _init_record(start) -> dict:
     meta = start.payload.get("starter") or {}
     return {"path": str(start.path), "name": start.payload.get("name") or meta.get("run")}
-
-
-def _heard_of(loaded, actors: set[int]) -> list[int]:
-    """Which of ``actors`` the loaded speech model learned from (trained on or picked its
-    epoch by)."""
-    heard = (loaded.payload.get("split") or {}).get("actors") or {}
-    return sorted(actors & {*heard.get("train", []), *heard.get("val", [])})
 
 
 def _check_branch_actors(branches: dict, task: TaskData) -> None:
@@ -316,7 +106,7 @@ def _check_branch_actors(branches: dict, task: TaskData) -> None:
     test = set((task.source.get("actors") or {}).get("test") or [])
     if speech is None or not test:
         return
-    overlap = _heard_of(speech, test)
+    overlap = heard_of(speech, test)
     if overlap:
         raise WorkbenchError(
             f"{describe(speech.path)} learned from actor(s) {', '.join(map(str, overlap))}, "
@@ -338,44 +128,10 @@ def _load_data(
 ) -> tuple[TaskData, bool]:
     """The task's data and whether it is the demo data (``say`` announces the load once
     the paths are known to exist, so a bad path gives its one sentence alone)."""
-    actor_split = ActorSplit.from_dict(opts.actors) if opts.actors else None
-    if saved is not None and "actors" in saved["data"]:
-        # The run's own actors, even if the folder has gained some since.
-        actor_split = ActorSplit.from_dict(saved["data"]["actors"])
-    if opts.kind == "fusion":
-        paths, is_demo = resolve_fusion_paths(opts.pairing, opts.data)
-        say(f"loading {' + '.join(str(p) for p in paths)}…")
-        params = FeatureParams()
-        if saved is not None:  # resuming: the run's own features
-            params = FeatureParams.from_dict(saved["preprocessing"]["features"])
-        elif "speech" in branches:  # the features the speech branch was trained on
-            params = FeatureParams.from_dict(branches["speech"].preprocessing["features"])
-        task = load_fusion_data(
-            opts.pairing,
-            paths,
-            n_frames=opts.n_frames,
-            params=params,
-            actor_split=actor_split,
-            calm=opts.calm,
-            fraction=opts.fraction,
-            seed=opts.seed,
-        )
-        return task, is_demo
-    path, is_demo = resolve_data(opts.kind, opts.data)
-    path = path.resolve()
-    say(f"loading {path}…")
-    params = MFCC_PARAMS if opts.kind == "speech" and opts.variant == "gru" else None
-    if saved is not None and opts.kind == "speech":  # resuming: the run's own features
-        params = FeatureParams.from_dict(saved["preprocessing"]["features"])
-    task = load_task_data(
-        opts.kind,
-        path,
-        seed=opts.seed,
-        params=params,
-        actor_split=actor_split,
-        windows=opts.kind == "speech" and augment_level(opts) == "robust",
-    )
-    return task, is_demo
+    task = task_for(opts.kind)
+    paths, is_demo = task.resolve(opts.data, opts.pairing)
+    say(f"loading {' + '.join(str(p) for p in paths)}…")
+    return task.load(paths, task.settings(opts, saved, branches, augment_level(opts))), is_demo
 
 
 def train_model(
@@ -406,11 +162,12 @@ def train_model(
     if opts.resume:
         opts, resume, saved = _resume_options(opts)
     check_options(opts)
+    kind_task = task_for(opts.kind)
     t0 = time.perf_counter()
     earlier_seconds = (
         sum(float(h["seconds"]) for h in resume["history"]) if resume is not None else 0.0
     )
-    branches = _load_branches(opts) if opts.kind == "fusion" and resume is None else {}
+    branches = _load_branches(opts) if resume is None else {}
     task, is_demo = _load_data(opts, saved, branches, say)
     _check_branch_actors(branches, task)
     start = _load_init(opts, task) if opts.init and resume is None else None
@@ -428,7 +185,7 @@ def train_model(
         run_config = saved
         run_config["fit"] = config.to_dict()
     else:
-        model_cfg = _model_config(opts, task, branches)
+        model_cfg = kind_task.model_config(opts, task, branches)
         if start is not None:  # the starting model's own network (and input scaling)
             model_cfg = type(model_cfg).from_dict(start.payload["model_config"])
         model = build_model(opts.kind, model_cfg.to_dict())
@@ -442,7 +199,7 @@ def train_model(
             "kind": opts.kind,
             "preset": opts.preset,
             "options": asdict(opts),
-            **({"fusion": opts.fusion, "pairing": opts.pairing} if opts.kind == "fusion" else {}),
+            **kind_task.run_record(opts),
             "model_config": model_cfg.to_dict(),
             **({"init": _init_record(start)} if start is not None else {}),
             "n_parameters": sum(p.numel() for p in model.parameters()),
@@ -471,19 +228,13 @@ def train_model(
         config,
         meta=meta,
         out_dir=run_dir,
-        augment=make_augment(
-            opts.kind,
-            augment_level(opts),
-            params=FeatureParams.from_dict(task.preprocessing["features"])
-            if opts.kind == "speech"
-            else None,
-        ),
+        augment=kind_task.augment(augment_level(opts), task),
         callbacks=callbacks,
         stop_event=stop_event,
         resume=resume,
     )
 
-    if opts.kind == "fusion" and opts.fusion == "late":
+    if isinstance(model, LateFusion):
         say("choosing the late-fusion weight on validation data…")
         search = search_weight(model, task.val)
         set_late_weight(model, search["weight"])
@@ -555,221 +306,3 @@ def _resume_options(opts: TrainOptions) -> tuple[TrainOptions, dict, dict]:
             "larger than that to train on."
         )
     return merged, payload, saved
-
-
-# ----------------------------------------------------------------- evaluation
-
-
-def evaluate_checkpoint(
-    model_path: str | Path, data: str | Path | None, *, split: str = "auto"
-) -> dict:
-    """Score a trained model (run folder or .pt) on ``split`` of ``data``.
-
-    FER-2013 splits follow the data's Usage column, or the stratified hold-out the model
-    trained with; RAVDESS splits use the actors saved with the model. ``auto`` is the test
-    split where the data has one, else validation; for RAVDESS folders holding none of the
-    model's validation or test actors but also none of its training actors, every file.
-    The result says whether the items were ``held_out`` from training: True, False, or None
-    when it cannot be known (``all`` of a FER-2013 set the model may have trained on).
-    """
-    if split not in ("auto", "all", "train", "val", "test", "cv"):
-        raise WorkbenchError(f"Unknown split {split!r}; use all, train, val, test, cv or auto.")
-    loaded = load_checkpoint(model_path)
-    folds = (loaded.payload.get("split") or {}).get("folds")
-    if split == "cv" and not folds:
-        raise WorkbenchError(
-            f"{describe(loaded.path)} is not the models of a cross-validation averaged; "
-            "--split cv applies to such models only."
-        )
-    if folds and split in ("auto", "cv"):
-        return _evaluate_folds(loaded, data, folds)
-    if loaded.kind == "fusion":
-        return _evaluate_fusion(loaded, data, split)
-    if isinstance(data, list):
-        raise WorkbenchError(
-            f"A {loaded.kind} model is scored on one data folder, but {len(data)} were given; "
-            "pass one --data path."
-        )
-    path, _ = resolve_data(loaded.kind, data)
-    path = path.resolve()
-    saved = loaded.payload.get("split") or {}
-    seen = None  # items the model trained on, where it can be counted
-    if loaded.kind == "face":
-        split, items, held_out, seen = _face_items(path, split, saved)
-    else:
-        split, items, held_out = _speech_items(path, split, saved, loaded.preprocessing)
-    metrics = evaluate_model(loaded.model, items, loaded.classes)
-    if seen is not None:
-        metrics["seen_in_training"] = seen
-    metrics.update(
-        {
-            "split": split,
-            "held_out": held_out,
-            "kind": loaded.kind,
-            "model": str(loaded.path),
-            "data": str(path),
-        }
-    )
-    return metrics
-
-
-def _evaluate_folds(loaded, data: str | Path | None, folds: list[dict]) -> dict:
-    """The cross-validation of an ensemble re-measured from the file itself: each member
-    on the test actors of its own fold, which it never heard, pooled over the members."""
-    path, _ = resolve_data("speech", data)
-    path = path.resolve()
-    scan = scan_ravdess(path)
-    present = speech_actors(scan)
-    params = FeatureParams.from_dict(loaded.preprocessing["features"])
-    true, pred, rows = [], [], []
-    for member, fold in zip(loaded.model.members, folds):
-        test = [a for a in fold["test"] if a in present]
-        if not test:
-            continue
-        ds = RavdessSpeech(
-            path, "test", params=params, actor_split=ActorSplit((), (), tuple(test)), scan=scan
-        )
-        probs, _ = predict_proba(member, TensorSet(ds.features, ds.labels))
-        y, p = ds.labels.numpy(), probs.argmax(1)
-        m = classification_metrics(y, p, loaded.classes)
-        rows.append(
-            {
-                "test_actors": test,
-                "accuracy": m["accuracy"],
-                "uar": m["uar"],
-                "n_items": m["n_items"],
-            }
-        )
-        true.append(y)
-        pred.append(p)
-    if not rows:
-        raise WorkbenchError(
-            f"{describe(path)} has none of the actors this model's cross-validation tested "
-            "on; score it on other speakers with --split all."
-        )
-    metrics = classification_metrics(np.concatenate(true), np.concatenate(pred), loaded.classes)
-    for key in ("accuracy", "uar"):  # mean and sample standard deviation over the folds
-        values = np.array([r[key] for r in rows])
-        metrics[f"{key}_mean"] = float(values.mean())
-        metrics[f"{key}_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
-    metrics.update(
-        {
-            "split": "cv",
-            "held_out": True,
-            "folds": rows,
-            "kind": loaded.kind,
-            "model": str(loaded.path),
-            "data": str(path),
-        }
-    )
-    return metrics
-
-
-def _evaluate_fusion(loaded, data: str | list[str] | None, split: str) -> dict:
-    """A fusion model on its own kind of data, split as it was trained (same actors, same
-    face hold-out), unless other folders are given."""
-    if split == "all":
-        raise WorkbenchError(
-            "A fusion model is scored on one split of its pairs; use --split test, val or train."
-        )
-    saved = loaded.payload.get("split") or {}
-    pre = loaded.preprocessing
-    pairing = pre.get("pairing", "takes")
-    if data is None:
-        paths = [Path(p) for p in saved.get("path", [])]
-        if not paths or not all(p.exists() for p in paths):
-            raise WorkbenchError(
-                f"{describe(loaded.path)} was trained on data that is not there any more; "
-                "pass --data with the folders to score it on."
-            )
-    else:
-        paths, _ = resolve_fusion_paths(pairing, data)
-    task = load_fusion_data(
-        pairing,
-        paths,
-        n_frames=int(pre.get("n_frames", 8)) if pairing == "takes" else 1,
-        params=FeatureParams.from_dict(pre["features"]),
-        actor_split=ActorSplit.from_dict(saved["actors"]) if "actors" in saved else None,
-        calm=pre.get("calm", "drop"),
-        seed=int((saved.get("faces") or {}).get("seed", 0)),
-    )
-    if split == "auto":
-        split = "test" if task.test is not None else "val"
-    items = {"train": task.train, "val": task.val, "test": task.test}[split]
-    if items is None:
-        raise WorkbenchError(
-            f"The data has no {split} items for this model; choose another --split."
-        )
-    metrics = evaluate_model(loaded.model, items, loaded.classes)
-    same = [Path(p).resolve() for p in paths] == [Path(p).resolve() for p in saved.get("path", [])]
-    metrics.update(
-        {
-            "split": split,
-            "held_out": split != "train" if same else None,
-            "kind": "fusion",
-            "model": str(loaded.path),
-            "data": " + ".join(str(p) for p in paths),
-        }
-    )
-    return metrics
-
-
-def _face_items(
-    path: Path, split: str, saved: dict
-) -> tuple[str, TensorSet, bool | None, int | None]:
-    fer = load_fer2013(path)
-    if split == "auto":
-        split = "test" if len(split_indices(fer, "test")) else "val"
-    ds = FER2013(
-        path,
-        split,
-        data=fer,
-        val_fraction=float(saved.get("val_fraction", 0.1)),
-        seed=int(saved.get("seed", 0)),
-    )
-    if not len(ds):
-        raise WorkbenchError(f"{describe(path)} has no {split} images; choose another --split.")
-    if "train_fingerprints" in saved:
-        # A starter model knows its training images by content, whatever the folder.
-        seen = count_seen(ds.images, saved["train_fingerprints"])
-        return split, TensorSet(ds.images, ds.labels), seen == 0, seen
-    same_data = saved.get("path") == str(path)
-    held_out = {"train": False, "val": True, "test": True}.get(split, None if same_data else True)
-    return split, TensorSet(ds.images, ds.labels), held_out, None
-
-
-def _speech_items(
-    path: Path, split: str, saved: dict, preprocessing: dict
-) -> tuple[str, TensorSet, bool]:
-    scan = scan_ravdess(path)
-    present = speech_actors(scan)
-    if "actors" in saved:
-        actors = ActorSplit.from_dict(saved["actors"])
-    else:
-        actors = default_actor_split(present)
-    trained_on = set(actors.train)
-    if split == "auto":
-        split = next((s for s in ("test", "val") if set(actors.actors(s)) & present), None)
-        if split is None:
-            if present & trained_on:
-                raise WorkbenchError(
-                    f"{describe(path)} has none of this model's validation or test actors; "
-                    "use --split all to score every actor, knowing that it includes the "
-                    "actors the model trained on."
-                )
-            split = "all"  # a folder of actors the model never heard
-    if split == "all":
-        wanted = tuple(sorted(present))
-    else:
-        wanted = actors.actors(split)
-        if not set(wanted) & present:
-            raise WorkbenchError(
-                f"{describe(path)} has none of this model's {split} actors "
-                f"({', '.join(map(str, wanted))}); choose another --split."
-            )
-    held_out = not (set(wanted) & present & trained_on)
-    params = FeatureParams.from_dict(preprocessing["features"])
-    ds = RavdessSpeech(
-        path, "test", params=params, actor_split=ActorSplit((), (), wanted), scan=scan
-    )
-    return split, TensorSet(ds.features, ds.labels), held_out

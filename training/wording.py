@@ -1,0 +1,76 @@
+"""One place for the sentences every layer shows: the held-out score, what a model
+learned from, and a model named in a prediction's header. The CLI, the window, reports
+and model cards all word them through here, so they always say the same thing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from datasets import paths
+from datasets.sources import DEMO_LABEL
+
+SPLIT_NAMES = {"test": "test", "val": "validation", "cv": "cross-validated test", "all": "every"}
+
+
+def split_name(metrics: dict) -> str:
+    """The held-out split in words: "test", "validation", "cross-validated test"."""
+    return SPLIT_NAMES.get(metrics.get("split", "val"), metrics.get("split", "val"))
+
+
+def held_out_scores(metrics: dict) -> str:
+    """ "accuracy 71.2%, UAR 69.0%" of held-out ``metrics``."""
+    return f"accuracy {metrics['accuracy']:.1%}, UAR {metrics['uar']:.1%}"
+
+
+def held_out_sentence(metrics: dict, *, f1: bool = False) -> str:
+    """The held-out summary: "held-out test accuracy 71.2%, UAR 69.0% (700 items)";
+    ``f1`` adds the macro F1."""
+    f1_words = f", macro F1 {metrics['macro_f1']:.1%}" if f1 else ""
+    return (
+        f"held-out {split_name(metrics)} {held_out_scores(metrics)}{f1_words} "
+        f"({metrics['n_items']:,} items)"
+    )
+
+
+def trained_on(data: dict) -> str:
+    """What a model learned from, from its data record (a checkpoint's ``split``, a run's
+    ``config["data"]``): the demo label, a starter model's description, or its path(s)."""
+    if data.get("is_demo"):
+        return DEMO_LABEL
+    if data.get("label"):  # a starter model from pretrained/
+        return data["label"]
+    path = data.get("path", "unknown data")
+    return " + ".join(path) if isinstance(path, list) else path  # fusion: faces + speech
+
+
+def run_title(kind: str, config: dict) -> str:
+    """A run's model in words: "Facial CNN", or for fusion its design and pairing:
+    "Fusion concat (takes)"."""
+    if "fusion" in config:
+        return f"Fusion {config['fusion']} ({config.get('pairing', '?')})"
+    from .tasks import TASKS
+
+    return TASKS[kind].title if kind in TASKS else kind
+
+
+def model_words(config: dict) -> str:
+    """A run's network in words for reports and cards: "face (full preset)", or for fusion
+    "fusion, concat design, class pairing (full preset)"."""
+    model = config["kind"]
+    if "fusion" in config:
+        model = f"fusion, {config['fusion']} design, {config['pairing']} pairing"
+    return f"{model} ({config['preset']} preset)"
+
+
+def model_name(model: str | Path) -> str:
+    """A model as a header names it: a shipped starter model by its file name."""
+    path = Path(model)
+    if path.parent.resolve() == paths.pretrained_dir().resolve():
+        return f"starter model {path.name} (pretrained/)"
+    return str(model)
+
+
+def model_line(label: str, model: str | Path, learned_from: str) -> str:
+    """ "Face model: starter model face_fer2013.pt (pretrained/) — trained on …"."""
+    return f"{label}: {model_name(model)} — trained on {learned_from}"
