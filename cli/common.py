@@ -7,9 +7,8 @@ import argparse
 import sys
 
 from datasets.errors import WorkbenchError
-from models import PRESETS
 from training.device import DEVICE_CHOICES
-from training.train import TrainOptions
+from training.options import PRESET_CHOICES, TrainOptions
 
 
 def add_command(subparsers, name: str, summary: str, func) -> argparse.ArgumentParser:
@@ -86,7 +85,7 @@ def add_training_flags(
     s.add_argument("--lr", type=positive_float, help="learning rate (default: preset)")
     s.add_argument(
         "--preset",
-        choices=tuple(PRESETS["face"]),
+        choices=PRESET_CHOICES,
         default="quick",
         help="quick: small network for a classroom CPU; full: the starter models' network "
         "(a GPU, or a long resumable CPU run)",

@@ -8,14 +8,13 @@ import json
 from pathlib import Path
 
 from datasets.errors import WorkbenchError
+from training.evaluate import EVAL_SPLITS
 
 from .common import add_command
 
-SPLITS = ("auto", "all", "train", "val", "test", "cv")  # what evaluate_checkpoint accepts
-
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from training.train import evaluate_checkpoint
+    from training.evaluate import evaluate_checkpoint
 
     data = args.data[0] if args.data and len(args.data) == 1 else args.data
     metrics = evaluate_checkpoint(args.model, data, split=args.split)
@@ -66,7 +65,7 @@ def add_evaluate(subparsers) -> None:
     )
     s.add_argument(
         "--split",
-        choices=SPLITS,
+        choices=EVAL_SPLITS,
         default="auto",
         help="which part: auto = test if the data has it, else validation (for a RAVDESS "
         "folder of unseen actors: all; for cross-validation models averaged: cv, each "

@@ -6,12 +6,16 @@ from __future__ import annotations
 import argparse
 
 from datasets.errors import WorkbenchError
-from datasets.paired import CALM_CHOICES
-from training.augment import AUGMENT_CHOICES
 from training.experiment import DESIGNS, FRACTIONS
-from training.fit import OPTIMIZERS
-from training.fusion_data import PAIRINGS
-from training.train import FUSION_CHOICES, TRAIN_KINDS
+from training.options import (
+    AUGMENT_CHOICES,
+    CALM_CHOICES,
+    FUSION_CHOICES,
+    KINDS,
+    OPTIMIZER_CHOICES,
+    PAIRINGS,
+    VARIANT_CHOICES,
+)
 
 from .common import (
     add_command,
@@ -146,7 +150,7 @@ def add_train(subparsers) -> None:
     s = add_command(
         subparsers, "train", "train a face, speech or fusion model into a run folder", cmd_train
     )
-    s.add_argument("kind", choices=TRAIN_KINDS, help="which model to train")
+    s.add_argument("kind", choices=KINDS, help="which model to train")
     add_training_flags(s, epochs_help="epochs in all; with --resume, the new total")
     s.add_argument("--out", help="run folder to write (default: runs/<time>-<kind>)")
     s.add_argument(
@@ -163,7 +167,7 @@ def _add_recipe_flags(s: argparse.ArgumentParser) -> None:
     """How a face or speech model learns: network variant, augmentation, optimiser…"""
     s.add_argument(
         "--variant",
-        choices=("cnn", "gru"),
+        choices=VARIANT_CHOICES,
         help="speech: log-mel CNN (default) or MFCC + GRU, after Song, Cai & Tan (2021)",
     )
     s.add_argument(
@@ -180,7 +184,7 @@ def _add_recipe_flags(s: argparse.ArgumentParser) -> None:
     )
     s.add_argument(
         "--optimizer",
-        choices=OPTIMIZERS,
+        choices=OPTIMIZER_CHOICES,
         help="adamw (default) or sgd with Nesterov momentum 0.9 (the FER-2013 records' choice)",
     )
     s.add_argument(
