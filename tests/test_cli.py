@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -10,6 +11,7 @@ import sys
 import pytest
 from conftest import ROOT, fer_rows, write_fer_csv, write_ravdess
 
+import cli.demo
 import workbench
 
 
@@ -104,7 +106,7 @@ def test_a_missing_package_says_how_to_set_up(monkeypatch, capsys):
     def needs_torch(args):
         raise ModuleNotFoundError("No module named 'torch'", name="torch")
 
-    monkeypatch.setattr(workbench, "cmd_demo", needs_torch)
+    monkeypatch.setattr(cli.demo, "cmd_demo", needs_torch)
     assert workbench.main(["demo"]) == 2
     err = capsys.readouterr().err
     assert "'torch' is not installed" in err and "make setup" in err
@@ -113,6 +115,85 @@ def test_a_missing_package_says_how_to_set_up(monkeypatch, capsys):
     def broken(args):  # a missing module of the project itself is a bug: it is not hidden
         raise ModuleNotFoundError("No module named 'training.nothing'", name="training.nothing")
 
-    monkeypatch.setattr(workbench, "cmd_demo", broken)
+    monkeypatch.setattr(cli.demo, "cmd_demo", broken)
     with pytest.raises(ModuleNotFoundError):
         workbench.main(["demo"])
+
+    # The parser itself imports the training code: without torch, --help says the same.
+    monkeypatch.setattr(workbench, "build_parser", lambda: needs_torch(None))
+    assert workbench.main(["--help"]) == 2
+    assert "'torch' is not installed" in capsys.readouterr().err
+
+
+def subcommands() -> dict:
+    parser = workbench.build_parser()
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return parser, sub
+
+
+def test_every_command_has_a_one_line_description_and_no_foreign_flags():
+    parser, sub = subcommands()
+    summaries = {c.dest: c.help for c in sub._choices_actions}
+    assert set(summaries) == set(sub.choices)
+    for name, command in sub.choices.items():
+        assert summaries[name] and command.description, name
+        assert command.description.lower() == summaries[name].lower(), name
+    # Only train has --resume; the help of the others must not talk of it.
+    for name in ("demo", "experiment"):
+        assert "resume" not in sub.choices[name].format_help(), name
+    assert "--resume" in sub.choices["train"].format_help()
+    top = parser.format_help()
+    assert "With no COMMAND it opens the window" in " ".join(top.split())
+
+
+def test_help_names_papers_not_seed_numbers():
+    _, sub = subcommands()
+    text = " ".join(command.format_help() for command in sub.choices.values())
+    assert "seed 00" not in text
+    for authors in ("Ristea, Duțu & Radoi (2019)", "Song, Cai & Tan", "Guo, Polanía & Barner"):
+        assert authors in " ".join(text.split()), authors
+
+
+def fake_run(name: str, kind: str, data: dict, n: int = 120, **metrics) -> dict:
+    return {
+        "name": name,
+        "kind": kind,
+        "config": {"data": {"is_demo": True, **data}},
+        "history": [{"epoch": 1, "val_accuracy": 0.5}, {"epoch": 2, "val_accuracy": 0.6}],
+        "metrics": {"accuracy": 0.7, "uar": 0.6, "split": "test", "n_items": n, **metrics},
+    }
+
+
+def test_comparison_labels_say_the_test_items_and_never_overlap():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from training.plots import LABEL_WIDTH, scored_on
+    from training.report import comparison_figure
+
+    actors = {"actors": {"train": [1, 2], "val": [3], "test": [11, 12]}}
+    runs = [
+        fake_run("face (demo)", "face", {"test": "PrivateTest"}, 340),
+        fake_run("speech (demo)", "speech", actors),
+        fake_run("fusion concat (demo takes)", "fusion", {**actors, "pairing": "takes"}),
+        fake_run("fusion-class", "fusion", {**actors, "pairing": "class", "face_test": "x"}, 1438),
+        fake_run("speech ensemble", "speech", actors, 1440, cv={"folds": []}),
+        fake_run("a very long run name without any spaces in it at all " * 2, "face", {}, 7),
+    ]
+    assert [scored_on(r) for r in runs] == [
+        "FER test: 340 faces",
+        "test actors 11-12: 120 clips",
+        "test actors 11-12: 120 takes",
+        "half of FER validation + test actors 11-12: 1,438 pairs",
+        "each fold's unheard actors: 1,440 clips",
+        "FER test: 7 faces",
+    ]
+    fig = comparison_figure(runs)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    ax_bars = fig.axes[1]
+    labels = ax_bars.get_xticklabels()
+    assert "\nFER test: 340 faces" in labels[0].get_text()
+    assert all(len(line) <= LABEL_WIDTH for t in labels for line in t.get_text().split("\n"))
+    boxes = [t.get_window_extent(canvas.get_renderer()) for t in labels]
+    for left, right in zip(boxes, boxes[1:]):
+        assert left.x1 < right.x0, (left, right)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -117,6 +118,27 @@ def test_compare_writes_one_chart(runs, capsys, tmp_path):
     assert Image.open(out).size[0] > 600
     text = capsys.readouterr().out
     assert "face" in text and "speech" in text and "UAR" in text
+    assert "on FER test: 7 faces" in text and "on test actors 3: 8 clips" in text
+
+
+def test_compare_writes_into_the_runs_folder_and_takes_a_folder_of_runs(
+    runs, capsys, tmp_path, monkeypatch
+):
+    """By default the chart goes beside the runs (runs/<time>-comparison.png), not into the
+    current folder; a folder holding runs (as demo writes) compares each of them."""
+    monkeypatch.setenv("WORKBENCH_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.chdir(tmp_path)
+    demo = tmp_path / "demo"
+    for kind in ("face", "speech"):
+        shutil.copytree(runs[kind], demo / kind)
+    assert workbench.main(["compare", str(demo)]) == 0
+    text = capsys.readouterr().out
+    (chart,) = (tmp_path / "runs").glob("*-comparison.png")
+    assert f"comparison chart: {chart}" in text
+    assert [line.split()[1] for line in text.splitlines()[:2]] == ["face", "speech"]
+    assert not list(tmp_path.glob("*.png"))
+    assert workbench.main(["compare", str(tmp_path / "empty")]) == 2
+    assert "not a finished run folder" in capsys.readouterr().err
 
 
 class RunsCode:
@@ -207,12 +229,29 @@ def test_usage_errors_for_bad_numbers(capsys):
     assert "expected" in capsys.readouterr().err
 
 
-def test_demo_trains_all_three_models_and_compares_them(tmp_path, capsys):
+def test_demo_compares_face_speech_and_fusion_on_the_same_takes(tmp_path, capsys):
+    """The demo's fusion starts from its face and speech models, and the chart compares it
+    with face-only and speech-only models started alike and scored on the same takes."""
     assert workbench.main(["demo", "--epochs", "1", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    for kind in ("face", "speech", "fusion"):
+    for kind in ("face", "speech", "face-only", "speech-only", "fusion"):
         metrics = json.loads((tmp_path / kind / "metrics.json").read_text())
         assert metrics["split"] == "test" and metrics["epochs_run"] == 1
-        assert f"{kind:<7} held-out test split" in out
+        assert f"{kind:<12} held-out test split" in out
+    takes = [
+        json.loads((tmp_path / kind / "config.json").read_text())
+        for kind in ("face-only", "speech-only", "fusion")
+    ]
+    assert [c["fusion"] for c in takes] == ["face", "speech", "concat"]
+    for config in takes:
+        assert config["options"]["face_model"] == str(tmp_path / "face")
+        assert config["options"]["speech_model"] == str(tmp_path / "speech")
+        assert config["data"]["actors"] == takes[0]["data"]["actors"]
+    n_test = {
+        json.loads((tmp_path / k / "metrics.json").read_text())["n_items"]
+        for k in ("face-only", "speech-only", "fusion")
+    }
+    assert len(n_test) == 1
     assert Image.open(tmp_path / "comparison.png").size[0] > 600
     assert "built-in synthetic demo data" in out
+    assert "Like for like, all three on the same held-out audio-video takes (test actors" in out

@@ -6,6 +6,7 @@ same function fills an embedded Tk chart or a PNG in a run folder.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -139,6 +140,55 @@ def plot_confusion(
     return im
 
 
+def actor_ranges(ids: list[int]) -> str:
+    """Actor numbers as ranges: [1, 2, 3, 5, 7, 8] -> '1-3, 5, 7-8'."""
+    ids, out = sorted(ids), []
+    start = prev = ids[0]
+    for a in ids[1:] + [None]:
+        if a is not None and a == prev + 1:
+            prev = a
+            continue
+        out.append(f"{start}" if start == prev else f"{start}-{prev}")
+        if a is not None:
+            start = prev = a
+    return ", ".join(out)
+
+
+def scored_on(run: dict) -> str:
+    """Which held-out items a run's score counts, for the line under its bar:
+    'FER test: 700 faces', 'test actors 11-12: 120 clips', 'test actors 11-12: 120
+    takes', 'FER test + test actors 16-18: 1,438 pairs' or, for cross-validation models
+    averaged, 'each fold's unheard actors: 1,440 clips'."""
+    m, data = run["metrics"], run["config"].get("data", {})
+    n = f"{m['n_items']:,}"
+    if m.get("cv"):
+        return f"each fold's unheard actors: {n} clips"
+    split = m.get("split", "?")
+    word = "test" if split == "test" else "validation"
+    actors = (data.get("actors") or {}).get(split) or []
+    who = f"{word} actors {actor_ranges(actors)}" if actors else f"{word} actors"
+    if run["kind"] == "face":
+        return f"FER {word}: {n} faces"
+    if run["kind"] == "speech":
+        return f"{who}: {n} clips"
+    if data.get("pairing") == "class":
+        faces = "FER test" if data.get("face_test", "PrivateTest") == "PrivateTest" else None
+        return f"{faces or 'half of FER validation'} + {who}: {n} pairs"
+    return f"{who}: {n} takes"
+
+
+LABEL_WIDTH = 20  # characters per line of a comparison bar's label
+
+
+def wrap_label(text: str, width: int = LABEL_WIDTH) -> str:
+    """``text`` with each of its lines wrapped to ``width`` characters (long words broken),
+    so labels side by side never run into each other."""
+    return "\n".join(
+        "\n".join(textwrap.wrap(line, width, break_on_hyphens=True) or [""])
+        for line in text.split("\n")
+    )
+
+
 def plot_comparison(
     ax_curves: Axes,
     ax_bars: Axes,
@@ -149,7 +199,9 @@ def plot_comparison(
     """Validation accuracy per epoch of several runs, and their held-out accuracy and UAR.
 
     Each run is ``{"name", "history": [...], "metrics": {...}}`` as ``runs.load_run`` gives.
-    ``baselines`` draws reference lines, e.g. ``{"human, FER-2013": 0.65}``.
+    ``baselines`` draws reference lines, e.g. ``{"human, FER-2013": 0.65}``. Under each bar's
+    name a line says which test items it counts (``scored_on``); both are wrapped to
+    ``LABEL_WIDTH`` characters a line.
     """
     for i, run in enumerate(runs):
         hist = run["history"]
@@ -159,7 +211,7 @@ def plot_comparison(
             marker="o",
             markersize=3,
             color=f"C{i}",
-            label=run["name"],
+            label=wrap_label(run["name"], 2 * LABEL_WIDTH),
         )
     ax_curves.set_xlabel("epoch")
     ax_curves.set_ylabel("validation accuracy")
@@ -176,12 +228,7 @@ def plot_comparison(
     for bars in (b1, b2):
         ax_bars.bar_label(bars, labels=[f"{v:.0%}" for v in bars.datavalues], fontsize=7, padding=2)
     ax_bars.set_xticks(
-        x,
-        [
-            f"{r['name']}\n({'cross-val.' if r['metrics'].get('cv') else r['metrics'].get('split', '?')})"
-            for r in runs
-        ],
-        fontsize=8,
+        x, [f"{wrap_label(r['name'])}\n{wrap_label(scored_on(r))}" for r in runs], fontsize=8
     )
     ax_bars.set_ylim(0, 1.22)  # room for the legend above the bars
     ax_bars.set_yticks(np.linspace(0, 1, 6))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from .plots import plot_comparison, plot_confusion, plot_curves, save_figure
+from .plots import actor_ranges, plot_comparison, plot_confusion, plot_curves, save_figure
 from .runs import HUMAN_BASELINES
 
 SPLIT_WORDS = {
@@ -37,11 +37,20 @@ def write_confusion(run_dir: Path, metrics: dict, title: str) -> None:
 
 
 def write_comparison(path: Path, runs: list[dict]) -> None:
-    """One chart: validation curves of ``runs`` and their held-out accuracy and UAR."""
-    fig = Figure(figsize=(11, 4.2), layout="constrained")
-    ax_curves, ax_bars = fig.subplots(1, 2, width_ratios=(1.2, 1))
+    """``comparison_figure(runs)`` as a PNG."""
+    save_figure(comparison_figure(runs), path)
+
+
+def comparison_figure(runs: list[dict]) -> Figure:
+    """One chart: validation curves of ``runs`` and their held-out accuracy and UAR, each
+    bar labelled with the test items it counts (``plots.scored_on``). The figure widens with the
+    number of runs, so the labels (wrapped to ``plots.LABEL_WIDTH`` characters) never
+    overlap."""
+    bars_width = max(5.0, 1.6 * len(runs))  # inches: a wrapped label needs about 1.4
+    fig = Figure(figsize=(5.5 + bars_width, 4.6), layout="constrained")
+    ax_curves, ax_bars = fig.subplots(1, 2, width_ratios=(5.5, bars_width))
     plot_comparison(ax_curves, ax_bars, runs, baselines=comparison_baselines(runs))
-    save_figure(fig, path)
+    return fig
 
 
 def comparison_baselines(runs: list[dict]) -> dict[str, float]:
@@ -59,19 +68,6 @@ def describe_split(data: dict) -> str:
         parts = [f"{name} {actor_ranges(ids)}" for name, ids in data["actors"].items() if ids]
         return "by actor — " + ", ".join(parts).replace("val ", "validation ")
     return f"validation {data.get('validation', '?')}, test {data.get('test', 'none')}"
-
-
-def actor_ranges(ids: list[int]) -> str:
-    ids, out = sorted(ids), []
-    start = prev = ids[0]
-    for a in ids[1:] + [None]:
-        if a is not None and a == prev + 1:
-            prev = a
-            continue
-        out.append(f"{start}" if start == prev else f"{start}-{prev}")
-        if a is not None:
-            start = prev = a
-    return ", ".join(out)
 
 
 def write_report(run_dir: Path, config: dict, metrics: dict) -> None:
