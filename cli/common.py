@@ -163,11 +163,9 @@ def run_training(opts: TrainOptions, label: str = "", job=None):
 
 def summary(metrics: dict) -> str:
     """One line: the held-out split and its accuracy, UAR and macro F1."""
-    where = "test split" if metrics["split"] == "test" else "validation split"
-    return (
-        f"held-out {where}: accuracy {metrics['accuracy']:.1%}, UAR {metrics['uar']:.1%}, "
-        f"macro F1 {metrics['macro_f1']:.1%} ({metrics['n_items']} items)"
-    )
+    from training.wording import held_out_sentence
+
+    return held_out_sentence(metrics, f1=True)
 
 
 def print_progress(stage: str, fraction: float) -> None:

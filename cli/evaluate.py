@@ -49,6 +49,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(
             f"  {name:<10} recall {m['recall']:6.1%}  precision {m['precision']:6.1%}  n={m['support']}"
         )
+    for m in metrics.get("members", []):  # class-paired fusion: each modality on the same pairs
+        heard = m.get("heard_actors")
+        print(
+            f"{m['member']} ({m['model']}): accuracy {m['accuracy']:.1%}, UAR {m['uar']:.1%} on "
+            f"the same {m['n_items']} pairs"
+            + (f"; it heard actor(s) {', '.join(map(str, heard))}" if heard else "")
+        )
     return 0
 
 

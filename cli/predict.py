@@ -38,23 +38,23 @@ def cmd_predict(args: argparse.Namespace) -> int:
         _print_warnings(pred.warnings)
         _print_bars(pred.probabilities)
         return 0
-    face, speech, fused = pred.details["face"], pred.details["speech"], pred.details["fused"]
-    mean = face["mean"]
+    face, speech, fused = pred.face, pred.speech, pred.fused
+    mean = face.mean
     face_top = max(mean, key=mean.get)
     print(pred.file)
     print(
-        f"fused: {pred.top} {pred.probabilities[pred.top]:.0%}  ({fused['method']}"
-        + (f"; model: {fused['model']}, trained on {fused['trained_on']}" if fused["model"] else "")
+        f"fused: {pred.top} {pred.probabilities[pred.top]:.0%}  ({fused.method}"
+        + (f"; model: {fused.model}, trained on {fused.trained_on}" if fused.model else "")
         + ")"
     )
-    if fused.get("note"):
-        print(f"  ({fused['note']})")
+    if fused.note:
+        print(f"  ({fused.note})")
     _print_warnings(pred.warnings)
     _print_bars(pred.probabilities)
     print(
         f"face: {face_top} {mean[face_top]:.0%}, the mean over the "
-        f"{face['frames_with_face']} of {face['frames_sampled']} sampled frames with a face  "
-        f"(face model: {face['model']}, trained on {face['trained_on']})"
+        f"{face.frames_with_face} of {face.frames_sampled} sampled frames with a face  "
+        f"(face model: {face.model}, trained on {face.trained_on})"
     )
     _print_bars(mean)
     print("  per frame:")
@@ -62,13 +62,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
         probs = f["probabilities"]
         said = f"{max(probs, key=probs.get)} {max(probs.values()):.0%}" if probs else "no face"
         print(f"    {f['time']:5.2f} s  {said}")
-    top = speech["top"]
+    top = speech.top
     print(
-        f"speech: {top} {speech['probabilities'][top]:.0%}, {speech['seconds']:.1f} s of sound "
-        f"from {speech['audio_from']}  (speech model: {speech['model']}, trained on "
-        f"{speech['trained_on']})"
+        f"speech: {top} {speech.probabilities[top]:.0%}, {speech.seconds:.1f} s of sound "
+        f"from {speech.audio_from}  (speech model: {speech.model}, trained on "
+        f"{speech.trained_on})"
     )
-    _print_bars(speech["probabilities"])
+    _print_bars(speech.probabilities)
     return 0
 
 

@@ -55,7 +55,7 @@ def test_train_prints_the_run_and_its_held_out_score(runs, capsys, tmp_path):
     )
     out = capsys.readouterr().out
     assert f"run folder: {tmp_path / 'r'}" in out
-    assert "held-out test split: accuracy" in out
+    assert "held-out test accuracy" in out
 
 
 def test_evaluate_json_schema(runs, capsys):
@@ -237,7 +237,7 @@ def test_demo_compares_face_speech_and_fusion_on_the_same_takes(tmp_path, capsys
     for kind in ("face", "speech", "face-only", "speech-only", "fusion"):
         metrics = json.loads((tmp_path / kind / "metrics.json").read_text())
         assert metrics["split"] == "test" and metrics["epochs_run"] == 1
-        assert f"{kind:<12} held-out test split" in out
+        assert f"{kind:<12} held-out test accuracy" in out
     takes = [
         json.loads((tmp_path / kind / "config.json").read_text())
         for kind in ("face-only", "speech-only", "fusion")
