@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from datasets.errors import WorkbenchError
 from training.device import DEVICE_CHOICES
 from training.options import PRESET_CHOICES, TrainOptions
 
@@ -109,13 +108,8 @@ def train_options(args: argparse.Namespace, kind: str, **overrides) -> TrainOpti
     """``TrainOptions`` from the training flags (``--data`` takes one path, or two for
     class-paired fusion), with ``overrides`` set on top."""
     data = getattr(args, "data", None)
-    if isinstance(data, list):
+    if isinstance(data, list):  # the kind's task checks how many paths it reads
         data = data[0] if len(data) == 1 else data
-        if isinstance(data, list) and kind != "fusion":
-            raise WorkbenchError(
-                f"--data takes one path for a {kind} model, but {len(data)} were given; "
-                "pass one folder or file."
-            )
     opts = TrainOptions(
         kind=kind,
         data=data,

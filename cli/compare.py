@@ -34,9 +34,9 @@ def default_output() -> Path:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from training.plots import scored_on
     from training.report import write_comparison
     from training.runs import load_run
+    from training.wording import scored_on
 
     runs = [load_run(d) for path in args.runs for d in run_folders(path)]
     out = Path(args.out) if args.out else default_output()

@@ -33,9 +33,9 @@ TAKES_RUNS = (
 def cmd_demo(args: argparse.Namespace) -> int:
     from datasets import paths
     from datasets.sources import ensure_demo
-    from training.plots import scored_on
     from training.report import write_comparison
     from training.runs import load_run, new_run_dir
+    from training.wording import scored_on
 
     t0 = time.perf_counter()
     root = ensure_demo(progress=print_progress)

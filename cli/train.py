@@ -16,6 +16,7 @@ from training.options import (
     PAIRINGS,
     VARIANT_CHOICES,
 )
+from training.tasks import task_for
 
 from .common import (
     add_command,
@@ -56,7 +57,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "speech_model": args.speech_model,
     }
     given = {k: v for k, v in fusion_flags.items() if v is not None}
-    if given and args.kind != "fusion":
+    if given and not task_for(args.kind).fuses:
         flags = ", ".join("--" + k.replace("_", "-").replace("n-frames", "frames") for k in given)
         raise WorkbenchError(f"{flags} apply to fusion models only; drop them or train fusion.")
     opts = train_options(

@@ -251,3 +251,17 @@ def leave_one_actor_out(actors: Iterable[int]) -> list[ActorSplit]:
     """One split per actor: that actor is the test set, the rest train (seed 000's protocol)."""
     ids = sorted(set(actors))
     return [ActorSplit(tuple(a for a in ids if a != t), (), (t,)) for t in ids]
+
+
+def actor_ranges(ids: list[int]) -> str:
+    """Actor numbers as ranges: [1, 2, 3, 5, 7, 8] -> '1-3, 5, 7-8'."""
+    ids, out = sorted(ids), []
+    start = prev = ids[0]
+    for a in ids[1:] + [None]:
+        if a is not None and a == prev + 1:
+            prev = a
+            continue
+        out.append(f"{start}" if start == prev else f"{start}-{prev}")
+        if a is not None:
+            start = prev = a
+    return ", ".join(out)

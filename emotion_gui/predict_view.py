@@ -27,7 +27,7 @@ from matplotlib.patches import Rectangle
 from datasets.audio import FeatureParams
 from datasets.paired import PAIRED_NOTE
 from training.plots import plot_probabilities, plot_spectrogram, plot_timeline, plot_waveform
-from training.predict import Prediction
+from training.records import Prediction
 from training.runs import starter_model
 from training.second_opinion import starter_lesson
 from training.wording import model_line

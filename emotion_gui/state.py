@@ -23,7 +23,8 @@ from datasets.ravdess import speech_audio
 from datasets.sources import DataSources, ensure_demo
 from training.fit import warm_up
 from training.fusion_data import PAIRING_NOTES
-from training.predict import AUDIO_SUFFIXES, IMAGE_SUFFIXES, VIDEO_SUFFIXES, Prediction
+from training.predict import AUDIO_SUFFIXES, IMAGE_SUFFIXES, VIDEO_SUFFIXES
+from training.records import Prediction
 from training.runs import find_runs, load_run, load_starter
 from training.tasks import TASKS
 from training.train import RunResult, TrainOptions

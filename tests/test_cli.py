@@ -167,8 +167,9 @@ def fake_run(name: str, kind: str, data: dict, n: int = 120, **metrics) -> dict:
 def test_comparison_labels_say_the_test_items_and_never_overlap():
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    from training.plots import LABEL_WIDTH, scored_on
+    from training.plots import LABEL_WIDTH
     from training.report import comparison_figure
+    from training.wording import scored_on
 
     actors = {"actors": {"train": [1, 2], "val": [3], "test": [11, 12]}}
     runs = [

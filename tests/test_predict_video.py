@@ -23,14 +23,8 @@ from datasets.errors import NoFaceError, WorkbenchError
 from datasets.labels import FER_CLASSES, RAVDESS_EMOTIONS, ravdess_name
 from training import predict
 from training.plots import plot_probabilities, plot_spectrogram, plot_timeline, plot_waveform
-from training.predict import (
-    DISPLAY_SIDE,
-    Prediction,
-    predict_audio,
-    predict_file,
-    predict_image,
-    predict_video,
-)
+from training.predict import DISPLAY_SIDE, predict_audio, predict_file, predict_image, predict_video
+from training.records import Prediction
 from training.train import TrainOptions, train_model
 
 pytestmark = pytest.mark.usefixtures("tk_garbage_module", "tk_garbage")

@@ -15,11 +15,12 @@ import numpy as np
 import torch
 
 from datasets.errors import WorkbenchError, describe
+from datasets.ravdess import actor_ranges
 from datasets.sources import DEMO_LABEL
 
 from .checkpoint import read_checkpoint
 from .evaluate import evaluate_checkpoint
-from .report import SPLIT_WORDS, actor_ranges, describe_split
+from .report import SPLIT_WORDS, describe_split
 from .runs import load_run
 from .tasks import task_for
 from .wording import model_words

@@ -21,6 +21,8 @@ from matplotlib.image import AxesImage
 from matplotlib.lines import Line2D
 from matplotlib.ticker import PercentFormatter
 
+from .wording import scored_on
+
 if TYPE_CHECKING:  # only for the hint: drawing needs no torch
     from datasets.audio import FeatureParams
 
@@ -140,43 +142,6 @@ def plot_confusion(
     return im
 
 
-def actor_ranges(ids: list[int]) -> str:
-    """Actor numbers as ranges: [1, 2, 3, 5, 7, 8] -> '1-3, 5, 7-8'."""
-    ids, out = sorted(ids), []
-    start = prev = ids[0]
-    for a in ids[1:] + [None]:
-        if a is not None and a == prev + 1:
-            prev = a
-            continue
-        out.append(f"{start}" if start == prev else f"{start}-{prev}")
-        if a is not None:
-            start = prev = a
-    return ", ".join(out)
-
-
-def scored_on(run: dict) -> str:
-    """Which held-out items a run's score counts, for the line under its bar:
-    'FER test: 700 faces', 'test actors 11-12: 120 clips', 'test actors 11-12: 120
-    takes', 'FER test + test actors 16-18: 1,438 pairs' or, for cross-validation models
-    averaged, 'each fold's unheard actors: 1,440 clips'."""
-    m, data = run["metrics"], run["config"].get("data", {})
-    n = f"{m['n_items']:,}"
-    if m.get("cv"):
-        return f"each fold's unheard actors: {n} clips"
-    split = m.get("split", "?")
-    word = "test" if split == "test" else "validation"
-    actors = (data.get("actors") or {}).get(split) or []
-    who = f"{word} actors {actor_ranges(actors)}" if actors else f"{word} actors"
-    if run["kind"] == "face":
-        return f"FER {word}: {n} faces"
-    if run["kind"] == "speech":
-        return f"{who}: {n} clips"
-    if data.get("pairing") == "class":
-        faces = "FER test" if data.get("face_test", "PrivateTest") == "PrivateTest" else None
-        return f"{faces or 'half of FER validation'} + {who}: {n} pairs"
-    return f"{who}: {n} takes"
-
-
 LABEL_WIDTH = 20  # characters per line of a comparison bar's label
 
 
@@ -200,7 +165,7 @@ def plot_comparison(
 
     Each run is ``{"name", "history": [...], "metrics": {...}}`` as ``runs.load_run`` gives.
     ``baselines`` draws reference lines, e.g. ``{"human, FER-2013": 0.65}``. Under each bar's
-    name a line says which test items it counts (``scored_on``); both are wrapped to
+    name a line says which test items it counts (``training.wording.scored_on``); both are wrapped to
     ``LABEL_WIDTH`` characters a line.
     """
     for i, run in enumerate(runs):

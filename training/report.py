@@ -6,8 +6,11 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from .plots import actor_ranges, plot_comparison, plot_confusion, plot_curves, save_figure
+from datasets.ravdess import actor_ranges
+
+from .plots import plot_comparison, plot_confusion, plot_curves, save_figure
 from .runs import HUMAN_BASELINES
+from .wording import model_words
 
 SPLIT_WORDS = {
     "test": "test split (never used for training or model selection)",
@@ -73,14 +76,11 @@ def describe_split(data: dict) -> str:
 def write_report(run_dir: Path, config: dict, metrics: dict) -> None:
     """report.md: data, split, settings, the held-out scores and per-class table."""
     data = config["data"]
-    model = config["kind"]
-    if model == "fusion":
-        model = f"fusion, {config['fusion']} design, {config['pairing']} pairing"
     paths = data["path"] if isinstance(data["path"], list) else [data["path"]]
     lines = [
         f"# {config['name']}",
         "",
-        f"- Model: {model} ({config['preset']} preset), {config['n_parameters']:,} parameters",
+        f"- Model: {model_words(config)}, {config['n_parameters']:,} parameters",
         f"- Data: {' + '.join(paths)}"
         + (" — built-in synthetic demo data" if data["is_demo"] else ""),
         f"- Items: {metrics['n_train']} train, {metrics['n_val']} validation, "

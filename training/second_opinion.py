@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from datasets.sources import DEMO_LABEL
 
-from .predict import Prediction, predict_audio, predict_image, predict_video
+from .predict import predict_audio, predict_image, predict_video
+from .records import Prediction
 from .runs import starter_model
 
 

@@ -76,7 +76,7 @@ class Task:
     title: str  # the window's name for the model, e.g. "Facial CNN"
     predicts: str  # what its model predicts, for the window's status line
     licence: str  # the training data's terms, for model cards
-    starts_branches = False  # whether --face-model / --speech-model apply
+    fuses = False  # combines a face and a voice: the fusion options apply
 
     # ------------------------------------------------------------------ data
 
@@ -154,7 +154,7 @@ class Task:
         """Refuse settings this kind cannot use (one sentence each)."""
         if opts.variant is not None:
             raise WorkbenchError("--variant applies to speech models only: use cnn or gru.")
-        if (opts.face_model or opts.speech_model) and not self.starts_branches:
+        if (opts.face_model or opts.speech_model) and not self.fuses:
             raise WorkbenchError(
                 "--face-model and --speech-model apply to fusion models; start a face or "
                 "speech model from trained weights with --init."
@@ -187,6 +187,11 @@ class Task:
         return {}
 
     # ---------------------------------------------------------------- words
+
+    def items_words(self, word: str, who: str, n: str, data: dict) -> str:
+        """The held-out items a score counts, e.g. "FER test: 700 faces" (``word``: "test"
+        or "validation"; ``who``: its actors in words; ``n``: how many)."""
+        raise NotImplementedError
 
     def data_label(self, split: dict) -> str:
         """The training data in words, for model cards: a name, not a path on the

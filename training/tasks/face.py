@@ -140,5 +140,8 @@ class FaceTask(Task):
             "train_fingerprints": torch.from_numpy(fingerprints(reader.split("train").x.numpy()))
         }
 
+    def items_words(self, word: str, who: str, n: str, data: dict) -> str:
+        return f"FER {word}: {n} faces"
+
     def data_label(self, split: dict) -> str:
         return "FER-2013 training images"

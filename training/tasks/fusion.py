@@ -24,7 +24,7 @@ from datasets.errors import WorkbenchError, describe
 from datasets.fer2013 import TRAINING
 from datasets.labels import RAVDESS_EMOTIONS
 from datasets.paired import PAIRED_CLASSES, PAIRED_NOTE, ClassPaired, speech_to_paired
-from datasets.ravdess import ActorSplit, scan_ravdess
+from datasets.ravdess import ActorSplit, actor_ranges, scan_ravdess
 from models import FUSION_VARIANTS, PRESETS, SINGLE_VARIANTS
 from models.fusion import FusionNetConfig
 from models.late import LateFusion, LateFusionConfig
@@ -34,7 +34,6 @@ from ..checkpoint import load_checkpoint
 from ..data import TaskData, TensorSet, as_float, feature_stats
 from ..fusion_data import PAIRING_NOTES, PAIRINGS, PairedSet, halves, subset
 from ..metrics import classification_metrics, predict_proba
-from ..report import actor_ranges
 from ..runs import default_model
 from .base import DataReader, DataSettings, EvalItems, Task
 from .face import FaceReader, FaceTask
@@ -184,7 +183,7 @@ class FusionTask(Task):
     kind = "fusion"
     title = "Fusion model"
     predicts = "videos (the fused answer)"
-    starts_branches = True
+    fuses = True
     licence = (
         FaceTask.licence
         + " "
@@ -288,6 +287,12 @@ class FusionTask(Task):
         held_out = False if same else _unseen(reader, saved)
         members = _member_scores(loaded, items, reader) if isinstance(reader, PairedReader) else []
         return EvalItems(split, items, held_out, {"members": members} if members else {})
+
+    def items_words(self, word: str, who: str, n: str, data: dict) -> str:
+        if data.get("pairing") == "class":
+            test = data.get("face_test", "PrivateTest") == "PrivateTest"
+            return f"{'FER test' if test else 'half of FER validation'} + {who}: {n} pairs"
+        return f"{who}: {n} takes"
 
     def data_label(self, split: dict) -> str:
         train = (split.get("actors") or {}).get("train") or []

@@ -11,12 +11,11 @@ import torch
 from datasets.audio import FeatureParams, extract_features
 from datasets.errors import WorkbenchError, describe
 from datasets.labels import RAVDESS_EMOTIONS
-from datasets.ravdess import ActorSplit, default_actor_split, scan_ravdess
+from datasets.ravdess import ActorSplit, actor_ranges, default_actor_split, scan_ravdess
 from datasets.speech import RavdessSpeech
 
 from ..augment_audio import speech_augment
 from ..data import TaskData, TensorSet, feature_stats, speech_actors
-from ..report import actor_ranges
 from .base import DataReader, DataSettings, EvalItems, Task, check_classes
 
 VARIANT_CHOICES = ("cnn", "gru")  # log-mel CNN, or MFCC + GRU (Song et al.)
@@ -171,6 +170,9 @@ class SpeechTask(Task):
         ds = reader.speech(split)
         held_out = not (set(wanted) & present & trained_on)
         return EvalItems(split, TensorSet(ds.features, ds.labels), held_out, {})
+
+    def items_words(self, word: str, who: str, n: str, data: dict) -> str:
+        return f"{who}: {n} clips"
 
     def data_label(self, split: dict) -> str:
         train = (split.get("actors") or {}).get("train") or []
