@@ -1,10 +1,11 @@
 """Experiments that train several models and compare them on one held-out split.
 
-``data_efficiency`` is seed 002's experiment 2: the single-modality baselines and every
-fusion design trained on 25 %, 50 % and 80 % of the training items (a stratified share,
-the same items for every design), each scored on the same full test split. It writes a
-table (``results.md``, ``results.csv``, ``results.json``) and a chart
-(``data_efficiency.png``) into one folder, with each model's own run folder beneath it.
+``data_efficiency`` is experiment 2 of Goswami, Aggarwal & Yalamanchi (2018): the
+single-modality baselines and every fusion design trained on 25 %, 50 % and 80 % of the
+training items (a stratified share, the same items for every design), each scored on the
+same full test split. It writes a table (``results.md``, ``results.csv``,
+``results.json``) and a chart (``data_efficiency.png``) into one folder, with each model's
+own run folder beneath it.
 """
 
 from __future__ import annotations
@@ -34,10 +35,10 @@ DESIGNS = ("face", "speech", "concat", "equalized", "probe", "late")
 DESIGN_NAMES = {
     "face": "face only",
     "speech": "speech only",
-    "concat": "concat 4:1 (seed 000)",
-    "equalized": "equalized (seed 002 arch 3)",
-    "probe": "probe heads (seed 002 arch 4)",
-    "late": "late fusion (seed 001)",
+    "concat": "concat 4:1 (Ristea, Duțu & Radoi 2019)",
+    "equalized": "equalized (Goswami, Aggarwal & Yalamanchi 2018, architecture 3)",
+    "probe": "probe heads (Goswami, Aggarwal & Yalamanchi 2018, architecture 4)",
+    "late": "late fusion (Guo, Polanía & Barner 2020)",
 }
 FRACTIONS = (0.25, 0.5, 0.8)
 

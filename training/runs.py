@@ -19,7 +19,7 @@ from datasets.errors import WorkbenchError, describe
 # Reference points for the comparison charts: how well people do on the same task.
 HUMAN_BASELINES = {
     "face": ("human, FER-2013 (≈65%)", 0.65),
-    "speech": ("human, RAVDESS audio only (62%, seed 003)", 0.62),
+    "speech": ("human, RAVDESS audio only (62%, Livingstone & Russo 2018)", 0.62),
 }
 
 
