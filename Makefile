@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.requirements-installed
 
-.PHONY: run test setup demo demo-data bench lint clean-cache screenshots
+.PHONY: run test setup setup-cpu demo demo-data bench lint clean-cache screenshots
 
 run: $(STAMP)
 	$(PY) workbench.py
@@ -20,6 +20,15 @@ $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --disable-pip-version-check -r requirements.txt
 	touch $(STAMP)
+
+# PyTorch without the CUDA libraries (3+ GB less), for machines with no NVIDIA GPU: the
+# pinned torch trio from PyTorch's CPU-only index first, then the rest as usual.
+setup-cpu:
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check \
+		--index-url https://download.pytorch.org/whl/cpu \
+		$$(grep -E '^torch(vision|audio)?==' requirements.txt)
+	$(MAKE) setup
 
 demo: $(STAMP)
 	$(PY) workbench.py demo

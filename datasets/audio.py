@@ -1,8 +1,9 @@
 """Audio reading and speech features: soundfile in, log-mel (or MFCC) out, cached on disk.
 
 Audio is read with soundfile (``torchaudio.load`` would need torchcodec), downmixed to mono,
-resampled to 16 kHz with soxr, trimmed of leading and trailing silence and centred in a
-fixed-length window. Features are computed in batches with torchaudio transforms.
+resampled to 16 kHz with soxr, trimmed of leading and trailing silence (frame RMS from
+librosa) and centred in a fixed-length window. Features are computed in batches with
+torchaudio transforms.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+import librosa
 import numpy as np
 import soundfile as sf
 import soxr
@@ -177,14 +179,18 @@ def normalize_level(y: torch.Tensor, level_db: float) -> torch.Tensor:
 def trim_silence(y: np.ndarray, top_db: float, frame: int = 400, hop: int = 160) -> np.ndarray:
     """Cut leading and trailing frames quieter than ``top_db`` below the loudest frame.
 
-    A pure power ratio (no floor added), so the same recording at any level is cut at the
-    same frames: a floor made quiet takes' borderline frames flip with the gain.
+    Frame power is librosa's RMS, squared. The threshold is a pure power ratio (no floor
+    added), so the same recording at any level is cut at the same frames: a floor made
+    quiet takes' borderline frames flip with the gain. That is why this is not
+    ``librosa.effects.trim``: its float32 decibels with a -100 dB floor and its centred
+    frames move the cut with the gain and by up to a third of a second.
     """
     if len(y) < frame:
         return y
-    n = 1 + (len(y) - frame) // hop
-    frames = np.lib.stride_tricks.sliding_window_view(y, frame)[::hop][:n]  # (n, frame)
-    power = np.mean(np.square(frames, dtype=np.float64), axis=1)
+    rms = librosa.feature.rms(
+        y=y, frame_length=frame, hop_length=hop, center=False, dtype=np.float64
+    )
+    power = np.square(rms[0])
     loud = np.flatnonzero(power > power.max() * 10 ** (-top_db / 10))
     if len(loud) == 0:
         return y

@@ -9,7 +9,7 @@ second load is quick.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -74,7 +74,6 @@ class AVTakes:
         n_frames: int = 8,
         params: FeatureParams = FeatureParams(),
         actor_split: ActorSplit | None = None,
-        audio_roots: Iterable[str | Path] = (),
         cache_dir: str | Path | None = None,
         scan: RavdessScan | None = None,
         progress: Callable[[int, int], None] | None = None,
@@ -92,7 +91,6 @@ class AVTakes:
         self.split, self.n_frames, self.params = split, n_frames, params
         wanted = set(self.actor_split.actors(split))
         clips = [c for c in every if c.actor in wanted]
-        roots = [Path(r) for r in audio_roots]
         self.skipped: list[dict[str, str]] = []
 
         # Faces: OpenCV decodes and detects without holding the interpreter lock.
@@ -108,7 +106,7 @@ class AVTakes:
                 results.append(r)
                 if progress:
                     progress(i + 1, 2 * len(clips))
-        audio = [find_take_audio(c.path, roots) for c in clips]
+        audio = [find_take_audio(c.path) for c in clips]
 
         # Sound: the take's audio-only file (cached features), else the clip's own track.
         with_file = [i for i, a in enumerate(audio) if a is not None]
@@ -124,7 +122,7 @@ class AVTakes:
         for i, a in enumerate(audio):
             if a is None:
                 try:
-                    y, _ = clip_audio(clips[i].path, params.sample_rate, roots)
+                    y, _ = clip_audio(clips[i].path, params.sample_rate)
                     feature_of[i] = features_of(y, params)
                 except WorkbenchError as exc:
                     feature_of[i] = str(exc)

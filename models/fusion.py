@@ -1,11 +1,13 @@
 """FusionNet: a face encoder over frames and a speech encoder, joined by concatenation.
 
-The variants are the seeds' designs, chosen by name:
+The variants are designs from the papers the project is built on, chosen by name:
 
-- ``concat``: face and speech features in a 4:1 length ratio, concatenated (seed 000);
-- ``equalized``: both projected to the same length first (seed 002, architecture 3);
+- ``concat``: face and speech features in a 4:1 length ratio, concatenated (Ristea, Duțu
+  & Radoi 2019);
+- ``equalized``: both projected to the same length first (Goswami, Aggarwal & Yalamanchi
+  2018, architecture 3);
 - ``probe``: ``equalized`` plus one small classifier per modality whose losses train each
-  branch to be useful on its own (seed 002, architecture 4).
+  branch to be useful on its own (Goswami, Aggarwal & Yalamanchi 2018, architecture 4).
 
 Two single-modality variants, ``face`` and ``speech``, keep one branch and the same head;
 they are the baselines every fusion is compared with (same data, split and training), and
@@ -61,7 +63,7 @@ class FusionNet(nn.Module):
             raise ValueError(f"unknown frame pooling {config.frame_pooling!r}")
         self.config = config
         if config.variant == "concat":
-            face_len = config.joint_dim * 4 // 5  # seed 000: face:audio feature length 4:1
+            face_len = config.joint_dim * 4 // 5  # face:audio length 4:1, as Ristea et al.
         elif config.variant == "face":
             face_len = config.joint_dim
         elif config.variant == "speech":

@@ -1,8 +1,9 @@
-"""Late fusion (seed 001): a weighted average of two trained models' probabilities.
+"""Late fusion (Guo, Polanía & Barner 2020): a weighted average of two trained models'
+probabilities.
 
 ``LateFusion`` holds a face-only and a speech-only ``FusionNet`` trained on the same
 classes and averages their softmax outputs, ``weight`` for the face and ``1 - weight`` for
-the speech; the weight is chosen on validation data (``training.fusion.search_weight``).
+the speech; the weight is chosen on validation data (``training.late.search_weight``).
 Its output is the log of the averaged probabilities, so ``softmax`` of it gives them back
 and it trains, scores and predicts like any other model.
 """

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torchvision.ops import Conv2dNormActivation
 
 
 def vgg_block(c_in: int, c_out: int, n_convs: int, dropout: float) -> nn.Sequential:
     """``n_convs`` 3x3 conv-BN-ReLU layers, a 2x2 max-pool, then optional channel dropout."""
     layers: list[nn.Module] = []
     for i in range(n_convs):
-        layers += [
-            nn.Conv2d(c_in if i == 0 else c_out, c_out, 3, padding=1, bias=False),
-            nn.BatchNorm2d(c_out),
-            nn.ReLU(inplace=True),
-        ]
+        # torchvision's conv-BN-ReLU (no conv bias before the norm), its three layers laid
+        # into this block, so the parameter names stay those of the shipped checkpoints.
+        layers += Conv2dNormActivation(c_in if i == 0 else c_out, c_out, kernel_size=3)
     layers.append(nn.MaxPool2d(2))
     if dropout > 0:
         layers.append(nn.Dropout2d(dropout))

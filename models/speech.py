@@ -1,5 +1,5 @@
 """SpeechCNN: a 2-D CNN on log-mel spectrograms (RAVDESS's eight emotions), with an
-MFCC + GRU variant after seed 003."""
+MFCC + GRU variant after Song, Cai & Tan (2021)."""
 
 from __future__ import annotations
 

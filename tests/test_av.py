@@ -83,20 +83,17 @@ def test_a_folder_without_clips_is_refused(tmp_path):
 def test_real_clips_find_their_takes_recording_or_use_their_own_track(tmp_path):
     video = SHARED_DATA / "ravdess_video"
     one_actor = ActorSplit(train=(5,), val=(), test=())
-    with_roots = AVTakes(
-        video,
-        "train",
-        actor_split=one_actor,
-        audio_roots=[SHARED_DATA / "ravdess_speech_16k"],
-        cache_dir=tmp_path,
-    )
-    assert len(with_roots) == 3 and not with_roots.skipped
-    assert all(a.suffix == ".flac" and a.name.startswith("03-") for a in with_roots.audio_files)
-    assert with_roots.found.float().mean() > 0.5  # real frames: faces in most of them
-    own_track = AVTakes(
-        video, "train", actor_split=one_actor, audio_roots=[tmp_path], cache_dir=tmp_path
-    )
+    # The take's recording is found in the folder above the clips' (shared/data/…_16k).
+    with_take = AVTakes(video, "train", actor_split=one_actor, cache_dir=tmp_path)
+    assert len(with_take) == 3 and not with_take.skipped
+    assert all(a.suffix == ".flac" and a.name.startswith("03-") for a in with_take.audio_files)
+    assert with_take.found.float().mean() > 0.5  # real frames: faces in most of them
+    alone = tmp_path / "data" / "clips"  # the same clips with no recordings near them
+    alone.mkdir(parents=True)
+    for clip in video.glob("*.mp4"):
+        (alone / clip.name).symlink_to(clip)
+    own_track = AVTakes(alone, "train", actor_split=one_actor, cache_dir=tmp_path)
     assert [a.suffix for a in own_track.audio_files] == [".mp4"] * 3
     # The clip's own sound and the studio recording of the same take sound alike.
-    for a, b in zip(own_track.features, with_roots.features):
+    for a, b in zip(own_track.features, with_take.features):
         assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.5

@@ -198,7 +198,7 @@ def test_data_efficiency_experiment_writes_table_and_chart(fast, tmp_path):
     for name in ("results.md", "results.csv", "results.json", "data_efficiency.png"):
         assert (tmp_path / "exp" / name).stat().st_size > 0
     table = results_table(summary)
-    assert "| face only |" in table and "| late fusion (seed 001) |" in table
+    assert "| face only |" in table and "| late fusion (Guo, Polanía & Barner 2020) |" in table
 
 
 def test_cli_train_fusion_and_bad_options(small_demo, tmp_path, capsys):

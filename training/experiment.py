@@ -1,15 +1,15 @@
 """Experiments that train several models and compare them on one held-out split.
 
-``data_efficiency`` is seed 002's experiment 2: the single-modality baselines and every
-fusion design trained on 25 %, 50 % and 80 % of the training items (a stratified share,
-the same items for every design), each scored on the same full test split. It writes a
-table (``results.md``, ``results.csv``, ``results.json``) and a chart
-(``data_efficiency.png``) into one folder, with each model's own run folder beneath it.
+``data_efficiency`` is experiment 2 of Goswami, Aggarwal & Yalamanchi (2018): the
+single-modality baselines and every fusion design trained on 25 %, 50 % and 80 % of the
+training items (a stratified share, the same items for every design), each scored on the
+same full test split. It writes a table (``results.md``, ``results.csv``,
+``results.json``) and a chart (``data_efficiency.png``) into one folder, with each model's
+own run folder beneath it.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import threading
 import time
@@ -18,6 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from matplotlib.figure import Figure
 
 from datasets.errors import WorkbenchError, describe
@@ -34,10 +35,10 @@ DESIGNS = ("face", "speech", "concat", "equalized", "probe", "late")
 DESIGN_NAMES = {
     "face": "face only",
     "speech": "speech only",
-    "concat": "concat 4:1 (seed 000)",
-    "equalized": "equalized (seed 002 arch 3)",
-    "probe": "probe heads (seed 002 arch 4)",
-    "late": "late fusion (seed 001)",
+    "concat": "concat 4:1 (Ristea, Duțu & Radoi 2019)",
+    "equalized": "equalized (Goswami, Aggarwal & Yalamanchi 2018, architecture 3)",
+    "probe": "probe heads (Goswami, Aggarwal & Yalamanchi 2018, architecture 4)",
+    "late": "late fusion (Guo, Polanía & Barner 2020)",
 }
 FRACTIONS = (0.25, 0.5, 0.8)
 
@@ -118,51 +119,40 @@ def data_efficiency(
         "folder": str(folder),
     }
     write_json(folder / "results.json", summary)
-    _write_csv(folder / "results.csv", rows)
+    pd.DataFrame(rows).to_csv(folder / "results.csv", index=False)
     (folder / "results.md").write_text(results_table(summary), encoding="utf-8")
     save_figure(plot_data_efficiency(summary), folder / "data_efficiency.png")
     return summary
 
 
-def _write_csv(path: Path, rows: list[dict]) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-
-
 def results_table(summary: dict) -> str:
     """A markdown table: one row per design, one column per training share, each cell
     the test accuracy (UAR)."""
-    rows = summary["rows"]
-    fractions = sorted({r["fraction"] for r in rows})
-    designs = [d for d in DESIGNS if any(r["design"] == d for r in rows)]
-    cell = {(r["design"], r["fraction"]): r for r in rows}
-    split = rows[0]["split"]
+    rows = pd.DataFrame(summary["rows"])
+    rows["cell"] = [f"{a:.1%} ({u:.1%})" for a, u in zip(rows["accuracy"], rows["uar"])]
+    designs = [d for d in DESIGNS if d in set(rows["design"])]
+    cells = rows.pivot(index="design", columns="fraction", values="cell").reindex(designs)
+    n_train = rows.groupby("fraction")["n_train"].unique()
+    split, n_test = rows["split"].iloc[0], rows["n_test"].iloc[0]
     lines = [
         f"# Data efficiency — {summary['pairing']} pairing ({summary['note']})",
         "",
         f"Held-out {split} accuracy (UAR in brackets) of each design trained on a share of "
-        f"the training items; every model is scored on the same {rows[0]['n_test']} "
+        f"the training items; every model is scored on the same {n_test} "
         f"{split} items. Data: {summary['data'] or 'default'}; preset {summary['preset']}; "
         f"seed {summary['seed']}.",
         "",
-        "| design | " + " | ".join(f"{f:.0%} ({_n_train(rows, f)})" for f in fractions) + " |",
-        "|---|" + "---|" * len(fractions),
+        "| design | "
+        + " | ".join(
+            f"{f:.0%} ({'/'.join(map(str, sorted(n_train[f])))} items)" for f in cells.columns
+        )
+        + " |",
+        "|---|" + "---|" * len(cells.columns),
     ]
-    for d in designs:
-        cells = []
-        for f in fractions:
-            r = cell.get((d, f))
-            cells.append(f"{r['accuracy']:.1%} ({r['uar']:.1%})" if r else "—")
-        lines.append(f"| {DESIGN_NAMES[d]} | " + " | ".join(cells) + " |")
+    for design, row in cells.fillna("—").iterrows():
+        lines.append(f"| {DESIGN_NAMES[design]} | " + " | ".join(row) + " |")
     lines.append("")
     return "\n".join(lines)
-
-
-def _n_train(rows: list[dict], fraction: float) -> str:
-    n = {r["n_train"] for r in rows if r["fraction"] == fraction}
-    return "/".join(str(v) for v in sorted(n)) + " items"
 
 
 def plot_data_efficiency(summary: dict) -> Figure:
@@ -277,10 +267,7 @@ def actor_folds(
     summary["seconds"] = round(time.perf_counter() - t0, 1)
     summary["folder"] = str(folder)
     write_json(folder / "results.json", summary)
-    _write_csv(
-        folder / "results.csv",
-        [{key: v for key, v in r.items() if key != "confusion"} for r in rows],
-    )
+    pd.DataFrame(rows).drop(columns="confusion").to_csv(folder / "results.csv", index=False)
     (folder / "results.md").write_text(folds_table(summary), encoding="utf-8")
     save_figure(plot_folds(summary), folder / "folds.png")
     return summary

@@ -8,7 +8,6 @@ is checked before every batch, so Stop takes effect within one batch.
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 import threading
@@ -18,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from scipy.special import betaincinv
 from torch import nn
@@ -113,11 +113,8 @@ def lr_at(step: int, total: int, base: float, warmup: int) -> float:
 def write_history(path: Path, history: Sequence[dict]) -> None:
     """Write history.csv whole and then swap it in, so a killed process never leaves half."""
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=HISTORY_FIELDS, extrasaction="ignore")
-        w.writeheader()
-        for row in history:
-            w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+    table = pd.DataFrame(list(history), columns=list(HISTORY_FIELDS))  # other keys left out
+    table.to_csv(tmp, index=False, float_format="%.6g")
     os.replace(tmp, path)
 
 

@@ -1,4 +1,5 @@
-"""Late fusion's one free parameter: the face weight, chosen on validation data (seed 001).
+"""Late fusion's one free parameter: the face weight, chosen on validation data
+(Guo, Polanía & Barner 2020).
 
 ``search_weight`` scores the averaged probabilities ``w * face + (1 - w) * speech`` for
 ``w`` = 0, 0.05, …, 1 on the validation split and keeps the most accurate (ties: higher

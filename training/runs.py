@@ -6,11 +6,12 @@ config.json (what was trained on what), history.csv (per-epoch curves), metrics.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import time
 from pathlib import Path
+
+import pandas as pd
 
 from datasets import paths
 from datasets.errors import WorkbenchError, describe
@@ -18,7 +19,7 @@ from datasets.errors import WorkbenchError, describe
 # Reference points for the comparison charts: how well people do on the same task.
 HUMAN_BASELINES = {
     "face": ("human, FER-2013 (≈65%)", 0.65),
-    "speech": ("human, RAVDESS audio only (62%, seed 003)", 0.62),
+    "speech": ("human, RAVDESS audio only (62%, Livingstone & Russo 2018)", 0.62),
 }
 
 
@@ -67,14 +68,13 @@ def write_json(path: Path, data: dict) -> None:
 
 
 def read_history(path: Path) -> list[dict]:
-    """history.csv as a list of dicts with numbers (``epoch`` an int)."""
+    """history.csv as a list of dicts with numbers (``epoch`` an int; a blank cell NaN)."""
     if not path.exists():
         return []
-    with open(path, newline="", encoding="utf-8") as f:
-        return [
-            {k: int(v) if k == "epoch" else float(v) for k, v in row.items()}
-            for row in csv.DictReader(f)
-        ]
+    table = pd.read_csv(path).astype(float)
+    if "epoch" in table:
+        table["epoch"] = table["epoch"].astype(int)
+    return table.to_dict("records")
 
 
 def load_run(run_dir: str | Path) -> dict:
