@@ -1,4 +1,4 @@
-"""Class-paired fusion data (seed 002): a FER-2013 face and a RAVDESS utterance that show
+"""Class-paired fusion data (Goswami, Aggarwal & Yalamanchi): a FER-2013 face and a RAVDESS utterance that show
 the same emotion — paired by emotion, not the same person.
 
 The two data sets share seven emotions; RAVDESS's "calm" has no FER-2013 counterpart and

@@ -248,7 +248,7 @@ def actor_kfold(actors: Iterable[int], k: int) -> list[ActorSplit]:
 
 
 def leave_one_actor_out(actors: Iterable[int]) -> list[ActorSplit]:
-    """One split per actor: that actor is the test set, the rest train (seed 000's protocol)."""
+    """One split per actor: that actor is the test set, the rest train (Ristea, Duțu & Radoi's protocol)."""
     ids = sorted(set(actors))
     return [ActorSplit(tuple(a for a in ids if a != t), (), (t,)) for t in ids]
 

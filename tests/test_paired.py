@@ -1,4 +1,4 @@
-"""ClassPaired: faces and recordings paired by emotion (seed 002), not by person."""
+"""ClassPaired: faces and recordings paired by emotion (Goswami, Aggarwal & Yalamanchi), not by person."""
 
 from __future__ import annotations
 

@@ -171,12 +171,6 @@ def _looks_like_ravdess(path: Path) -> bool:
     return path.is_dir() and any(path.glob("Actor_*"))
 
 
-def resolve_data(kind: str, data: str | Path | None) -> tuple[Path, bool]:
-    """The one folder or file a face or speech model reads (see ``find_data``)."""
-    paths, is_demo = find_data(("fer2013",) if kind == "face" else ("ravdess",), data)
-    return paths[0], is_demo
-
-
 def speech_actors(scan: RavdessScan) -> set[int]:
     """The actors with audio-only speech in a scanned folder; none is an error."""
     actors = {c.actor for c in speech_audio(scan.clips)}

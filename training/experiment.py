@@ -25,10 +25,11 @@ from datasets.errors import WorkbenchError, describe
 from datasets.ravdess import actor_kfold, scan_ravdess
 
 from .callbacks import Callback
-from .data import resolve_data, speech_actors
+from .data import speech_actors
 from .fusion_data import PAIRING_NOTES
 from .plots import save_figure
 from .runs import new_run_dir, write_json
+from .tasks import task_for
 from .train import TrainOptions, train_model
 
 DESIGNS = ("face", "speech", "concat", "equalized", "probe", "late")
@@ -207,7 +208,7 @@ def actor_folds(
     say = status or (lambda _msg: None)
     if base.kind != "speech":
         raise WorkbenchError("Actor-wise cross-validation applies to speech models only.")
-    path, _ = resolve_data("speech", base.data)
+    path = task_for("speech").resolve(base.data)[0][0]
     actors = sorted(speech_actors(scan_ravdess(path)))
     k = len(actors) if folds is None else folds
     if not 3 <= k <= len(actors):
