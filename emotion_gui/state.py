@@ -41,7 +41,7 @@ class Kind:
     name: str  # TrainOptions.kind and a run's "kind"
     title: str  # "Facial CNN": in headings, lists and legends
     button: str  # the Train button and menu item
-    key: str  # the Train command's keyboard shortcut
+    key: str | None  # the Train command's keyboard shortcut
     predicts: str  # what its model answers, for the status line when a run becomes the one in use
     part: str | None  # the data it learns from ("faces" or "speech"); None: both (fusion)
     reads: tuple[str, ...]  # the files its model answers alone (a video names every model)
@@ -53,9 +53,19 @@ _WINDOW = {  # kind: (button, shortcut, data part, the files its model answers a
     "speech": ("Train Speech CNN", "<F6>", "speech", AUDIO_SUFFIXES),
     "fusion": ("Train Fusion Model", "<F7>", None, ()),
 }
-KINDS = tuple(
-    Kind(k, TASKS[k].title, *_WINDOW[k][:2], TASKS[k].predicts, *_WINDOW[k][2:]) for k in TASKS
-)
+
+
+def kinds_table() -> tuple[Kind, ...]:
+    """One ``Kind`` per task; a kind the window has no facts for gets a Train button named
+    after its title, no shortcut, and reads both data sets."""
+    rows = []
+    for k, task in TASKS.items():
+        button, key, part, reads = _WINDOW.get(k, (f"Train {task.title}", None, None, ()))
+        rows.append(Kind(k, task.title, button, key, task.predicts, part, reads))
+    return tuple(rows)
+
+
+KINDS = kinds_table()
 KIND = {k.name: k for k in KINDS}
 BRANCHES = tuple(k for k in KINDS if k.part)  # one data set each: what fusion starts from
 PART_PATH = {"faces": "fer", "speech": "ravdess"}  # a data part → its DataSources field

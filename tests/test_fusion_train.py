@@ -205,7 +205,7 @@ def test_cli_train_fusion_and_bad_options(small_demo, tmp_path, capsys):
     out = tmp_path / "run"
     args = ["train", "fusion", "--data", str(small_demo), "--fusion", "probe", "--epochs", "1"]
     assert workbench.main([*args, "--fraction", "0.5", "--frames", "2", "--out", str(out)]) == 0
-    assert "held-out test split" in capsys.readouterr().out
+    assert "held-out test accuracy" in capsys.readouterr().out
     assert json.loads((out / "config.json").read_text())["fusion"] == "probe"
     capsys.readouterr()
     assert workbench.main(["train", "face", "--data", "demo", "--fusion", "probe"]) == 2

@@ -161,10 +161,11 @@ def test_data_swaps_one_part_and_the_title_names_what_is_shown(tmp_path):
 
 def test_prediction_status_says_the_answer_how_and_the_warnings():
     pred = SimpleNamespace(file="/x/clip.mp4", top="happy", kind="video", model="m.pt")
-    pred.details = {"fused": {"method": "the fusion model"}}
+    pred.fused = SimpleNamespace(method="the fusion model")
     pred.warnings = ["a", "b"]
     assert prediction_status(pred) == (
         "clip.mp4: happy (fused by the fusion model) — 2 warnings above the chart"
     )
     photo = SimpleNamespace(file="p.png", top="sad", kind="image", model="f.pt", warnings=[])
+    photo.fused = None
     assert prediction_status(photo) == "p.png: sad (model f.pt)"
