@@ -118,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         if starter_only:
             app.close()
             return 0
+        app.tabs.select(app.data_view)  # the demo data as the window first shows it
+        settle(root, idle)
         grab(root, "main-window-demo")
 
         app.train("face")

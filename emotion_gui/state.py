@@ -21,7 +21,6 @@ from datasets.info import detect, fer_info, ravdess_info
 from datasets.labels import RAVDESS_EMOTIONS
 from datasets.ravdess import speech_audio
 from datasets.sources import DataSources, ensure_demo
-from training.experiment import DESIGN_NAMES
 from training.fit import warm_up
 from training.fusion_data import PAIRING_NOTES
 from training.predict import AUDIO_SUFFIXES, IMAGE_SUFFIXES, VIDEO_SUFFIXES
@@ -70,8 +69,14 @@ KIND = {k.name: k for k in KINDS}
 BRANCHES = tuple(k for k in KINDS if k.part)  # one data set each: what fusion starts from
 PART_PATH = {"faces": "fer", "speech": "ravdess"}  # a data part → its DataSources field
 
-# The fusion designs the window offers, named with the paper each comes from.
-FUSION_DESIGNS = {d: DESIGN_NAMES[d] for d in ("concat", "equalized", "probe", "late")}
+# The fusion designs the window offers, named with the paper each comes from; short
+# ("et al."), as the settings column is narrow (the CLI and reports use DESIGN_NAMES).
+FUSION_DESIGNS = {
+    "concat": "concat 4:1 (Ristea et al. 2019)",
+    "equalized": "equalized (Goswami et al. 2018)",
+    "probe": "probe heads (Goswami et al. 2018)",
+    "late": "late fusion (Guo et al. 2020)",
+}
 # Under the pairing choice: what the pairs are (class pairs must always say so).
 PAIRING_SHORT = {"takes": "the same person at the same moment", "class": PAIRING_NOTES["class"]}
 NO_RUNS = "No trained model yet: train one, or open an earlier run."

@@ -78,7 +78,7 @@ def test_train_fusion_model_button_trains_and_the_run_is_listed_and_compared(win
     assert during["tab"] == str(app.training_view)
     assert sorted(during["disabled"]) == ["train_face", "train_fusion", "train_speech"]
     assert during["title"].startswith(
-        "Training the Fusion model, concat 4:1 (Ristea, Duțu & Radoi 2019), on "
+        "Training the Fusion model, concat 4:1 (Ristea et al. 2019), on "
     )
     assert "audio-video takes of built-in synthetic demo data" in during["title"]
     assert "starting from the Facial CNN and Speech CNN" in during["title"]
