@@ -42,9 +42,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else default_output()
     write_comparison(out, runs)
     for r in runs:
-        m = r["metrics"]
+        m = r.metrics
         print(
-            f"{r['name']:<32} {r['kind']:<7} acc {m['accuracy']:6.1%}  UAR {m['uar']:6.1%}  "
+            f"{r.name:<32} {r.kind:<7} acc {m['accuracy']:6.1%}  UAR {m['uar']:6.1%}  "
             f"on {scored_on(r)}"
         )
     print(f"comparison chart: {out}")

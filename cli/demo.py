@@ -66,13 +66,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"{time.perf_counter() - t0:.0f} s.\nEach model on its own test set:"
     )
     for r in own:
-        print(f"  {r['dir'].name:<12} {summary(r['metrics'])}; {scored_on(r)}")
+        print(f"  {r.dir.name:<12} {summary(r.metrics)}; {scored_on(r)}")
     print(
         f"Like for like, all three on the same held-out audio-video takes ({scored_on(takes[0])}), "
         "each started from the two models above:"
     )
     for r in takes:
-        print(f"  {r['dir'].name:<12} {summary(r['metrics'])}")
+        print(f"  {r.dir.name:<12} {summary(r.metrics)}")
     print(
         "  (face: FER-style faces, 7 emotions; speech and takes: held-out actors, 8 emotions; "
         "fusion: concat design, after Ristea, Duțu & Radoi (2019))"

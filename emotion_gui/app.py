@@ -24,6 +24,7 @@ from tkinter import messagebox, ttk
 from datasets.errors import NoFaceError, WorkbenchError
 from datasets.sources import DataSources, default_sources, demo_sources
 from training.predict import IMAGE_SUFFIXES, predict_file
+from training.records import Run
 from training.second_opinion import compare_with_starter
 
 from . import state as st
@@ -206,7 +207,7 @@ class WorkbenchApp:
         self.results_view.set_runs(self.runs, show=show)
         self.compare_view.show(self.runs)
 
-    def _run_chosen(self, run: dict) -> None:
+    def _run_chosen(self, run: Run) -> None:
         """A run picked in the Results list becomes the model its kind predicts with."""
         if said := self.state.choose(run, run_label(run)):
             self.status_var.set(said)
@@ -230,7 +231,7 @@ class WorkbenchApp:
             return
         self._show_runs(run)
         if self.training_job is None:
-            self.training_view.show_history(run_label(run), run["history"], run["metrics"])
+            self.training_view.show_history(run_label(run), run.history, run.metrics)
         self.tabs.select(self.results_view)
         self.status_var.set(said)
 

@@ -6,11 +6,13 @@ human baselines the literature gives for the real data sets (never for the demo 
 
 from __future__ import annotations
 
+import dataclasses
 import tkinter as tk
 from tkinter import ttk
 
 from datasets.paired import PAIRED_NOTE
 from training.plots import plot_comparison
+from training.records import Run
 from training.report import comparison_baselines
 from training.wording import run_title
 
@@ -20,16 +22,16 @@ from .widgets import wrap_to_width
 MAX_RUNS = 6  # more bars than this stop being readable at 1280 px
 
 
-def short_label(run: dict) -> str:
+def short_label(run: Run) -> str:
     """'Facial CNN\ndemo, 10:07', 'Fusion concat\n(takes)\nreal, 10:10' or 'Speech
     CNN\nstarter model': fits under a bar, six bars side by side."""
-    name = run_title(run["kind"], run["config"]).replace(
+    name = run_title(run.kind, run.config).replace(
         " (", "\n("
     )  # fusion: its pairing on a line of its own
-    if run.get("starter"):
+    if run.starter:
         return f"{name}\nstarter model"
-    source = "demo" if run["config"].get("data", {}).get("is_demo") else "real"
-    when = run["config"].get("created", "")[11:16]  # HH:MM of "YYYY-mm-dd HH:MM:SS"
+    source = "demo" if run.config.get("data", {}).get("is_demo") else "real"
+    when = run.config.get("created", "")[11:16]  # HH:MM of "YYYY-mm-dd HH:MM:SS"
     return f"{name}\n{source}" + (f", {when}" if when else "")
 
 
@@ -44,14 +46,14 @@ class CompareView(ttk.Frame):
         self.chart = ChartCanvas(self, renderer)
         self.chart.pack(fill=tk.BOTH, expand=True)
         self.ax_curves = self.ax_bars = None  # renderer thread
-        self.runs: list[dict] = []
+        self.runs: list[Run] = []
         self.baselines: dict[str, float] = {}
         self.show([])
 
-    def show(self, runs: list[dict]) -> None:
+    def show(self, runs: list[Run]) -> None:
         """Draw the last ``MAX_RUNS`` of ``runs``."""
         self.runs = list(runs)[-MAX_RUNS:]
-        shown = [{**r, "name": short_label(r)} for r in self.runs]
+        shown = [dataclasses.replace(r, name=short_label(r)) for r in self.runs]
         baselines = self.baselines = comparison_baselines(self.runs)
 
         def draw(fig) -> None:
@@ -67,8 +69,8 @@ class CompareView(ttk.Frame):
         if not self.runs:
             self.note_var.set("Train models to compare them here.")
         else:
-            demo = any(r["config"].get("data", {}).get("is_demo") for r in self.runs)
-            paired = any(r["config"].get("pairing") == "class" for r in self.runs)
+            demo = any(r.config.get("data", {}).get("is_demo") for r in self.runs)
+            paired = any(r.config.get("pairing") == "class" for r in self.runs)
             self.note_var.set(
                 "Bars are held-out scores (each model's test split, else its validation split); "
                 "UAR is the mean recall over emotions, so a rare emotion counts as much as a "

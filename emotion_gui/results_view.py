@@ -11,6 +11,7 @@ from collections.abc import Callable
 from tkinter import ttk
 
 from training.plots import plot_confusion
+from training.records import Run
 from training.report import describe_split
 from training.wording import held_out_scores, run_title, trained_on
 
@@ -18,15 +19,15 @@ from .charts import ChartCanvas, ChartRenderer
 from .widgets import wrap_to_width
 
 
-def run_label(run: dict) -> str:
+def run_label(run: Run) -> str:
     """'Facial CNN · 20261122-101500-face' for lists and legends."""
-    return f"{run_title(run['kind'], run['config'])} · {run['name']}"
+    return f"{run_title(run.kind, run.config)} · {run.name}"
 
 
-def pairs_note(run: dict) -> str:
+def pairs_note(run: Run) -> str:
     """What a fusion run's pairs are ("paired by emotion, not the same person" for
     class-paired data); "" for other runs."""
-    return run["config"].get("data", {}).get("note", "")  # only fusion data has a note
+    return run.config.get("data", {}).get("note", "")  # only fusion data has a note
 
 
 class ResultsView(ttk.Frame):
@@ -39,8 +40,8 @@ class ResultsView(ttk.Frame):
         on_choose: Callable[[dict], None] | None = None,
     ) -> None:
         super().__init__(master)
-        self.runs: list[dict] = []
-        self.run: dict | None = None
+        self.runs: list[Run] = []
+        self.run: Run | None = None
         self.on_choose = on_choose
         top = ttk.Frame(self, padding=(8, 6))
         top.pack(side=tk.TOP, fill=tk.X)
@@ -100,7 +101,7 @@ class ResultsView(ttk.Frame):
             wraplength=320,
         ).pack(anchor="w", pady=(6, 0))
 
-    def set_runs(self, runs: list[dict], show: dict | None = None) -> None:
+    def set_runs(self, runs: list[Run], show: Run | None = None) -> None:
         """The runs to choose from; shows ``show`` (default: the last one)."""
         self.runs = list(runs)
         self.choice["values"] = [run_label(r) for r in self.runs]
@@ -113,28 +114,28 @@ class ResultsView(ttk.Frame):
         if self.on_choose:
             self.on_choose(run)
 
-    def show(self, run: dict) -> None:
+    def show(self, run: Run) -> None:
         self.run = run
         if run in self.runs:
             self.choice.current(self.runs.index(run))
-        m = run["metrics"]
-        split = run["config"].get("data", {})
+        m = run.metrics
+        split = run.config.get("data", {})
         which = "test" if m.get("split") == "test" else "validation"
         if m.get("cv"):  # cross-validation models averaged: each fold's unheard actors
             which = "cross-validated test"
         note = pairs_note(run)
-        late = run["config"].get("late_weight_search")
+        late = run.config.get("late_weight_search")
         self.summary_var.set(
-            f"{run_label(run)} on {trained_on(run['config'].get('data', {}))}"
+            f"{run_label(run)} on {trained_on(run.config.get('data', {}))}"
             + (f" — {note}" if note else "")
             + f". Held-out {which} split ({m['n_items']:,} items; {describe_split(split)}"
             + (f"; faces: {split['face_test']}" if split.get("face_test") else "")
             + f"): {held_out_scores(m)}, macro F1 {m['macro_f1']:.1%}. Best epoch {m['best_epoch']} of {m['epochs_run']}."
             + (f" Face weight {late['weight']:.2f}, chosen on validation." if late else "")
             + (
-                f" A starter model: its card, {run['model'].with_suffix('.md').name} in "
+                f" A starter model: its card, {run.model.with_suffix('.md').name} in "
                 "pretrained/, tells how it was trained."
-                if run.get("starter")
+                if run.starter
                 else ""
             )
         )
@@ -158,7 +159,7 @@ class ResultsView(ttk.Frame):
         if self.run is None:
             return
         run, normalized = self.run, self.normalized.get()
-        m = run["metrics"]
+        m = run.metrics
         which = "test" if m.get("split") == "test" else "validation"
         if m.get("cv"):  # cross-validation models averaged: each fold's unheard actors
             which = "cross-validated test"

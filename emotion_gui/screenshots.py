@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         app.settings.epochs_var.set("auto")
 
         face_run = next(  # seven emotions
-            r for r in app.runs if r["kind"] == "face" and not r.get("starter")
+            r for r in app.runs if r.kind == "face" and not r.starter
         )
         app.results_view.show(face_run)
         app.results_view.normalized.set(True)

@@ -24,7 +24,7 @@ from datasets.sources import DataSources, ensure_demo
 from training.fit import warm_up
 from training.fusion_data import PAIRING_NOTES
 from training.predict import AUDIO_SUFFIXES, IMAGE_SUFFIXES, VIDEO_SUFFIXES
-from training.records import Prediction
+from training.records import Prediction, Run
 from training.runs import find_runs, load_run, load_starter
 from training.tasks import TASKS
 from training.train import RunResult, TrainOptions
@@ -182,7 +182,7 @@ class WorkbenchState:
     def __init__(self) -> None:
         self.requested: DataSources | None = None  # the data asked for last (may have failed)
         self.loaded: dict | None = None  # ``load_data``'s result for the data shown
-        self.runs: list[dict] = []  # finished runs shown in Results and Compare, oldest first
+        self.runs: list[Run] = []  # finished runs shown in Results and Compare, oldest first
         self.models: dict[str, Path] = {}  # model per kind chosen by training or Open run…
         self.trained: list[Path] = []  # run folders trained in this window, oldest first
 
@@ -233,8 +233,8 @@ class WorkbenchState:
             except Exception as exc:
                 log.warning("skipping run %s: %s", folder, exc)
                 continue
-            if run["kind"] not in seen:
-                seen.add(run["kind"])
+            if run.kind not in seen:
+                seen.add(run.kind)
                 self.add_run(run, use_model=False)
         # Kinds the user has trained nothing of show the starter model that answers for them.
         for kind in KINDS:
@@ -248,33 +248,33 @@ class WorkbenchState:
             if run is not None:
                 self.add_run(run, use_model=False)
 
-    def add_run(self, run: dict, *, use_model: bool = True) -> None:
+    def add_run(self, run: Run, *, use_model: bool = True) -> None:
         """List ``run`` (once, as the newest); with ``use_model`` its kind predicts with it."""
-        self.runs = [r for r in self.runs if r["model"] != run["model"]] + [run]
-        if use_model and run["kind"] in KIND:
-            self.models[run["kind"]] = run["model"]
+        self.runs = [r for r in self.runs if r.model != run.model] + [run]
+        if use_model and run.kind in KIND:
+            self.models[run.kind] = run.model
 
-    def choose(self, run: dict, label: str) -> str | None:
+    def choose(self, run: Run, label: str) -> str | None:
         """``run`` (shown as ``label``) becomes the model its kind predicts with; the status
         sentence that says so, or None for a kind that predicts nothing."""
-        if run["kind"] not in KIND:
+        if run.kind not in KIND:
             return None
-        self.models[run["kind"]] = run["model"]
-        return f"Predictions of {KIND[run['kind']].predicts} now use {label}"
+        self.models[run.kind] = run.model
+        return f"Predictions of {KIND[run.kind].predicts} now use {label}"
 
     def open_run(self, folder: Path) -> tuple[dict, str]:
         """The run in ``folder``, listed and in use (Open run…), and the sentence saying what
         it is used for. Raises ``WorkbenchError`` for a folder that holds no trained model."""
         run = load_run(folder)
-        if run["metrics"]["best_epoch"] < 1 or not (run["dir"] / "best.pt").is_file():
+        if run.metrics["best_epoch"] < 1 or not (run.dir / "best.pt").is_file():
             raise WorkbenchError(
-                f"{describe(run['dir'])} holds no trained model (it stopped before its "
+                f"{describe(run.dir)} holds no trained model (it stopped before its "
                 "first epoch ended); open a run that finished at least one epoch."
             )
         self.add_run(run)
-        kind = KIND.get(run["kind"])
+        kind = KIND.get(run.kind)
         use = f"predictions of {kind.predicts} use its model" if kind else "shown for comparison"
-        return run, f"Opened {run['dir']}; {use}"
+        return run, f"Opened {run.dir}; {use}"
 
     def finished(self, result: RunResult) -> tuple[str, dict | None]:
         """A training in this window ended: the sentence saying how it scored, and its run,

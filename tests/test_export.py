@@ -160,13 +160,13 @@ def test_a_starter_model_carries_its_run_for_the_window(face_starter, monkeypatc
     run, out, _ = face_starter
     monkeypatch.setenv("WORKBENCH_PRETRAINED_DIR", str(out.parent))
     shown = load_starter("face")
-    assert shown["starter"] and shown["model"] == out and shown["kind"] == "face"
-    assert shown["name"] == "starter face_fer2013.pt"
-    assert shown["config"]["data"]["path"] == "FER-2013 training images"  # not a local path
+    assert shown.starter and shown.model == out and shown.kind == "face"
+    assert shown.name == "starter face_fer2013.pt"
+    assert shown.config["data"]["path"] == "FER-2013 training images"  # not a local path
     fresh = evaluate_checkpoint(
         out, str(json.loads((run / "config.json").read_text())["data"]["path"]), split="val"
     )
-    assert shown["metrics"]["accuracy"] == fresh["accuracy"]
-    assert shown["metrics"]["confusion"] == fresh["confusion"]
-    assert shown["metrics"]["best_epoch"] == 1 and len(shown["history"]) == 1
+    assert shown.metrics["accuracy"] == fresh["accuracy"]
+    assert shown.metrics["confusion"] == fresh["confusion"]
+    assert shown.metrics["best_epoch"] == 1 and len(shown.history) == 1
     assert load_starter("speech") is None  # none shipped in that folder

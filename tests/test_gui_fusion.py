@@ -96,7 +96,7 @@ def test_train_fusion_model_button_trains_and_the_run_is_listed_and_compared(win
 
     # Results: listed by design and pairing, with its held-out score and what its pairs are.
     results = app.results_view
-    assert results.run["dir"] == run_dir
+    assert results.run.dir == run_dir
     label = f"Fusion concat (takes) · {run_dir.name}"
     assert results.choice.get() == label
     summary = results.summary_var.get()
@@ -109,10 +109,10 @@ def test_train_fusion_model_button_trains_and_the_run_is_listed_and_compared(win
     app.show_comparison()
     settle(app)
     compare = app.compare_view
-    assert compare.runs[-1]["dir"] == run_dir
+    assert compare.runs[-1].dir == run_dir
     assert compare.baselines == dict(HUMAN_BASELINES.values())
     ticks = [t.get_text() for t in compare.ax_bars.get_xticklabels()]
-    assert ticks[-1].startswith("Fusion concat\n(takes)\ndemo, ")
+    assert " ".join(ticks[-1].split()).startswith("Fusion concat (takes) demo, ")
     accuracy, uar = (bars.datavalues[-1] for bars in compare.ax_bars.containers)
     assert (accuracy, uar) == pytest.approx((metrics["accuracy"], metrics["uar"]))
 
@@ -168,12 +168,12 @@ def test_a_class_paired_run_says_so_in_results_compare_and_predictions(window, p
     app = window
     # The same run as if trained on class pairs (the real speech data has no clips).
     takes = load_run(pressed["run_dir"])
-    paired = {**takes, "dir": takes["dir"] / "as-if-class", "name": "paired"}
-    paired["config"] = {
-        **takes["config"],
+    config = {
+        **takes.config,
         "pairing": "class",
-        "data": {**takes["config"]["data"], "note": PAIRED_NOTE},
+        "data": {**takes.config["data"], "note": PAIRED_NOTE},
     }
+    paired = dataclasses.replace(takes, dir=takes.dir / "as-if-class", name="paired", config=config)
     app.results_view.set_runs([takes, paired])
     assert app.results_view.choice.get() == "Fusion concat (class) · paired"
     assert f"demo data — {PAIRED_NOTE}." in app.results_view.summary_var.get()

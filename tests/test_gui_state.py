@@ -22,6 +22,7 @@ from emotion_gui.state import (
     parse_settings,
     prediction_status,
 )
+from training.records import Run
 
 
 def state_with(tmp_path: Path, *, n_av_clips: int = 3, demo: bool = False) -> WorkbenchState:
@@ -31,9 +32,9 @@ def state_with(tmp_path: Path, *, n_av_clips: int = 3, demo: bool = False) -> Wo
     return state
 
 
-def run(tmp_path: Path, kind: str, name: str) -> dict:
+def run(tmp_path: Path, kind: str, name: str) -> Run:
     folder = tmp_path / "runs" / name
-    return {"kind": kind, "name": name, "dir": folder, "model": folder / "best.pt"}
+    return Run(name, folder, folder / "best.pt", kind, config={}, history=[], metrics={})
 
 
 def test_every_kind_has_one_train_command_in_the_side_group_and_the_menu():
@@ -110,10 +111,10 @@ def test_runs_listed_once_and_the_chosen_run_is_the_model_its_kind_uses(tmp_path
     assert state.models == {} and state.runs == [old]
     state.add_run(new)
     state.add_run(old)  # listed again: moves to the end, not twice
-    assert state.runs == [new, old] and state.models == {"face": old["model"]}
+    assert state.runs == [new, old] and state.models == {"face": old.model}
     said = state.choose(new, "Facial CNN · b-face")
     assert said == f"Predictions of {KIND['face'].predicts} now use Facial CNN · b-face"
-    assert state.models["face"] == new["model"]
+    assert state.models["face"] == new.model
     other = run(tmp_path, "other", "c-other")
     assert state.choose(other, "c") is None and "other" not in state.models
 

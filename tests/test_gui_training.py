@@ -125,7 +125,7 @@ def test_training_shows_live_curves_results_and_comparison_without_freezing(app)
 
     # Results: the run's held-out confusion matrix and its per-class table.
     results = app.results_view
-    assert results.run["dir"] == run_dir
+    assert results.run.dir == run_dir
     np.testing.assert_array_equal(results.image.get_array(), metrics["confusion"])
     rows = {iid: results.table.item(iid, "values") for iid in results.table.get_children()}
     assert list(rows) == metrics["classes"]
@@ -295,7 +295,7 @@ def test_a_damaged_run_folder_neither_stops_the_window_nor_opens(
     root = tk.Tk()
     app = WorkbenchApp(root, demo_sources())
     try:
-        assert [r["dir"] for r in app.runs] == [good]  # the damaged one is skipped
+        assert [r.dir for r in app.runs] == [good]  # the damaged one is skipped
         app.open_run(bad)
         assert "metrics.json' lacks uar" in dialogs["errors"][-1] and len(app.runs) == 1
         assert "face" not in app.models
@@ -384,8 +384,11 @@ def test_comparison_draws_human_baselines_for_real_data_runs_only(app, trained_r
     from training.runs import HUMAN_BASELINES, load_run
 
     demo_face = load_run(trained_runs["face"])
-    real_face = {**demo_face, "dir": demo_face["dir"] / "as-if-real"}
-    real_face["config"] = {**demo_face["config"], "data": {"path": "/data/fer2013"}}
+    real_face = dataclasses.replace(
+        demo_face,
+        dir=demo_face.dir / "as-if-real",
+        config={**demo_face.config, "data": {"path": "/data/fer2013"}},
+    )
     app.compare_view.show([demo_face])
     settle(app)
     assert app.compare_view.baselines == {}

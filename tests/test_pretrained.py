@@ -199,15 +199,15 @@ def test_the_window_shows_the_starters_results_until_something_is_trained(
     app = WorkbenchApp(root, DataSources(fer_csv.parent, ravdess_dir))
     try:
         pump(root, lambda: app.loaded is not None and app.renderer.idle())
-        assert [r["model"] for r in app.runs] == [FACE, SPEECH, FUSION]
-        assert [r["model"] for r in app.compare_view.runs] == [FACE, SPEECH, FUSION]
+        assert [r.model for r in app.runs] == [FACE, SPEECH, FUSION]
+        assert [r.model for r in app.compare_view.runs] == [FACE, SPEECH, FUSION]
         face = app.runs[0]
         app.results_view.show(face)
         summary = app.results_view.summary_var.get()
         assert summary.startswith(
             "Facial CNN · starter face_fer2013.pt on FER-2013 training images"
         )
-        assert f"accuracy {face['metrics']['accuracy']:.1%}" in summary
+        assert f"accuracy {face.metrics['accuracy']:.1%}" in summary
         assert "face_fer2013.md in pretrained/" in summary
         app._run_chosen(app.runs[1])
         assert app.models["speech"] == SPEECH

@@ -95,9 +95,9 @@ def test_a_fourth_kind_needs_only_the_files_the_readme_names(monkeypatch, tmp_pa
     from training.runs import load_run
 
     record = load_run(run.run_dir)
-    assert run_title("mirror", record["config"]) == "Mirror CNN"
+    assert run_title("mirror", record.config) == "Mirror CNN"
     assert scored_on(record) == "FER test: 7 faces"
-    assert Path(record["dir"]).name == "run"
+    assert Path(record.dir).name == "run"
     # Step 5: the window's table gives it a Train button (the command table builds the
     # side button and the menu entry from it).
     from emotion_gui.state import kinds_table

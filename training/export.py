@@ -20,6 +20,7 @@ from datasets.sources import DEMO_LABEL
 
 from .checkpoint import read_checkpoint
 from .evaluate import evaluate_checkpoint
+from .records import Run
 from .report import SPLIT_WORDS, describe_split
 from .runs import load_run
 from .tasks import task_for
@@ -76,7 +77,7 @@ def export_starter(run_dir: str | Path, out: str | Path, *, notes: str = "") -> 
     out = Path(out)
     if out.suffix != ".pt":
         raise WorkbenchError(f"{describe(out)} must end in .pt; name the starter model file.")
-    payload = read_checkpoint(run["dir"] / "best.pt")
+    payload = read_checkpoint(run.dir / "best.pt")
     kind = payload["kind"]
     split = dict(payload.get("split") or {})
     split["label"] = data_label(kind, split)
@@ -90,7 +91,7 @@ def export_starter(run_dir: str | Path, out: str | Path, *, notes: str = "") -> 
         state_dict={k: v.contiguous() for k, v in payload["state_dict"].items()},
         epoch=payload.get("epoch"),
         val=payload.get("val"),
-        starter={"run": run["name"], "recipe": recipe_command(run["config"]["options"])},
+        starter={"run": run.name, "recipe": recipe_command(run.config["options"])},
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
@@ -99,7 +100,7 @@ def export_starter(run_dir: str | Path, out: str | Path, *, notes: str = "") -> 
     # The card reports the shipped file as this version of the code runs it, measured now
     # on the run's own held-out split (the code that trained it may have scored it
     # differently, had preprocessing or the network's evaluation changed since).
-    split_name = run["metrics"]["split"]
+    split_name = run.metrics["split"]
     fresh = evaluate_checkpoint(out, split["path"], split=split_name)
     # The run's record travels inside the file, so the window can show the starter model's
     # curves and held-out confusion matrix beside the user's own runs.
@@ -111,15 +112,15 @@ def export_starter(run_dir: str | Path, out: str | Path, *, notes: str = "") -> 
     return card
 
 
-def starter_record(run: dict, fresh: dict) -> dict:
+def starter_record(run: Run, fresh: dict) -> dict:
     """What ``runs.load_starter`` rebuilds a run from: the run's config and per-epoch
     history, and its metrics with the held-out scores replaced by ``fresh`` (the shipped
     file's own). Plain JSON types only, as ``torch.load(weights_only=True)`` requires."""
     scores = {k: fresh[k] for k in RECORD_SCORES if k in fresh}
     record = {
-        "config": run["config"],
-        "history": run["history"],
-        "metrics": {**run["metrics"], **scores},
+        "config": run.config,
+        "history": run.history,
+        "metrics": {**run.metrics, **scores},
     }
     return json.loads(json.dumps(record))
 
@@ -173,12 +174,12 @@ def confusion_table(metrics: dict) -> list[str]:
 MEASURED = ("accuracy", "uar", "macro_f1", "per_class", "confusion", "n_items", "split")
 
 
-def model_card(run: dict, out: Path, fresh: dict, *, notes: str = "") -> str:
+def model_card(run: Run, out: Path, fresh: dict, *, notes: str = "") -> str:
     """The Markdown card of the starter model ``out`` exported from ``run``; ``fresh`` is
     ``evaluate`` of ``out`` on the run's held-out split."""
-    config = run["config"]
-    metrics = {**run["metrics"], **{k: fresh[k] for k in MEASURED}}
-    before = run["metrics"]["accuracy"]
+    config = run.config
+    metrics = {**run.metrics, **{k: fresh[k] for k in MEASURED}}
+    before = run.metrics["accuracy"]
     if abs(before - metrics["accuracy"]) >= 5e-4:
         changed = [
             "",
@@ -327,7 +328,7 @@ def export_folds(folder: str | Path, out: str | Path, *, notes: str = "") -> Pat
             "to finish it, then export."
         )
     runs = [load_run(row["run"]) for row in summary["rows"]]
-    payloads = [read_checkpoint(run["dir"] / "best.pt") for run in runs]
+    payloads = [read_checkpoint(run.dir / "best.pt") for run in runs]
     first = payloads[0]
     for run, p in zip(runs, payloads):
         if (p["kind"], p["classes"], p["preprocessing"]) != (
@@ -336,7 +337,7 @@ def export_folds(folder: str | Path, out: str | Path, *, notes: str = "") -> Pat
             first["preprocessing"],
         ):
             raise WorkbenchError(
-                f"{describe(run['dir'])} was trained with other classes or features than "
+                f"{describe(run.dir)} was trained with other classes or features than "
                 "the first fold; every fold must come from the same recipe."
             )
     folds = [ActorSplit.from_dict(p["split"]["actors"]) for p in payloads]
@@ -361,7 +362,7 @@ def export_folds(folder: str | Path, out: str | Path, *, notes: str = "") -> Pat
         for i, p in enumerate(payloads)
         for k, v in p["state_dict"].items()
     }
-    options = dict(runs[0]["config"]["options"])
+    options = dict(runs[0].config["options"])
     options.update(actors=None, out=None, name=None)
     recipe = f"{recipe_command(options)} --folds {summary['folds']}"
     starter = {key: first[key] for key in ("format", "version", "kind", "classes", "preprocessing")}
@@ -383,7 +384,7 @@ def export_folds(folder: str | Path, out: str | Path, *, notes: str = "") -> Pat
     estimate = {
         "protocol": summary["protocol"],
         "folds": [
-            {**f, "val_actors": list(fold.val), "best_epoch": run["metrics"]["best_epoch"]}
+            {**f, "val_actors": list(fold.val), "best_epoch": run.metrics["best_epoch"]}
             for f, fold, run in zip(cv["folds"], folds, runs)
         ],
         **{k: cv[k] for k in ("accuracy_mean", "accuracy_std", "uar_mean", "uar_std")},
@@ -392,20 +393,20 @@ def export_folds(folder: str | Path, out: str | Path, *, notes: str = "") -> Pat
     # The window shows the first fold's curves and the pooled held-out confusion matrix.
     first_run = runs[0]
     metrics = {
-        **first_run["metrics"],
+        **first_run.metrics,
         **{k: cv[k] for k in RECORD_SCORES if k in cv},
         "split": "test",
         "n_test": cv["n_items"],
         "cv": estimate,
     }
     record_config = {
-        **first_run["config"],
+        **first_run.config,
         "name": f"{len(folds)} cross-validation models (curves: fold 1)",
         "model_config": config.to_dict(),
-        "n_parameters": len(runs) * int(first_run["config"]["n_parameters"]),
+        "n_parameters": len(runs) * int(first_run.config["n_parameters"]),
     }
     starter["run"] = json.loads(
-        json.dumps({"config": record_config, "history": first_run["history"], "metrics": metrics})
+        json.dumps({"config": record_config, "history": first_run.history, "metrics": metrics})
     )
     torch.save(starter, tmp)
     tmp.replace(out)
@@ -417,7 +418,7 @@ def export_folds(folder: str | Path, out: str | Path, *, notes: str = "") -> Pat
 
 
 def folds_card(
-    runs: list[dict],
+    runs: list[Run],
     out: Path,
     summary: dict,
     estimate: dict,
@@ -427,12 +428,12 @@ def folds_card(
     notes: str = "",
 ) -> str:
     """The model card of a cross-validation ensemble (see ``export_folds``)."""
-    config = runs[0]["config"]
+    config = runs[0].config
     kind = config["kind"]
     n = len(runs)
     size_mb = out.stat().st_size / 1e6
     heard = sorted({a for f in estimate["folds"] for a in f["test_actors"]})
-    seconds = sum(r["metrics"]["seconds"] for r in runs)
+    seconds = sum(r.metrics["seconds"] for r in runs)
     rows = [
         f"| {i} | {actor_ranges(f['test_actors'])} | {actor_ranges(f['val_actors'])} | "
         f"{f['accuracy']:.1%} | {f['uar']:.1%} | {f['best_epoch']} |"
@@ -471,7 +472,7 @@ def folds_card(
         "## Device and time",
         "",
         f"{seconds / 60:.0f} min ({seconds:.0f} s) of training over the {n} folds on "
-        f"{runs[0]['metrics']['device']}; torch "
+        f"{runs[0].metrics['device']}; torch "
         f"{config.get('versions', {}).get('torch', '?')}.",
         "",
         "## Held-out metrics — cross-validated (each recording scored by a model that never "

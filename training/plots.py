@@ -21,6 +21,7 @@ from matplotlib.image import AxesImage
 from matplotlib.lines import Line2D
 from matplotlib.ticker import PercentFormatter
 
+from .records import Run
 from .wording import scored_on
 
 if TYPE_CHECKING:  # only for the hint: drawing needs no torch
@@ -146,37 +147,48 @@ LABEL_WIDTH = 20  # characters per line of a comparison bar's label
 
 
 def wrap_label(text: str, width: int = LABEL_WIDTH) -> str:
-    """``text`` with each of its lines wrapped to ``width`` characters (long words broken),
-    so labels side by side never run into each other."""
-    return "\n".join(
-        "\n".join(textwrap.wrap(line, width, break_on_hyphens=True) or [""])
-        for line in text.split("\n")
-    )
+    """``text`` with each of its lines wrapped to ``width`` characters, so labels side by
+    side never run into each other. A word a few characters longer stays whole
+    ("validation:"); only far longer ones are broken."""
+
+    def wrap(line: str) -> list[str]:
+        long = any(len(w) > width + 3 for w in line.split())
+        return textwrap.wrap(line, width, break_long_words=long, break_on_hyphens=True) or [""]
+
+    return "\n".join("\n".join(wrap(line)) for line in text.split("\n"))
+
+
+def _label_width(ax: Axes, n: int, fontsize: float) -> int:
+    """Characters a line that fit under each of ``n`` bars of ``ax`` at ``fontsize``
+    (a character is about 0.6 em wide), at most ``LABEL_WIDTH``."""
+    fig = ax.get_figure()
+    slot = ax.get_position().width * fig.get_figwidth() / max(n, 1)  # inches per run
+    return max(6, min(LABEL_WIDTH, int(0.85 * slot / (0.6 * fontsize / 72))))
 
 
 def plot_comparison(
     ax_curves: Axes,
     ax_bars: Axes,
-    runs: Sequence[dict],
+    runs: Sequence[Run],
     *,
     baselines: dict[str, float] | None = None,
 ) -> None:
     """Validation accuracy per epoch of several runs, and their held-out accuracy and UAR.
 
-    Each run is ``{"name", "history": [...], "metrics": {...}}`` as ``runs.load_run`` gives.
+    Each run is a ``records.Run`` (``runs.load_run``).
     ``baselines`` draws reference lines, e.g. ``{"human, FER-2013": 0.65}``. Under each bar's
-    name a line says which test items it counts (``training.wording.scored_on``); both are wrapped to
-    ``LABEL_WIDTH`` characters a line.
+    name a line says which test items it counts (``training.wording.scored_on``); both are
+    wrapped to what fits under a bar (at most ``LABEL_WIDTH`` characters a line).
     """
     for i, run in enumerate(runs):
-        hist = run["history"]
+        hist = run.history
         ax_curves.plot(
             [r["epoch"] for r in hist],
             [r["val_accuracy"] for r in hist],
             marker="o",
             markersize=3,
             color=f"C{i}",
-            label=wrap_label(run["name"], 2 * LABEL_WIDTH),
+            label=wrap_label(run.name, 2 * LABEL_WIDTH),
         )
     ax_curves.set_xlabel("epoch")
     ax_curves.set_ylabel("validation accuracy")
@@ -186,14 +198,18 @@ def plot_comparison(
         ax_curves.legend(fontsize=8)
 
     x = np.arange(len(runs))
-    acc = [r["metrics"]["accuracy"] for r in runs]
-    uar = [r["metrics"]["uar"] for r in runs]
+    acc = [r.metrics["accuracy"] for r in runs]
+    uar = [r.metrics["uar"] for r in runs]
     b1 = ax_bars.bar(x - 0.2, acc, 0.4, label="accuracy")
     b2 = ax_bars.bar(x + 0.2, uar, 0.4, label="UAR")
     for bars in (b1, b2):
         ax_bars.bar_label(bars, labels=[f"{v:.0%}" for v in bars.datavalues], fontsize=7, padding=2)
+    size = 8 if len(runs) <= 4 else 7
+    width = _label_width(ax_bars, len(runs), size)
     ax_bars.set_xticks(
-        x, [f"{wrap_label(r['name'])}\n{wrap_label(scored_on(r))}" for r in runs], fontsize=8
+        x,
+        [f"{wrap_label(r.name, width)}\n{wrap_label(scored_on(r), width)}" for r in runs],
+        fontsize=size,
     )
     ax_bars.set_ylim(0, 1.22)  # room for the legend above the bars
     ax_bars.set_yticks(np.linspace(0, 1, 6))

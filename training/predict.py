@@ -121,7 +121,9 @@ def _as_dict(classes: tuple[str, ...], probs: np.ndarray) -> dict[str, float]:
 
 def _faces_tensor(faces: np.ndarray) -> torch.Tensor:
     """(F, 48, 48) uint8 crops → the face model's input, made as training makes it."""
-    return as_float(torch.from_numpy(np.ascontiguousarray(faces, dtype=np.uint8)))
+    return as_float(
+        torch.tensor(np.asarray(faces), dtype=torch.uint8)
+    )  # a copy: crops may be read-only
 
 
 def _display_image(path: str | Path, gray: np.ndarray) -> np.ndarray:

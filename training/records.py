@@ -1,14 +1,39 @@
-"""The records that cross layers as typed objects: a prediction for one file, and a
-video's face, speech and fused parts. ``to_dict`` gives their JSON (``predict --json``).
+"""The records that cross layers as typed objects: a finished run, a prediction for one
+file, and a video's face, speech and fused parts. ``to_dict`` gives a prediction's JSON
+(``predict --json``); a run's ``config`` and ``metrics`` are its config.json and
+metrics.json as written.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # annotations only: the records load without numpy or torch
+    import numpy as np
 
-from datasets.audio import FeatureParams
+    from datasets.audio import FeatureParams
+
+
+@dataclass
+class Run:
+    """A finished run (``runs.load_run``), or a starter model shown as one
+    (``runs.load_starter``, with ``starter`` True)."""
+
+    name: str
+    dir: Path
+    model: Path  # the checkpoint its predictions use: best.pt, or the starter file
+    kind: str
+    config: dict  # config.json
+    history: list[dict]  # history.csv, one row per epoch
+    metrics: dict  # metrics.json: the held-out scores
+    starter: bool = False
+
+    @property
+    def data(self) -> dict:
+        """Where its data came from and how it was split (config.json's ``data``)."""
+        return self.config.get("data", {})
 
 
 @dataclass

@@ -9,6 +9,7 @@ from matplotlib.figure import Figure
 from datasets.ravdess import actor_ranges
 
 from .plots import plot_comparison, plot_confusion, plot_curves, save_figure
+from .records import Run
 from .runs import HUMAN_BASELINES
 from .wording import model_words
 
@@ -39,12 +40,12 @@ def write_confusion(run_dir: Path, metrics: dict, title: str) -> None:
     save_figure(fig, run_dir / "confusion.png")
 
 
-def write_comparison(path: Path, runs: list[dict]) -> None:
+def write_comparison(path: Path, runs: list[Run]) -> None:
     """``comparison_figure(runs)`` as a PNG."""
     save_figure(comparison_figure(runs), path)
 
 
-def comparison_figure(runs: list[dict]) -> Figure:
+def comparison_figure(runs: list[Run]) -> Figure:
     """One chart: validation curves of ``runs`` and their held-out accuracy and UAR, each
     bar labelled with the test items it counts (``plots.scored_on``). The figure widens with the
     number of runs, so the labels (wrapped to ``plots.LABEL_WIDTH`` characters) never
@@ -56,12 +57,12 @@ def comparison_figure(runs: list[dict]) -> Figure:
     return fig
 
 
-def comparison_baselines(runs: list[dict]) -> dict[str, float]:
+def comparison_baselines(runs: list[Run]) -> dict[str, float]:
     """Human reference lines for the kinds of ``runs`` trained on real data.
 
     Human figures belong to the real data sets, so demo-data runs get none.
     """
-    kinds = {r["kind"] for r in runs if not r["config"].get("data", {}).get("is_demo")}
+    kinds = {r.kind for r in runs if not r.config.get("data", {}).get("is_demo")}
     return dict(HUMAN_BASELINES[k] for k in sorted(kinds) if k in HUMAN_BASELINES)
 
 

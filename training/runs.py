@@ -16,6 +16,8 @@ import pandas as pd
 from datasets import paths
 from datasets.errors import WorkbenchError, describe
 
+from .records import Run
+
 # Reference points for the comparison charts: how well people do on the same task.
 HUMAN_BASELINES = {
     "face": ("human, FER-2013 (≈65%)", 0.65),
@@ -77,9 +79,8 @@ def read_history(path: Path) -> list[dict]:
     return table.to_dict("records")
 
 
-def load_run(run_dir: str | Path) -> dict:
-    """A finished run: ``{"name", "dir", "model", "kind", "config", "history", "metrics"}``
-    (``model`` is the run's best.pt)."""
+def load_run(run_dir: str | Path) -> Run:
+    """A finished run (``model`` is its best.pt)."""
     run_dir = Path(run_dir).expanduser()
     if run_dir.is_file():
         run_dir = run_dir.parent
@@ -100,15 +101,15 @@ def load_run(run_dir: str | Path) -> dict:
             f"{describe(run_dir / 'metrics.json')} lacks {', '.join(missing)}; it was not "
             "written by this version of the workbench, so retrain or open another run."
         )
-    return {
-        "name": config.get("name") or run_dir.name,
-        "dir": run_dir,
-        "model": run_dir / "best.pt",
-        "kind": config.get("kind", "?"),
-        "config": config,
-        "history": history,
-        "metrics": metrics,
-    }
+    return Run(
+        name=config.get("name") or run_dir.name,
+        dir=run_dir,
+        model=run_dir / "best.pt",
+        kind=config.get("kind", "?"),
+        config=config,
+        history=history,
+        metrics=metrics,
+    )
 
 
 def find_runs(kind: str | None = None, root: str | Path | None = None) -> list[Path]:
@@ -145,7 +146,7 @@ def starter_model(kind: str) -> Path | None:
     return path if path.is_file() else None
 
 
-def load_starter(kind: str) -> dict | None:
+def load_starter(kind: str) -> Run | None:
     """The starter model of ``kind`` as a run (see ``load_run``) with ``starter`` True,
     rebuilt from the record ``export`` packs into it; None if pretrained/ lacks it or it
     carries no record. Its data is named by the label saved with it, not a path on the
@@ -163,16 +164,16 @@ def load_starter(kind: str) -> dict | None:
     label = (payload.get("split") or {}).get("label")
     if label:
         config["data"] = {**config.get("data", {}), "path": label}
-    return {
-        "name": f"starter {path.name}",
-        "dir": path.parent,
-        "model": path,
-        "kind": payload["kind"],
-        "config": config,
-        "history": record.get("history", []),
-        "metrics": record["metrics"],
-        "starter": True,
-    }
+    return Run(
+        name=f"starter {path.name}",
+        dir=path.parent,
+        model=path,
+        kind=payload["kind"],
+        config=config,
+        history=record.get("history", []),
+        metrics=record["metrics"],
+        starter=True,
+    )
 
 
 def default_fusion_model() -> Path | None:

@@ -11,7 +11,7 @@ from datasets import paths
 from datasets.ravdess import actor_ranges
 from datasets.sources import DEMO_LABEL
 
-from .tasks import TASKS
+from .records import Run
 
 SPLIT_NAMES = {"test": "test", "val": "validation", "cv": "cross-validated test", "all": "every"}
 
@@ -52,6 +52,8 @@ def run_title(kind: str, config: dict) -> str:
     "Fusion concat (takes)"."""
     if "fusion" in config:
         return f"Fusion {config['fusion']} ({config.get('pairing', '?')})"
+    from .tasks import TASKS
+
     return TASKS[kind].title if kind in TASKS else kind
 
 
@@ -64,12 +66,12 @@ def model_words(config: dict) -> str:
     return f"{model} ({config['preset']} preset)"
 
 
-def scored_on(run: dict) -> str:
+def scored_on(run: Run) -> str:
     """Which held-out items a run's score counts, for the line under its bar:
     'FER test: 700 faces', 'test actors 11-12: 120 clips', 'test actors 11-12: 120
     takes', 'FER test + test actors 16-18: 1,438 pairs' or, for cross-validation models
     averaged, 'each fold's unheard actors: 1,440 clips'."""
-    m, data = run["metrics"], run["config"].get("data", {})
+    m, data = run.metrics, run.config.get("data", {})
     n = f"{m['n_items']:,}"
     if m.get("cv"):
         return f"each fold's unheard actors: {n} clips"
@@ -77,7 +79,9 @@ def scored_on(run: dict) -> str:
     word = "test" if split == "test" else "validation"
     actors = (data.get("actors") or {}).get(split) or []
     who = f"{word} actors {actor_ranges(actors)}" if actors else f"{word} actors"
-    return TASKS[run["kind"]].items_words(word, who, n, data)
+    from .tasks import TASKS  # torch: only when a run is worded, so plots stay light
+
+    return TASKS[run.kind].items_words(word, who, n, data)
 
 
 def model_name(model: str | Path) -> str:
