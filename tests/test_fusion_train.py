@@ -262,6 +262,10 @@ def test_a_class_paired_fusion_model_is_scored_on_folders_it_never_saw(
     got = json.loads(capsys.readouterr().out)
     assert got["split"] == "all" and got["held_out"] is True
     assert got["n_items"] >= (rows["Usage"] == "PrivateTest").sum()
+    # New speakers: without --split the whole folders are scored, as for speech.
+    assert workbench.main([*args, "--json"]) == 0
+    auto = json.loads(capsys.readouterr().out)
+    assert auto["split"] == "all" and auto["n_items"] == got["n_items"]
     members = {m["member"]: m for m in got["members"]}
     assert set(members) == {"face-only", "speech-only"}
     assert all(m["n_items"] == got["n_items"] for m in members.values())

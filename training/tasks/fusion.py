@@ -270,11 +270,18 @@ class FusionTask(Task):
     def eval_items(self, loaded, paths: list[Path], split: str) -> EvalItems:
         """Pairs read as training read them (same actors, same face hold-out). ``all``
         pairs every item of the folders by emotion (seeded), for data the model never saw,
-        and scores the face-only and speech-only models on the same pairs beside it."""
+        and scores the face-only and speech-only models on the same pairs beside it;
+        ``auto`` is the test split, else validation, else (new speakers) ``all``."""
         saved = loaded.payload.get("split") or {}
         reader = self.read(paths, self.saved_settings(loaded))
-        if split == "auto":
-            split = "test" if reader.split("test") is not None else "val"
+        if split == "auto":  # as speech: other folders of new speakers are scored whole
+            split = next((s for s in ("test", "val") if reader.split(s) is not None), "all")
+            if split == "all" and _unseen(reader, saved) is False:
+                raise WorkbenchError(
+                    f"{describe(paths[-1])} has none of this model's validation or test actors; "
+                    "use --split all to score every item, knowing that it includes actors "
+                    "the model trained on."
+                )
         items = reader.split(split)
         if items is None:
             raise WorkbenchError(
