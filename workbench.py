@@ -52,7 +52,7 @@ def cmd_gui(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every command (``args.func`` runs the one given; none: the window)."""
-    from cli import compare, data, demo, evaluate, predict, train
+    from cli import compare, data, demo, evaluate, live, predict, train
 
     p = argparse.ArgumentParser(
         prog="workbench.py",
@@ -66,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
         train.add_train,
         evaluate.add_evaluate,
         predict.add_predict,
+        live.add_live,
         compare.add_compare,
         train.add_experiment,
         evaluate.add_export,
