@@ -49,7 +49,7 @@ from datasets.ravdess import ActorSplit, scan_ravdess, speech_audio  # noqa: E40
 from training.checkpoint import load_checkpoint  # noqa: E402
 from training.data import TensorSet  # noqa: E402
 from training.metrics import classification_metrics, evaluate_model  # noqa: E402
-from training.predict import _hear  # noqa: E402
+from training.predict import hear  # noqa: E402
 from training.runs import STARTER_FILES  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
@@ -177,7 +177,7 @@ def speech_table(
             for model, scored in js:
                 params = FeatureParams.from_dict(model.preprocessing["features"])
                 for i in np.flatnonzero(np.isin(actor_of, sorted(scored))):
-                    probs = _hear(model, degraded[i], params).probabilities
+                    probs = hear(model, degraded[i], params).probabilities
                     pred.append(model.classes.index(max(probs, key=probs.get)))
                     true.append(labels[i])
             classes = list(js[0][0].classes)

@@ -103,7 +103,7 @@ def test_silence_is_trimmed_at_the_same_frames_at_any_level():
 @needs_shared
 def test_the_speech_starter_answers_the_same_at_any_recording_level():
     """The issue's check: the same held-out recording at -20, -10, 0 and +6 dB (clipped)."""
-    from training.predict import _hear, load_model
+    from training.predict import hear, load_model
     from training.runs import STARTER_FILES
 
     loaded = load_model(ROOT / "pretrained" / STARTER_FILES["speech"], "speech")
@@ -116,7 +116,7 @@ def test_the_speech_starter_answers_the_same_at_any_recording_level():
         y = read_audio(f)
         tops = []
         for db in (-20, -10, 0, 6):
-            probs = _hear(loaded, np.clip(y * 10 ** (db / 20), -1, 1), params).probabilities
+            probs = hear(loaded, np.clip(y * 10 ** (db / 20), -1, 1), params).probabilities
             tops.append(max(probs, key=probs.get))
         if len(set(tops)) > 1:
             differ.append((f.name, tops))

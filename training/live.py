@@ -28,7 +28,7 @@ from datasets.audio import FeatureParams, read_audio, resample
 from datasets.errors import NoFaceError, WorkbenchError, describe
 from datasets.faces import default_detector
 
-from .predict import _as_dict, _faces_tensor, _fused_late, _hear, _softmax, load_model
+from .predict import as_distribution, average_answers, faces_input, hear, load_model, softmax_batch
 
 SAMPLE_RATE = 16_000  # a recording is read at this rate (resampled if a model hears another)
 SPEECH_SECONDS = 3.0  # the speech answer hears the last 3 s
@@ -107,15 +107,15 @@ class LiveAnalyser:
             crop = self.detector.find(gray, source="the camera frame")
         except NoFaceError:
             return None
-        probs = _softmax(self.face, _faces_tensor(crop.face[None]))[0]
+        probs = softmax_batch(self.face, faces_input(crop.face[None]))[0]
         box = [int(v) for v in crop.box] if crop.box is not None else None
-        return {"probabilities": _as_dict(self.face.classes, probs), "box": box}
+        return {"probabilities": as_distribution(self.face.classes, probs), "box": box}
 
     def speech_of(self, y: np.ndarray) -> dict | None:
         """The speech model on ``y`` (16 kHz), or None for less than a quarter second."""
         if len(y) < self.params.sample_rate // 4:
             return None
-        heard = _hear(self.speech, y, self.params)
+        heard = hear(self.speech, y, self.params)
         return {
             "probabilities": heard.probabilities,
             "seconds": round(len(y) / self.params.sample_rate, 2),
@@ -179,7 +179,9 @@ def run_live(
             fused = None
             if face is not None and speech is not None:
                 fused = {
-                    "probabilities": _fused_late(face["probabilities"], speech["probabilities"]),
+                    "probabilities": average_answers(
+                        face["probabilities"], speech["probabilities"]
+                    ),
                     "method": AVERAGE,
                 }
             on_update(LiveUpdate(round(clock, 3), face, speech, fused))

@@ -94,7 +94,7 @@ def _demo_check(
 
 
 @torch.inference_mode()
-def _softmax(loaded: LoadedModel, x: torch.Tensor) -> np.ndarray:
+def softmax_batch(loaded: LoadedModel, x: torch.Tensor) -> np.ndarray:
     """(B, C) class probabilities of a batch (model in eval mode: items are independent)."""
     return _finite(loaded, torch.softmax(loaded.model(x).float(), dim=1).numpy())
 
@@ -110,20 +110,20 @@ def _finite(loaded: LoadedModel, probs: np.ndarray) -> np.ndarray:
 
 
 def _probabilities(loaded: LoadedModel, x: torch.Tensor) -> np.ndarray:
-    return _softmax(loaded, x).mean(0)  # averaged over windows
+    return softmax_batch(loaded, x).mean(0)  # averaged over windows
 
 
-def _as_dict(classes: tuple[str, ...], probs: np.ndarray) -> dict[str, float]:
+def as_distribution(classes: tuple[str, ...], probs: np.ndarray) -> dict[str, float]:
+    """Class name → probability, renormalised to sum to 1."""
     probs = probs.astype(np.float64)
     probs /= probs.sum()
     return {name: float(p) for name, p in zip(classes, probs)}
 
 
-def _faces_tensor(faces: np.ndarray) -> torch.Tensor:
-    """(F, 48, 48) uint8 crops → the face model's input, made as training makes it."""
-    return as_float(
-        torch.tensor(np.asarray(faces), dtype=torch.uint8)
-    )  # a copy: crops may be read-only
+def faces_input(faces: np.ndarray) -> torch.Tensor:
+    """(F, 48, 48) uint8 crops → the face model's input, made as training makes it (from
+    a copy: the crops may be read-only arrays)."""
+    return as_float(torch.tensor(np.asarray(faces), dtype=torch.uint8))
 
 
 def _display_image(path: str | Path, gray: np.ndarray) -> np.ndarray:
@@ -168,7 +168,7 @@ def predict_image(
     loaded = load_model(model, "face", "an image")
     gray = read_gray(path)
     crop = default_detector().find(gray, source=path, detect=detect)
-    probs = _probabilities(loaded, _faces_tensor(crop.face[None]))  # (1, 1, 48, 48)
+    probs = _probabilities(loaded, faces_input(crop.face[None]))  # (1, 1, 48, 48)
     demo, warnings = _demo_check(path, "image", {"face": loaded})
     warnings += quality.face_warnings(crop.face[None], [quality.face_side(crop.box, gray.shape)])
     return Prediction(
@@ -178,7 +178,7 @@ def predict_image(
         trained_on=trained_on(loaded),
         warnings=warnings,
         demo_models=demo,
-        probabilities=_as_dict(loaded.classes, probs),
+        probabilities=as_distribution(loaded.classes, probs),
         details={
             "box": [int(v) for v in crop.box] if crop.box is not None else None,
             "size": [int(gray.shape[1]), int(gray.shape[0])],
@@ -205,7 +205,7 @@ def audio_windows(y: np.ndarray, params: FeatureParams) -> np.ndarray:
 
 
 @dataclass
-class _Heard:
+class Heard:
     """What the speech model made of one recording."""
 
     probabilities: dict[str, float]
@@ -213,12 +213,12 @@ class _Heard:
     features: np.ndarray  # (n_bins, n_frames) of the first window
 
 
-def _hear(loaded: LoadedModel, y: np.ndarray, params: FeatureParams) -> _Heard:
+def hear(loaded: LoadedModel, y: np.ndarray, params: FeatureParams) -> Heard:
     """The speech model on a 16 kHz recording: trimmed, windowed, averaged over windows."""
     windows = audio_windows(y, params)
     feats = compute_features(windows, params)  # (W, n_bins, n_frames)
     probs = _probabilities(loaded, torch.from_numpy(feats).unsqueeze(1))  # (W, 1, bins, frames)
-    return _Heard(_as_dict(loaded.classes, probs), len(windows), feats[0])
+    return Heard(as_distribution(loaded.classes, probs), len(windows), feats[0])
 
 
 def _feature_params(loaded: LoadedModel) -> FeatureParams:
@@ -231,7 +231,7 @@ def predict_audio(path: str | Path, *, model: str | Path | None = None) -> Predi
     params = _feature_params(loaded)
     y = read_audio(path, params.sample_rate)
     require_sound(y, params.sample_rate, path)
-    heard = _hear(loaded, y, params)
+    heard = hear(loaded, y, params)
     demo, warnings = _demo_check(path, "audio", {"speech": loaded})
     warnings += quality.audio_warnings(y, params.sample_rate)
     return Prediction(
@@ -248,7 +248,7 @@ def predict_audio(path: str | Path, *, model: str | Path | None = None) -> Predi
     )
 
 
-def _fused_late(face: dict[str, float], speech: dict[str, float]) -> dict[str, float]:
+def average_answers(face: dict[str, float], speech: dict[str, float]) -> dict[str, float]:
     """Equal-weight average of a face model's (FER-2013 names) and a speech model's
     (RAVDESS names) probabilities over the FER-2013 emotions, RAVDESS calm counted as
     neutral — the fallback when no fusion model has been trained."""
@@ -256,7 +256,7 @@ def _fused_late(face: dict[str, float], speech: dict[str, float]) -> dict[str, f
     for name, p in speech.items():
         fer = RAVDESS_TO_FER.get(name, name) or "neutral"
         fused[fer] = fused.get(fer, 0.0) + 0.5 * p
-    return _as_dict(tuple(fused), np.array(list(fused.values())))
+    return as_distribution(tuple(fused), np.array(list(fused.values())))
 
 
 @torch.inference_mode()
@@ -274,7 +274,7 @@ def _fuse(loaded: LoadedModel, clip, y: np.ndarray, sample_rate: int) -> dict[st
         "features": torch.from_numpy(features_of(y, params))[None, None],  # (1, 1, bins, T)
     }
     probs = _finite(loaded, torch.softmax(loaded.model(as_float(stored)).float(), dim=1)[0].numpy())
-    return _as_dict(loaded.classes, probs)
+    return as_distribution(loaded.classes, probs)
 
 
 def fusion_method(loaded: LoadedModel) -> str:
@@ -316,13 +316,13 @@ def predict_video(
     fusion_path = fusion_model if fusion_model is not None else default_fusion_model()
     fusion = load_model(fusion_path, "fusion", "a video") if fusion_path is not None else None
     clip = clip_faces(path, n_frames)
-    per_face = _softmax(face, _faces_tensor(clip.faces))  # (F, C), one forward pass
-    mean = _as_dict(face.classes, per_face.mean(0))
+    per_face = softmax_batch(face, faces_input(clip.faces))  # (F, C), one forward pass
+    mean = as_distribution(face.classes, per_face.mean(0))
 
     params = _feature_params(speech)
     y, audio_from = clip_audio(path, params.sample_rate)
     require_sound(y, params.sample_rate, audio_from)
-    heard = _hear(speech, y, params)
+    heard = hear(speech, y, params)
 
     rows = iter(per_face)
     frames = []
@@ -332,7 +332,7 @@ def predict_video(
                 "time": round(float(t), 3),
                 "face_found": bool(found),
                 "box": [int(v) for v in box] if box is not None else None,
-                "probabilities": _as_dict(face.classes, next(rows)) if found else None,
+                "probabilities": as_distribution(face.classes, next(rows)) if found else None,
             }
         )
     if fusion is not None:
@@ -347,7 +347,7 @@ def predict_video(
             top=max(fused_probs, key=fused_probs.get),
         )
     else:
-        fused_probs = _fused_late(mean, heard.probabilities)
+        fused_probs = average_answers(mean, heard.probabilities)
         fused = FusedPart(
             model=None,
             trained_on="",
