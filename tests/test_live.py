@@ -75,3 +75,23 @@ def test_live_sources_that_cannot_be_used_are_one_sentence(args, words, capsys):
     assert workbench.main(["live", *args]) == 2
     err = capsys.readouterr().err
     assert words in err and err.count("\n") == 1
+
+
+def test_a_camera_is_read_on_its_own_thread_and_old_frames_are_dropped(take):
+    """``LatestFrame`` (what a camera is read through), driven by a file that delivers
+    frames faster than a slow analysis takes them: only the newest is analysed."""
+    import time
+
+    from training.live import LatestFrame, open_camera
+
+    clip, _ = take
+    cap, _ = open_camera(clip)
+    newest = LatestFrame(cap)
+    taken = 0
+    while newest.next() is not None:
+        taken += 1
+        time.sleep(0.1)  # a slow analysis: frames keep arriving meanwhile
+    newest.close()
+    assert newest.ended and newest.read > taken > 0
+    assert newest.dropped == newest.read - taken > 0
+    assert not cap.isOpened()  # released

@@ -43,12 +43,6 @@ def evaluate_checkpoint(
             f"{describe(loaded.path)} is not the models of a cross-validation averaged; "
             "--split cv applies to such models only."
         )
-    wanted = len(task.folders(loaded.preprocessing.get("pairing", "takes")))
-    if isinstance(data, list) and len(data) != wanted:
-        raise WorkbenchError(
-            f"A {loaded.kind} model is scored on {wanted} data folder(s), but {len(data)} were "
-            "given; pass that many --data paths."
-        )
     paths = task.eval_paths(loaded, data)
     if folds and split in ("auto", "cv"):
         return _evaluate_folds(loaded, task, paths, folds)

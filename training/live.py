@@ -9,8 +9,9 @@ of the last ``SPEECH_SECONDS`` (re-heard every ``SPEECH_EVERY`` s) and, when bot
 their plain average (said as such).
 
 A file source runs on its own clock (a frame's time is its index over the frame rate),
-as fast as the CPU allows; a camera runs in real time and drops the frames that arrive
-while one is being analysed, so the answer never falls behind.
+as fast as the CPU allows; a camera is read on its own thread (``LatestFrame``) and the
+analysis always takes the newest frame, dropping those that arrived while one was being
+analysed, so the answer never falls behind.
 """
 
 from __future__ import annotations
@@ -79,6 +80,50 @@ def open_camera(spec: str | int) -> tuple[cv2.VideoCapture, bool]:
     return cap, device
 
 
+class LatestFrame:
+    """A camera read on its own thread, keeping only the newest frame: the analysis takes
+    whatever is newest when it is ready, and the frames that arrived meanwhile are dropped
+    (counted in ``dropped``) instead of queueing up behind it."""
+
+    def __init__(self, cap: cv2.VideoCapture) -> None:
+        self.cap, self.frame, self.ended, self.stopped = cap, None, False, False
+        self.read = self.taken = 0
+        self.changed = threading.Condition()
+        self.thread = threading.Thread(target=self._run, name="camera", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stopped:
+            ok, bgr = self.cap.read()
+            with self.changed:
+                if not ok:
+                    break
+                self.frame, self.read = bgr, self.read + 1
+                self.changed.notify_all()
+        with self.changed:
+            self.ended = True
+            self.changed.notify_all()
+
+    def next(self, timeout: float = 2.0) -> np.ndarray | None:
+        """The newest frame not yet taken; None when the camera went away or stays silent
+        for ``timeout`` s."""
+        with self.changed:
+            self.changed.wait_for(lambda: self.frame is not None or self.ended, timeout)
+            frame, self.frame = self.frame, None
+        self.taken += frame is not None
+        return frame
+
+    @property
+    def dropped(self) -> int:
+        return self.read - self.taken - (self.frame is not None)
+
+    def close(self) -> None:
+        """Stop reading and release the camera (within one frame's time)."""
+        self.stopped = True
+        self.thread.join(timeout=2.0)
+        self.cap.release()
+
+
 def open_microphone(spec: str | int, sample_rate: int) -> np.ndarray:
     """The recording given for ``--microphone`` as 16 kHz mono samples."""
     if str(spec).isdigit():
@@ -142,6 +187,7 @@ def run_live(
     cap, device = open_camera(camera) if camera is not None else (None, False)
     stop = stop_event or threading.Event()
     frames, started, clock, last = 0, time.perf_counter(), 0.0, 0.0
+    newest = None
     speech, heard_at = None, -SPEECH_EVERY
     try:
         analyser = LiveAnalyser(
@@ -152,13 +198,12 @@ def run_live(
         fps = (cap.get(cv2.CAP_PROP_FPS) or 25.0) if cap is not None else 0.0
         fps = fps if 0 < fps < 1000 else 25.0
         index = 0
+        newest = LatestFrame(cap) if device else None  # a camera: real time, never behind
         while not stop.is_set():
             face = None
             if cap is not None:
-                if device:
-                    cap.grab()  # drop what queued up while the last frame was analysed
-                ok, bgr = cap.read()
-                if not ok:
+                ok, bgr = (True, newest.next()) if newest is not None else cap.read()
+                if not ok or bgr is None:
                     break  # the end of a file, or the camera went away
                 clock = time.perf_counter() - started if device else index / fps
                 index += 1
@@ -187,7 +232,9 @@ def run_live(
             on_update(LiveUpdate(round(clock, 3), face, speech, fused))
             last = clock
     finally:
-        if cap is not None:
+        if newest is not None:
+            newest.close()
+        elif cap is not None:
             cap.release()
     wall = time.perf_counter() - started
     return {

@@ -274,15 +274,19 @@ class FusionTask(Task):
         ``auto`` is the test split, else validation, else (new speakers) ``all``."""
         saved = loaded.payload.get("split") or {}
         reader = self.read(paths, self.saved_settings(loaded))
+        items = None
         if split == "auto":  # as speech: other folders of new speakers are scored whole
-            split = next((s for s in ("test", "val") if reader.split(s) is not None), "all")
-            if split == "all" and _unseen(reader, saved) is False:
-                raise WorkbenchError(
-                    f"{describe(paths[-1])} has none of this model's validation or test actors; "
-                    "use --split all to score every item, knowing that it includes actors "
-                    "the model trained on."
-                )
-        items = reader.split(split)
+            for split in ("test", "val", "all"):  # each split read once
+                if split == "all" and _unseen(reader, saved) is False:
+                    raise WorkbenchError(
+                        f"{describe(paths[-1])} has none of this model's validation or test "
+                        "actors; use --split all to score every item, knowing that it includes "
+                        "actors the model trained on."
+                    )
+                if (items := reader.split(split)) is not None:
+                    break
+        else:
+            items = reader.split(split)
         if items is None:
             raise WorkbenchError(
                 f"The data has no {split} items for this model; choose another --split."
@@ -360,11 +364,12 @@ def _member(member, pairs: PairedSet, reader: PairedReader) -> dict:
     if member.kind == "face":
         probs, _ = predict_proba(member.model, TensorSet(pairs.faces[pairs.face_idx], pairs.y))
         return _scores(y, probs.argmax(1))
-    own = SpeechReader(
-        reader.speech.path,
-        replace(reader.settings, params=FeatureParams.from_dict(member.preprocessing["features"])),
-    ).split("all")
-    utterances = own.x[pairs.speech_idx]
+    params = FeatureParams.from_dict(member.preprocessing["features"])
+    features = pairs.features  # the pairs' own, unless the member hears other features
+    if params != reader.settings.params:
+        features = SpeechReader(reader.speech.path, replace(reader.settings, params=params))
+        features = features.split("all").x
+    utterances = features[pairs.speech_idx]
     probs, _ = predict_proba(member.model, TensorSet(utterances, pairs.y))
     table = speech_to_paired(np.arange(len(RAVDESS_EMOTIONS)), reader.settings.calm)
     mapped = np.zeros((len(probs), len(PAIRED_CLASSES)))
