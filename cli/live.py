@@ -1,4 +1,5 @@
-"""``live``: a camera (or a video file / stream URL) and a recording, answered as they go."""
+"""``live``: a camera and a microphone (or a video file and a recording in their places),
+answered as they go."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ def cmd_live(args: argparse.Namespace) -> int:
             seconds=args.seconds,
             face_model=args.face_model,
             speech_model=args.speech_model,
+            fusion_model=args.fusion_model,
             on_update=(lambda u: print(json.dumps(u.to_dict()), flush=True))
             if args.json
             else (lambda u: print(_line(u), flush=True)),
@@ -69,8 +71,9 @@ def add_live(subparsers) -> None:
     )
     s.add_argument(
         "--microphone",
-        metavar="FILE",
-        help="a recording in the microphone's place (capture from a sound card comes later)",
+        metavar="INDEX|FILE",
+        help="a microphone number ('default' for the system's default input), or a WAV "
+        "recording in its place",
     )
     s.add_argument("--seconds", type=positive_float, help="stop after this many seconds")
     s.add_argument(
@@ -82,6 +85,12 @@ def add_live(subparsers) -> None:
         "--speech-model",
         metavar="RUN_OR_CHECKPOINT",
         help="default: the latest speech run, else the starter",
+    )
+    s.add_argument(
+        "--fusion-model",
+        metavar="RUN_OR_CHECKPOINT",
+        help="the fused answer's model (default: the latest fusion run, else the starter); "
+        "'average' for the plain average of the face and speech answers",
     )
     s.add_argument(
         "--json", action="store_true", help="one JSON object per update, then a summary line"

@@ -23,6 +23,7 @@ from tkinter import messagebox, ttk
 
 from datasets.errors import NoFaceError, WorkbenchError
 from datasets.sources import DataSources, default_sources, demo_sources
+from training.live import run_live
 from training.predict import IMAGE_SUFFIXES, predict_file
 from training.records import Run
 from training.second_opinion import compare_with_starter
@@ -33,6 +34,7 @@ from .commands import TRAIN, build_menus, build_side
 from .compare_view import CompareView
 from .data_view import DataView
 from .jobs import BackgroundJob, JobEvent, JobRunner, TrainingJob, failure_sentence
+from .live_view import LiveView
 from .predict_view import PredictView
 from .results_view import ResultsView, run_label
 from .settings import SettingsPanel
@@ -87,11 +89,13 @@ class WorkbenchApp:
             ResultsView(self.tabs, self.renderer, on_choose=self._run_chosen),
             CompareView(self.tabs, self.renderer),
             PredictView(self.tabs, self.renderer),
+            LiveView(self.tabs, self.renderer, self),
         )
-        for view, text in zip(views, ("Data", "Training", "Results", "Compare", "Predict")):
+        names = ("Data", "Training", "Results", "Compare", "Predict", "Live")
+        for view, text in zip(views, names):
             self.tabs.add(view, text=text)
         self.data_view, self.training_view, self.results_view = views[:3]
-        self.compare_view, self.predict_view = views[3:]
+        self.compare_view, self.predict_view, self.live_view = views[3:]
         build_menus(self.root, self)
 
     # What tests, screenshots and ``main`` read: the state's and the runner's.
@@ -261,6 +265,45 @@ class WorkbenchApp:
         self.progress["value"] = 1.0
         self.status_var.set(st.prediction_status(pred))
 
+    # --------------------------------------------------------------- live
+
+    def start_live(self, camera: str | None, microphone: str | None) -> None:
+        """Analyse the camera and/or microphone on a worker thread until Stop; the models
+        are those in use (else the defaults), the fused answer the fusion model's in use."""
+        if camera is None and microphone is None:
+            self._error("Choose a camera or a microphone (or a file in its place), then Start.")
+            return
+        models, view = dict(self.models), self.live_view
+        job = BackgroundJob("live", None, self.runner.events)
+        job.fn = lambda emit: run_live(
+            camera,
+            microphone,
+            face_model=models.get("face"),
+            speech_model=models.get("speech"),
+            fusion_model=models.get("fusion"),
+            on_update=view.arrived,
+            stop_event=job.stop_event,
+            realtime=True,
+            spectrogram=True,
+            recorder=view.recorder,
+        )
+        if self._start(job, "Going live…"):
+            view.started()
+            self.tabs.select(view)
+
+    def stop_live(self, wait: float = 0.0) -> None:
+        """Stop the live session; its camera and microphone are released as it ends
+        (within ``wait`` s when asked to wait, as on closing the window)."""
+        if (job := self.jobs.get("live")) is not None:
+            job.stop()
+            if wait:
+                job.thread.join(timeout=wait)
+
+    def _live_done(self, summary: dict) -> None:
+        self.live_view.finished(summary)
+        self.progress["value"] = 1.0
+        self.status_var.set(f"Live session ended: {summary['frames']} frames analysed.")
+
     # --------------------------------------------------------------- jobs
 
     def _start(self, job: BackgroundJob, status: str) -> bool:
@@ -285,7 +328,9 @@ class WorkbenchApp:
         elif ev.job == "train":
             self._training_event(ev)
         elif ev.kind == "done":
-            {"data": self._data_loaded, "predict": self._predicted}[ev.job](ev.payload)
+            handlers = {"data": self._data_loaded, "predict": self._predicted}
+            handlers["live"] = self._live_done
+            handlers[ev.job](ev.payload)
 
     def _job_failed(self, ev: JobEvent) -> None:
         exc, tb = ev.payload
@@ -294,6 +339,8 @@ class WorkbenchApp:
         if ev.job == "train":
             self._set_training_buttons(False)
             self.training_view.finished(None)
+        if ev.job == "live":
+            self.live_view.finished(None)
         if isinstance(exc, NoFaceError) and ev.job == "predict":
             path = ev.source.subject
             if path.suffix.lower() in IMAGE_SUFFIXES and messagebox.askyesno(
@@ -329,6 +376,8 @@ class WorkbenchApp:
         self.closing = True
         if (job := self.training_job) is not None:
             job.stop()
+        self.stop_live(wait=2.0)  # the camera and the microphone are released now
+        self.live_view.close()
         self.renderer.close()
         self.runner.close()
         self.root.destroy()

@@ -26,11 +26,16 @@ from training.train import RunResult, TrainOptions, train_model
 BATCH_EVENT_SECONDS = 0.1  # the window redraws at most ~10 times a second anyway
 POLL_MS = 50
 EVENTS_PER_TICK = 50
-BUSY_WORDS = {"data": "Data is still loading", "predict": "A prediction is still running"}
+BUSY_WORDS = {
+    "data": "Data is still loading",
+    "predict": "A prediction is still running",
+    "live": "The live session is still running (press Stop in the Live tab)",
+}
 FAILURE_WORDS = {
     "data": "Loading the data failed",
     "train": "Training stopped with an error",
     "predict": "The prediction failed",
+    "live": "The live session stopped with an error",
 }
 log = logging.getLogger(__name__)
 

@@ -35,8 +35,17 @@ def test_live_json_gives_one_object_per_frame_and_a_summary(take, capsys):
                 assert sum(u[part]["probabilities"].values()) == pytest.approx(1.0, abs=1e-6)
     heard = [u for u in updates if u["speech"] is not None]
     assert heard and all(u["speech"]["seconds"] <= 3.0 for u in heard)
-    both = [u for u in updates if u["face"] is not None and u["speech"] is not None]
-    assert both and all(u["fused"]["method"].startswith("average") for u in both)
+    fused = [u["fused"] for u in updates if u["fused"] is not None]
+    assert fused and all(f["method"].startswith("late fusion") for f in fused)  # the starter's
+    assert all(-100 <= u["level_db"] <= 0 for u in updates)
+
+
+def test_the_plain_average_is_said_when_asked_for(take):
+    clip, wav = take
+    got = []
+    run_live(clip, wav, seconds=1.0, fusion_model="average", on_update=got.append)
+    both = [u for u in got if u.face is not None and u.speech is not None]
+    assert both and all(u.fused["method"].startswith("average") for u in both)
 
 
 def test_live_stops_at_seconds_and_on_the_stop_event(take):
@@ -67,7 +76,7 @@ def test_a_recording_alone_is_heard_twice_a_second(take):
     ("args", "words"),
     [
         (["--camera", "nowhere.mp4"], "does not exist; pass a camera number"),
-        (["--microphone", "0"], "not in this version yet; pass a WAV recording"),
+        (["--microphone", "99"], "Microphone 99 does not exist"),
         ([], "Pass --camera, --microphone or both"),
     ],
 )

@@ -260,17 +260,20 @@ def average_answers(face: dict[str, float], speech: dict[str, float]) -> dict[st
 
 
 @torch.inference_mode()
-def _fuse(loaded: LoadedModel, clip, y: np.ndarray, sample_rate: int) -> dict[str, float]:
-    """A fusion model's probabilities for a clip's frames and sound."""
+def fuse(
+    loaded: LoadedModel, faces: np.ndarray, found: np.ndarray, y: np.ndarray, sample_rate: int
+) -> dict[str, float]:
+    """A fusion model's probabilities for one take: ``faces`` (n, 48, 48) uint8 crops of
+    the frames where ``found`` (n,) is True, in order, and its sound ``y``."""
     params = _feature_params(loaded)
     if params.sample_rate != sample_rate:
         y = resample(y, sample_rate, params.sample_rate)
-    n = len(clip.found)
-    faces = np.zeros((n, 48, 48), np.uint8)
-    faces[clip.found] = clip.faces
+    found = np.asarray(found, bool)
+    frames = np.zeros((len(found), 48, 48), np.uint8)
+    frames[found] = faces
     stored = {  # one item as the fusion sets store it, made into input as training does
-        "faces": torch.from_numpy(faces)[None, :, None],  # (1, F, 1, 48, 48) uint8
-        "found": torch.from_numpy(np.asarray(clip.found, bool))[None],
+        "faces": torch.from_numpy(frames)[None, :, None],  # (1, F, 1, 48, 48) uint8
+        "found": torch.from_numpy(found)[None],
         "features": torch.from_numpy(features_of(y, params))[None, None],  # (1, 1, bins, T)
     }
     probs = _finite(loaded, torch.softmax(loaded.model(as_float(stored)).float(), dim=1)[0].numpy())
@@ -336,7 +339,7 @@ def predict_video(
             }
         )
     if fusion is not None:
-        fused_probs = _fuse(fusion, clip, y, params.sample_rate)
+        fused_probs = fuse(fusion, clip.faces, clip.found, y, params.sample_rate)
         note = (fusion.payload.get("split") or {}).get("note", "")
         fused = FusedPart(
             model=str(fusion.path),

@@ -1,0 +1,108 @@
+"""The Live tab under Xvfb, with files in the camera's and the microphone's places (CI has
+neither): frames are analysed and painted with their face box, the answers are
+distributions, Stop ends the session within a second and releases the sources, and a
+camera that is not there is a one-sentence dialog."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from conftest import ROOT, pump
+
+pytestmark = pytest.mark.usefixtures("tk_garbage_module", "tk_garbage")
+
+
+@pytest.fixture(scope="module")
+def take(small_demo):
+    clip = sorted((small_demo / "ravdess").glob("Actor_03/02-*.mp4"))[0]
+    return clip, clip.with_name("03" + clip.name[2:-4] + ".wav")
+
+
+@pytest.fixture
+def window(display, small_demo, monkeypatch):
+    """The window on the small demo set; the shipped starter models answer live."""
+    import tkinter as tk
+    from tkinter import messagebox
+
+    from datasets.sources import DataSources
+    from emotion_gui.app import WorkbenchApp
+
+    monkeypatch.setenv("WORKBENCH_PRETRAINED_DIR", str(ROOT / "pretrained"))
+    errors: list[str] = []
+    monkeypatch.setattr(messagebox, "showerror", lambda title, msg, **kw: errors.append(msg))
+    root = tk.Tk()
+    app = WorkbenchApp(root, DataSources(small_demo / "fer2013", small_demo / "ravdess"))
+    app.errors = errors
+    pump(root, lambda: app.loaded is not None)
+    yield app
+    if not app.closing:
+        app.close()
+
+
+@pytest.fixture
+def cameras(monkeypatch):
+    """Every camera the session opens, to check it was released."""
+    import training.live as live
+
+    opened = []
+
+    class Watched(live.Camera):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            opened.append(self)
+
+    monkeypatch.setattr(live, "Camera", Watched)
+    return opened
+
+
+def test_live_tab_paints_a_file_camera_and_a_recording_and_stop_releases_them(
+    window, take, cameras
+):
+    clip, wav = take
+    view = window.live_view
+    seen = []
+    arrived = view.arrived
+    view.arrived = lambda u: (seen.append(u), arrived(u))
+    view.camera.set(str(clip))
+    view.microphone.set(str(wav))
+    view.start()
+    assert window.tabs.select() == str(view)
+    pump(window.root, lambda: view.painted >= 5 and any(u.speech for u in seen), timeout=90)
+    assert view.photo is not None and view.photo.width() > 100
+    faces = [u.face for u in seen if u.face is not None]
+    assert faces and all(f["box"] is not None for f in faces)
+    for u in seen:
+        for part in (u.face, u.speech, u.fused):
+            if part is not None:
+                assert sum(part["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+    assert any(u.fused is not None for u in seen)
+    assert "frames/s" in view.info_var.get() and "face " in view.info_var.get()
+    stopped_at = time.monotonic()
+    view.stop()
+    pump(window.root, lambda: "live" not in window.jobs, timeout=5)
+    assert time.monotonic() - stopped_at < 1.5
+    assert cameras and not cameras[0].cap.isOpened()  # released
+    assert view.start_button.instate(["!disabled"]) and view.stop_button.instate(["disabled"])
+    assert window.errors == []
+
+
+def test_a_camera_that_is_not_there_is_a_dialog_and_the_window_goes_on(window):
+    view = window.live_view
+    view.camera.set("7")
+    view.microphone.set("none")
+    view.start()
+    pump(window.root, lambda: window.errors, timeout=30)
+    assert window.errors[0].startswith("Camera 7 could not be opened; connect a camera")
+    assert "live" not in window.jobs and view.start_button.instate(["!disabled"])
+
+
+def test_closing_the_window_while_live_releases_the_camera(window, take, cameras):
+    clip, _ = take
+    view = window.live_view
+    view.camera.set(str(clip))
+    view.microphone.set("none")
+    view.start()
+    pump(window.root, lambda: view.frames >= 2, timeout=60)
+    window.close()
+    assert cameras and not cameras[0].cap.isOpened()
