@@ -38,7 +38,7 @@ class RavdessClip:
     emotion: int  # 1..8, see RAVDESS_EMOTIONS
     intensity: int  # 1 normal, 2 strong
     statement: int  # 1 "Kids are talking…", 2 "Dogs are sitting…"
-    repetition: int  # 1 or 2
+    repetition: int  # 1 or 2 in RAVDESS; up to 99 for a class's own recordings (recorder)
     actor: int  # 1..24; odd male, even female
     path: Path
 
@@ -95,7 +95,7 @@ def parse_name(path: str | Path) -> RavdessClip:
         (1 <= e <= len(RAVDESS_EMOTIONS), f"emotion {e:02d} is not 01-08"),
         (i in RAVDESS_INTENSITIES, f"intensity {i:02d} is not 01 or 02"),
         (s in (1, 2), f"statement {s:02d} is not 01 or 02"),
-        (r in (1, 2), f"repetition {r:02d} is not 01 or 02"),
+        (r >= 1, f"repetition {r:02d} is not 01 or above"),
         (a >= 1, f"actor {a:02d} is not 01 or above"),
     )
     for ok, why in checks:

@@ -29,6 +29,11 @@ def test_parse_all_seven_fields():
     assert c.sibling_name(1, "mp4") == "01-01-05-02-01-02-12.mp4"
 
 
+def test_repetitions_past_two_load_for_a_class_s_own_recordings():
+    # RAVDESS has repetitions 01 and 02; the live recorder numbers a class's takes on.
+    assert parse_name(Path("Actor_31/01-01-03-01-01-07-31.mp4")).repetition == 7
+
+
 @pytest.mark.parametrize(
     "name, why",
     [
@@ -39,6 +44,7 @@ def test_parse_all_seven_fields():
         ("03-01-05-01-01-01-01.mp3", "extension .mp3"),
         ("03-01-05-01-01-01-xx.wav", "seven 2-digit fields"),
         ("3-1-5-1-1-1-1.wav", "seven 2-digit fields"),
+        ("03-01-05-01-01-00-01.wav", "repetition 00"),
     ],
 )
 def test_bad_names_say_why(name, why):
