@@ -274,6 +274,7 @@ class WorkbenchApp:
             self._error("Choose a camera or a microphone (or a file in its place), then Start.")
             return
         models, view = dict(self.models), self.live_view
+        recorder = view.new_recorder()
         job = BackgroundJob("live", None, self.runner.events)
         job.fn = lambda emit: run_live(
             camera,
@@ -285,7 +286,7 @@ class WorkbenchApp:
             stop_event=job.stop_event,
             realtime=True,
             spectrogram=True,
-            recorder=view.recorder,
+            recorder=recorder,
         )
         if self._start(job, "Going live…"):
             view.started()
@@ -298,6 +299,32 @@ class WorkbenchApp:
             job.stop()
             if wait:
                 job.thread.join(timeout=wait)
+
+    def save_recording(self, folder: Path) -> None:
+        """Save the live session's last seconds into ``folder`` on a worker thread (an
+        H.264 MP4 takes seconds to encode); the session goes on meanwhile."""
+        view = self.live_view
+        try:
+            request = view.record_request()
+        except WorkbenchError as exc:
+            self._error(str(exc))
+            return
+        recorder = view.recorder
+        job = BackgroundJob(
+            "record", lambda emit: recorder.save(folder, **request), self.runner.events
+        )
+        self._start(job, f"Saving the last {request['seconds']:g} s into {folder}…")
+
+    def _recorded(self, saved: dict) -> None:
+        self.live_view.recorded(saved)
+        self.progress["value"] = 1.0
+        names = ", ".join(Path(saved[k]).name for k in ("mp4", "wav", "csv") if saved.get(k))
+        where = Path(next(saved[k] for k in ("csv", "mp4", "wav") if saved.get(k))).parent
+        self.status_var.set(f"Saved {saved['seconds']:.1f} s as {names} in {where}.")
+
+    def error(self, message: str) -> None:
+        """A one-sentence dialog, for the views."""
+        self._error(message)
 
     def _live_done(self, summary: dict) -> None:
         self.live_view.finished(summary)
@@ -329,7 +356,7 @@ class WorkbenchApp:
             self._training_event(ev)
         elif ev.kind == "done":
             handlers = {"data": self._data_loaded, "predict": self._predicted}
-            handlers["live"] = self._live_done
+            handlers.update(live=self._live_done, record=self._recorded)
             handlers[ev.job](ev.payload)
 
     def _job_failed(self, ev: JobEvent) -> None:

@@ -30,12 +30,14 @@ BUSY_WORDS = {
     "data": "Data is still loading",
     "predict": "A prediction is still running",
     "live": "The live session is still running (press Stop in the Live tab)",
+    "record": "A recording is still being saved",
 }
 FAILURE_WORDS = {
     "data": "Loading the data failed",
     "train": "Training stopped with an error",
     "predict": "The prediction failed",
     "live": "The live session stopped with an error",
+    "record": "Saving the recording failed",
 }
 log = logging.getLogger(__name__)
 

@@ -20,14 +20,17 @@ import threading
 import time
 import tkinter as tk
 from collections import deque
+from pathlib import Path
 from tkinter import filedialog, ttk
 
 import cv2
 import numpy as np
 from PIL import Image, ImageTk
 
-from datasets.labels import FER_CLASSES
+from datasets.errors import WorkbenchError
+from datasets.labels import FER_CLASSES, RAVDESS_EMOTIONS
 from training.live import SPECTROGRAM_SECONDS, LiveUpdate
+from training.recorder import LiveRecorder
 
 from .charts import ChartCanvas, ChartRenderer
 
@@ -37,6 +40,9 @@ STRIP_SECONDS = 10.0
 STRIP_BINS = 100  # 0.1 s per column
 HOLD_SECONDS = 1.0  # a strip keeps showing an answer this long (speech renews each 0.5 s)
 LEVEL_RANGE = (-60.0, 0.0)  # dBFS shown by the meter
+RECORD_SECONDS = 10  # Record's default length
+RECORD_KEEP = 60  # seconds a session keeps to record from
+NOT_LABELLED = "(not labelled)"
 NO_MICROPHONE = "none"
 DEFAULT_MICROPHONE = "default"
 BOX_COLOR = (40, 200, 40)  # BGR
@@ -162,7 +168,8 @@ class LiveView(ttk.Frame):
         self.arrivals: deque = deque()  # wall times of the last 2 s of analysed frames
         self.size = (640, 360)  # the picture area, read by the worker
         self.photo: ImageTk.PhotoImage | None = None
-        self.recorder = None  # what Record saves from (set per session)
+        self.recorder: LiveRecorder | None = None  # what Record saves from (per session)
+        self.record_folder: str | None = None
         self._build_sources()
         self._build_body(renderer)
         self._build_record()
@@ -194,7 +201,7 @@ class LiveView(ttk.Frame):
         info.pack(side=tk.TOP, fill=tk.X)
 
     def _build_body(self, renderer: ChartRenderer) -> None:
-        body = ttk.Frame(self)
+        body = self.body = ttk.Frame(self)
         body.pack(fill=tk.BOTH, expand=True)
         body.columnconfigure(0, weight=1, uniform="live")
         body.columnconfigure(1, weight=1, uniform="live")
@@ -208,9 +215,83 @@ class LiveView(ttk.Frame):
         self.chart.update(self._layout)
 
     def _build_record(self) -> None:
+        """Record the last seconds (labelled: RAVDESS names, so the folder loads as data)."""
         bar = ttk.Frame(self, padding=(8, 2, 8, 6))
-        bar.pack(side=tk.BOTTOM, fill=tk.X)
-        self.record_bar = bar
+        bar.pack(side=tk.BOTTOM, fill=tk.X, before=self.body)
+        ttk.Label(bar, text="Record the last").pack(side=tk.LEFT)
+        self.record_seconds = ttk.Spinbox(bar, from_=1, to=RECORD_KEEP, width=4)
+        self.record_seconds.set(str(RECORD_SECONDS))
+        self.record_seconds.pack(side=tk.LEFT, padx=2)
+        ttk.Label(bar, text="s, acted as").pack(side=tk.LEFT)
+        self.record_emotion = ttk.Combobox(
+            bar, state="readonly", width=11, values=(NOT_LABELLED, *RAVDESS_EMOTIONS)
+        )
+        self.record_emotion.set(NOT_LABELLED)
+        self.record_emotion.pack(side=tk.LEFT, padx=2)
+        ttk.Label(bar, text="by actor").pack(side=tk.LEFT)
+        self.record_actor = ttk.Spinbox(bar, from_=1, to=99, width=3)
+        self.record_actor.set("1")
+        self.record_actor.pack(side=tk.LEFT, padx=2)
+        self.record_button = ttk.Button(bar, text="Record…", command=self._record)
+        self.record_button.pack(side=tk.LEFT, padx=(8, 2))
+        self.play_button = ttk.Button(bar, text="Play recording", command=self._play)
+        self.play_button.pack(side=tk.LEFT)
+        self.play_button.state(["disabled"])
+        self.saved: dict | None = None  # the last recording saved
+        self.playback = None
+
+    def record_request(self) -> dict:
+        """What Record saves: the seconds and, when an emotion is chosen, the labels.
+        Raises ``WorkbenchError`` for a value that is not a number."""
+        try:
+            seconds = float(self.record_seconds.get())
+        except ValueError:
+            raise WorkbenchError(
+                f"Record length {self.record_seconds.get()!r} is not a number of seconds; "
+                f"enter 1 to {RECORD_KEEP}."
+            ) from None
+        emotion = self.record_emotion.get()
+        if emotion == NOT_LABELLED:
+            return {"seconds": seconds}
+        return {"seconds": seconds, "emotion": emotion, "actor": self.record_actor.get()}
+
+    def _record(self) -> None:
+        if self.recorder is None:
+            self.window.error("Nothing to record yet; press Start, then Record.")
+            return
+        folder = filedialog.askdirectory(
+            title="Folder to save the recording in", initialdir=self.record_folder or None
+        )
+        if folder:
+            self.record_folder = folder
+            self.window.save_recording(Path(folder))
+
+    def recorded(self, saved: dict) -> None:
+        """A recording was saved: Play plays it."""
+        self.saved = saved
+        self.play_button.state(["!disabled"])
+
+    def _play(self) -> None:
+        """Play the last recording's sound (its WAV, else its MP4's track); again: stop."""
+        from training.audio_io import play
+
+        if self.playback is not None and self.playback.active:
+            self.playback.stop()
+            return
+        source = self.saved.get("wav") or self.saved.get("mp4")
+        try:
+            self.playback = play(Path(source))
+        except WorkbenchError as exc:
+            self.window.error(str(exc))
+            return
+        self.play_button.configure(text="Stop playing")
+        self.after(100, self._playing)
+
+    def _playing(self) -> None:
+        if self.playback is not None and self.playback.active:
+            self.after(100, self._playing)
+        else:
+            self.play_button.configure(text="Play recording")
 
     def _layout(self, fig) -> None:
         """The charts' axes, made once; later draws only change their data (renderer)."""
@@ -285,6 +366,11 @@ class LiveView(ttk.Frame):
 
     def stop(self) -> None:
         self.window.stop_live()
+
+    def new_recorder(self) -> LiveRecorder:
+        """A session's recorder (the last session's stays until the next one starts)."""
+        self.recorder = LiveRecorder(keep_seconds=RECORD_KEEP)
+        return self.recorder
 
     def started(self) -> None:
         """A session began: clear the last one's history."""

@@ -106,3 +106,33 @@ def test_closing_the_window_while_live_releases_the_camera(window, take, cameras
     pump(window.root, lambda: view.frames >= 2, timeout=60)
     window.close()
     assert cameras and not cameras[0].cap.isOpened()
+
+
+def test_record_saves_the_last_seconds_as_ravdess_data_the_workbench_loads(
+    window, take, tmp_path, monkeypatch
+):
+    from tkinter import filedialog
+
+    from datasets.ravdess import scan_ravdess
+
+    clip, wav = take
+    view = window.live_view
+    view.camera.set(str(clip))
+    view.microphone.set(str(wav))
+    view.start()
+    pump(window.root, lambda: "live" not in window.jobs, timeout=90)  # the clip ended
+    view.record_seconds.set("2")
+    view.record_emotion.set("happy")
+    view.record_actor.set("5")
+    monkeypatch.setattr(filedialog, "askdirectory", lambda **kw: str(tmp_path))
+    view._record()
+    pump(window.root, lambda: view.saved is not None or window.errors, timeout=60)
+    assert window.errors == []
+    assert view.saved["seconds"] == pytest.approx(2.0, abs=0.2)
+    clips = scan_ravdess(tmp_path).clips
+    assert {(c.modality, c.emotion_name, c.actor) for c in clips} == {
+        (1, "happy", 5),
+        (3, "happy", 5),
+    }
+    assert "Saved 2.0 s as 01-01-03-01-01-01-05.mp4" in window.status_var.get()
+    assert view.play_button.instate(["!disabled"])

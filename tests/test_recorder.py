@@ -16,7 +16,7 @@ from conftest import ROOT, SHARED_DATA, needs_shared, tone
 from datasets.errors import WorkbenchError
 from datasets.ravdess import scan_ravdess
 from datasets.video import clip_audio, read_track_audio
-from training import recorder
+from training import recording_files
 from training.recorder import LiveRecorder
 
 SR = 16_000
@@ -122,7 +122,7 @@ def test_repetitions_go_on_past_two_and_video_or_sound_alone_get_their_names(tmp
     session(frames_only, 1.0, sound=False)
     out = frames_only.save(tmp_path, 1.0, emotion="angry", actor=12)
     assert out["wav"] is None and out["mp4"].name == "02-01-05-01-01-03-12.mp4"  # video-only
-    with recorder.av.open(str(out["mp4"])) as clip:
+    with recording_files.av.open(str(out["mp4"])) as clip:
         assert not clip.streams.audio
     sound_only = LiveRecorder()
     sound_only.add_sound(1.5, tone(1.5, SR), SR)
@@ -212,7 +212,7 @@ def test_a_folder_that_cannot_be_written_is_one_sentence_and_no_file_is_left(tmp
         def refuse(folder, name):
             raise PermissionError(errno.EACCES, "Permission denied")
 
-        monkeypatch.setattr(recorder, "_reserve", refuse)
+        monkeypatch.setattr(recording_files, "_reserve", refuse)
     else:
         locked.chmod(0o500)
     with pytest.raises(WorkbenchError) as err:
@@ -230,7 +230,7 @@ def test_a_folder_that_cannot_be_written_is_one_sentence_and_no_file_is_left(tmp
             f.write(b"RIFF" + bytes(1000))
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(recorder.sf, "write", disk_full)
+    monkeypatch.setattr(recording_files.sf, "write", disk_full)
     with pytest.raises(WorkbenchError, match=r"\(no space left on device\); choose another"):
         rec.save(full, 1.0, emotion="sad", actor=2)
     assert [p for p in full.rglob("*") if p.is_file()] == []  # not even the finished MP4

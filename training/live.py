@@ -400,7 +400,7 @@ def run_live(
                         fused = analyser.fused_of([c for _, c in crops], recent)
                     spec = spectrogram_of(y, analyser.params) if spectrogram else None
                     if recorder is not None:
-                        recorder.add_sound(clock, y[-int(SPEECH_EVERY * 2 * rate) :], rate)
+                        recorder.add_sound(clock, recent, rate, overlapping=True)
                 level = level_of(mic.last(clock, LEVEL_SECONDS), mic.sample_rate)
             if analyser.fusion is None:
                 fused = None
