@@ -1,5 +1,6 @@
 """The Data tab: class distributions of both data sets, sample faces per emotion, and the
-waveform and log-mel spectrogram of a recording chosen from the speech data."""
+waveform and log-mel spectrogram of a recording chosen from the speech data, which the
+Play button beside the chooser plays."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from datasets.labels import FER_CLASSES
 from training.plots import plot_class_counts, plot_face_samples, plot_spectrogram, plot_waveform
 
 from .charts import ChartCanvas, ChartRenderer
+from .play_button import PlayButton
 
 INTENSITY = {1: "normal", 2: "strong"}
 
@@ -35,6 +37,8 @@ class DataView(ttk.Frame):
         self.recording = ttk.Combobox(bar, state="readonly", width=64)
         self.recording.pack(side=tk.LEFT, padx=4)
         self.recording.bind("<<ComboboxSelected>>", lambda _e: self.show_recording())
+        self.play_button = PlayButton(bar, self.chosen_path)
+        self.play_button.pack(side=tk.LEFT, padx=4)
         self.clips: list = []
         self.params = FeatureParams()
 
@@ -64,12 +68,14 @@ class DataView(ttk.Frame):
         """Draw the summary made by ``state.load_data`` (info dicts and sample faces)."""
         self.clips = sorted(loaded.get("speech_files", []), key=lambda c: (c.actor, c.path.name))
         self.recording["values"] = [recording_label(c) for c in self.clips]
+        self.play_button.state(["!disabled" if self.clips else "disabled"])
         self.chart.update(lambda fig: self._draw_summary(loaded))
         if self.clips:
             first = next((i for i, c in enumerate(self.clips) if c.emotion_name == "happy"), 0)
             self.recording.current(first)
             self.show_recording()
         else:
+            self.play_button.stop()
             self.recording.set("")
             self.chart.update(self._no_recording)
 
@@ -105,12 +111,19 @@ class DataView(ttk.Frame):
             ax.set_axis_off()
         self.ax_wave.text(0.5, 0.5, "no speech recordings", ha="center", va="center")
 
+    def chosen_path(self):
+        """The recording chosen in the list (what Play plays), or None."""
+        i = self.recording.current()
+        return self.clips[i].path if 0 <= i < len(self.clips) else None
+
     def show_recording(self) -> None:
         """Waveform and log-mel spectrogram of the recording chosen in the list.
 
         The file is read on the renderer thread too; a broken one raises
-        ``WorkbenchError``, which the window shows as a dialog.
+        ``WorkbenchError``, which the window shows as a dialog. The one playing before, if
+        any, stops: Play now means the recording shown.
         """
+        self.play_button.stop()
         clip = self.clips[self.recording.current()]
         params = self.params
 

@@ -5,10 +5,11 @@ Recording: waveform, log-mel spectrogram and probabilities. Video: the sampled f
 the face model's probabilities frame by frame, the face (mean) and speech results, and the
 fused answer of both (a fusion model's, else their average).
 
-Under the header, the prediction's warnings stand out in a yellow strip. When a model that
-learned from the synthetic demo data answered a real file, the starter models' answer is
-drawn beside it, with one line (in blue) on why the two differ: a lesson about training
-data, not an error.
+Beside the header, Play plays a recording, or a clip's sound (what the speech model heard
+of it). Under the header, the prediction's warnings stand out in a yellow strip. When a
+model that learned from the synthetic demo data answered a real file, the starter models'
+answer is drawn beside it, with one line (in blue) on why the two differ: a lesson about
+training data, not an error.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from training.second_opinion import starter_lesson
 from training.wording import model_line
 
 from .charts import ChartCanvas, ChartRenderer
+from .play_button import PlayButton
 from .widgets import wrap_to_width
 
 PLACEHOLDER = "Use Predict Image…, Predict Audio… or Predict Video… on the left."
@@ -126,10 +128,16 @@ class PredictView(ttk.Frame):
     def __init__(self, master: tk.Misc, renderer: ChartRenderer) -> None:
         super().__init__(master)
         self.header_var = tk.StringVar(value="No prediction yet.")
+        top = ttk.Frame(self)
+        top.pack(side=tk.TOP, fill=tk.X)
+        # Shown for a recording or a clip only (see ``show``), packed before the header so
+        # a long header wraps beside it instead of pushing it out of sight.
+        self.play_button = PlayButton(top, self.playable)
         header = ttk.Label(
-            self, textvariable=self.header_var, anchor="w", justify="left", padding=(8, 6)
+            top, textvariable=self.header_var, anchor="w", justify="left", padding=(8, 6)
         )
-        wrap_to_width(header).pack(side=tk.TOP, fill=tk.X)
+        self.header_label = wrap_to_width(header)
+        self.header_label.pack(side=tk.LEFT, fill=tk.X, expand=True)
         # Shown only when there is something to say (see ``show``).
         self.warnings_var = tk.StringVar(value="")
         self.warnings_label = wrap_to_width(
@@ -164,6 +172,11 @@ class PredictView(ttk.Frame):
         self.shown = 0  # predictions drawn so far (renderer thread; tests wait on it)
         self.chart.update(self._placeholder)
 
+    def playable(self) -> Path | None:
+        """The file Play plays: the recording or clip predicted (None for a photo)."""
+        pred = self.prediction
+        return Path(pred.file) if pred is not None and pred.kind != "image" else None
+
     @property
     def figure(self) -> Figure:
         return self.chart.figure
@@ -171,7 +184,12 @@ class PredictView(ttk.Frame):
     def show(self, pred: Prediction) -> None:
         """Replace the chart with ``pred`` (an image, audio or video prediction)."""
         draw = {"image": self._image, "audio": self._audio, "video": self._video}[pred.kind]
+        self.play_button.stop()  # Play now means the file shown
         self.prediction, self.kind = pred, pred.kind
+        if pred.kind in ("audio", "video"):
+            self.play_button.pack(side=tk.RIGHT, padx=8, pady=6, before=self.header_label)
+        else:
+            self.play_button.pack_forget()
         self.header_var.set(header_text(pred))
         self.warnings_var.set(warnings_text(pred))
         self.lesson_var.set(starter_lesson(pred))

@@ -194,3 +194,121 @@ def tk_garbage_module():
 
     yield
     gc.collect()
+
+
+TEST_SINK = "workbench_test_sink"
+
+
+class SoundDevice:
+    """A real audio device for the sound tests: a PulseAudio null sink that is the default
+    output, whose monitor (what is played into it) is the default input."""
+
+    sink = TEST_SINK
+    source = f"{TEST_SINK}.monitor"
+
+    def play(self, path: Path):
+        """Play ``path`` into the sink with ``paplay`` (returns the running process)."""
+        import subprocess
+
+        return subprocess.Popen(["paplay", f"--device={self.sink}", str(path)])
+
+
+def _pactl(*args: str, check: bool = True) -> str:
+    import subprocess
+
+    done = subprocess.run(["pactl", *args], capture_output=True, text=True, timeout=10)
+    if check and done.returncode:
+        raise RuntimeError(f"pactl {' '.join(args)}: {done.stderr.strip()}")
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def _pulse_answers() -> bool:
+    import subprocess
+
+    try:
+        return subprocess.run(["pactl", "info"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _start_pulseaudio() -> bool:
+    """Start a PulseAudio daemon for this user (root included, as in CI); True once it answers."""
+    import subprocess
+    import time
+
+    subprocess.run(
+        ["pulseaudio", "-D", "--exit-idle-time=-1"], capture_output=True, timeout=30, check=False
+    )
+    end = time.monotonic() + 10
+    while time.monotonic() < end:
+        if _pulse_answers():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.fixture(scope="session")
+def sound_device():
+    """A real sound card for the tests (``SoundDevice``), or a skip saying why there is none.
+
+    Starts a PulseAudio daemon when none answers (and stops it at the end), loads a null
+    sink, makes it the default output and its monitor the default input for the session,
+    then puts the previous defaults back and unloads it. PortAudio reaches PulseAudio
+    through ALSA's pulse plugin (libasound2-plugins): its "default" device.
+
+    A null sink with no client wakes every 2 s, so each process's first stream would wait
+    that long for its first samples; a recorder asking for 10 ms, attached for the whole
+    session, keeps it answering like a sound card.
+    """
+    import shutil
+    import subprocess
+
+    from datasets.errors import WorkbenchError
+    from training import audio_io
+
+    for tool in ("pulseaudio", "pactl", "paplay", "pacat"):
+        if shutil.which(tool) is None:
+            pytest.skip(
+                f"no sound device: {tool} is missing (apt-get install pulseaudio pulseaudio-utils)"
+            )
+    try:
+        sd = audio_io.sounddevice_module()
+    except WorkbenchError as exc:
+        pytest.skip(f"no sound device: {exc}")
+    started = False
+    if not _pulse_answers():
+        if not _start_pulseaudio():
+            pytest.skip("no sound device: the PulseAudio daemon did not start")
+        started = True
+        sd._terminate()  # PortAudio lists devices once: look again now that PulseAudio runs
+        sd._initialize()
+    for line in _pactl("list", "short", "modules").splitlines():  # left by a killed run
+        if f"sink_name={TEST_SINK}" in line:
+            _pactl("unload-module", line.split()[0], check=False)
+    before = (_pactl("get-default-sink", check=False), _pactl("get-default-source", check=False))
+    module = _pactl("load-module", "module-null-sink", f"sink_name={TEST_SINK}")
+    keep_awake = None
+    try:
+        _pactl("set-default-sink", TEST_SINK)
+        _pactl("set-default-source", f"{TEST_SINK}.monitor")
+        keep_awake = subprocess.Popen(
+            ["pacat", "--record", "--latency-msec=10", f"--device={TEST_SINK}.monitor"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        if not audio_io.input_devices():
+            pytest.skip(
+                "no sound device: PortAudio sees no input (is libasound2-plugins, ALSA's "
+                "pulse plugin, installed?)"
+            )
+        yield SoundDevice()
+    finally:
+        if keep_awake is not None:
+            keep_awake.terminate()
+            keep_awake.wait(timeout=10)
+        for what, name in zip(("sink", "source"), before):
+            if name:
+                _pactl(f"set-default-{what}", name, check=False)
+        _pactl("unload-module", module, check=False)
+        if started:
+            subprocess.run(["pulseaudio", "--kill"], capture_output=True, timeout=10, check=False)
