@@ -33,6 +33,7 @@ from training.live import SPECTROGRAM_SECONDS, LiveUpdate
 from training.recorder import LiveRecorder
 
 from .charts import ChartCanvas, ChartRenderer
+from .play_button import PlayButton
 
 PAINT_MS = 40  # the picture: up to 25 times a second
 CHART_MS = 400  # the charts: about twice a second, when the renderer is free
@@ -69,11 +70,12 @@ def parse_microphone(text: str) -> str | None:
 
 
 def annotate(bgr: np.ndarray, face: dict | None, size: tuple[int, int]) -> Image.Image:
-    """The picture to show: shrunk to fit ``size`` (w, h), with the face box and its top
+    """The picture to show: scaled to fit ``size`` (w, h), with the face box and its top
     emotion drawn in. Runs on the worker thread."""
     h, w = bgr.shape[:2]
-    scale = min(size[0] / w, size[1] / h, 1.0)
-    small = cv2.resize(bgr, (max(1, int(w * scale)), max(1, int(h * scale))), cv2.INTER_AREA)
+    scale = min(size[0] / w, size[1] / h)
+    shrink = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    small = cv2.resize(bgr, (max(1, int(w * scale)), max(1, int(h * scale))), interpolation=shrink)
     if face is not None and face["box"] is not None:
         x, y, bw, bh = (int(v * scale) for v in face["box"])
         cv2.rectangle(small, (x, y), (x + bw, y + bh), BOX_COLOR, 2)
@@ -234,11 +236,10 @@ class LiveView(ttk.Frame):
         self.record_actor.pack(side=tk.LEFT, padx=2)
         self.record_button = ttk.Button(bar, text="Record…", command=self._record)
         self.record_button.pack(side=tk.LEFT, padx=(8, 2))
-        self.play_button = ttk.Button(bar, text="Play recording", command=self._play)
+        self.play_button = PlayButton(bar, self._recording)
         self.play_button.pack(side=tk.LEFT)
         self.play_button.state(["disabled"])
         self.saved: dict | None = None  # the last recording saved
-        self.playback = None
 
     def record_request(self) -> dict:
         """What Record saves: the seconds and, when an emotion is chosen, the labels.
@@ -266,32 +267,16 @@ class LiveView(ttk.Frame):
             self.record_folder = folder
             self.window.save_recording(Path(folder))
 
+    def _recording(self) -> Path | None:
+        """What Play plays: the last recording's WAV, else its MP4's sound."""
+        if self.saved is None:
+            return None
+        return self.saved.get("wav") or self.saved.get("mp4")
+
     def recorded(self, saved: dict) -> None:
         """A recording was saved: Play plays it."""
         self.saved = saved
         self.play_button.state(["!disabled"])
-
-    def _play(self) -> None:
-        """Play the last recording's sound (its WAV, else its MP4's track); again: stop."""
-        from training.audio_io import play
-
-        if self.playback is not None and self.playback.active:
-            self.playback.stop()
-            return
-        source = self.saved.get("wav") or self.saved.get("mp4")
-        try:
-            self.playback = play(Path(source))
-        except WorkbenchError as exc:
-            self.window.error(str(exc))
-            return
-        self.play_button.configure(text="Stop playing")
-        self.after(100, self._playing)
-
-    def _playing(self) -> None:
-        if self.playback is not None and self.playback.active:
-            self.after(100, self._playing)
-        else:
-            self.play_button.configure(text="Play recording")
 
     def _layout(self, fig) -> None:
         """The charts' axes, made once; later draws only change their data (renderer)."""
