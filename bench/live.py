@@ -139,11 +139,14 @@ def measure_window(shared: Path, seconds: float) -> int:
         root.after(5, tick)
         root.mainloop()
         frames, painted = frames + view.frames, painted + view.painted
+        wall = time.monotonic() - started
         training = app.training_job is not None
+        job = app.training_job
         app.close()
+        if job is not None:
+            job.thread.join(timeout=300)  # as the app's main() does: the run saves first
         gaps = [b - a for a, b in zip(ticks, ticks[1:]) if a is not None and b is not None]
         gaps = np.array(gaps)
-        wall = time.monotonic() - started
         print(
             f"window, {wall:.0f} s: camera = {nth} real 1280x720 clips, microphone = "
             f"{'a PulseAudio null sink (real device)' if sink else 'a recording'}, facial CNN "

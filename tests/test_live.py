@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 
+import numpy as np
 import pytest
 from conftest import ROOT
 
@@ -104,3 +105,34 @@ def test_a_camera_is_read_on_its_own_thread_and_old_frames_are_dropped(take):
     assert newest.ended and newest.read > taken > 0
     assert newest.dropped == newest.read - taken > 0
     assert not cap.isOpened()  # released
+
+
+def test_the_microphone_path_hears_speech_on_a_real_device_or_a_recording(
+    take, request, record_property
+):
+    """A sound card when the test can make one (a PulseAudio null sink whose monitor is the
+    default input, the take's recording played into it), else the recording itself."""
+    _, wav = take
+    try:
+        device = request.getfixturevalue("sound_device")
+    except pytest.skip.Exception as why:
+        device, microphone, used = None, str(wav), f"a WAV source ({why})"
+    else:
+        microphone, used = "default", "a real audio device (PulseAudio null sink monitor)"
+    record_property("microphone", used)
+    print(f"microphone: {used}")
+    got = []
+    player = device.play(wav) if device is not None else None
+    try:
+        run_live(None, microphone, seconds=2.0, on_update=got.append, spectrogram=True)
+    finally:
+        if player is not None:
+            player.kill()
+    assert [round(u.time, 1) for u in got] == [0.5, 1.0, 1.5, 2.0], used
+    heard = [u for u in got if u.speech is not None]
+    assert heard, used
+    for u in heard:
+        assert sum(u.speech["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+    assert max(u.level_db for u in got) > -50, used  # speech, not silence
+    assert all(np.isfinite(u.spectrogram).all() for u in got)
+    assert got[-1].spectrogram.shape[0] == 64
