@@ -34,7 +34,7 @@ from .commands import TRAIN, build_menus, build_side
 from .compare_view import CompareView
 from .data_view import DataView
 from .jobs import BackgroundJob, JobEvent, JobRunner, TrainingJob, failure_sentence
-from .live_view import LiveView
+from .live_view import LiveView, in_window_words
 from .predict_view import PredictView
 from .results_view import ResultsView, run_label
 from .settings import SettingsPanel
@@ -368,6 +368,9 @@ class WorkbenchApp:
             self.training_view.finished(None)
         if ev.job == "live":
             self.live_view.finished(None)
+            if isinstance(exc, WorkbenchError):
+                self._error(in_window_words(str(exc)))
+                return
         if isinstance(exc, NoFaceError) and ev.job == "predict":
             path = ev.source.subject
             if path.suffix.lower() in IMAGE_SUFFIXES and messagebox.askyesno(

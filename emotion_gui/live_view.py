@@ -69,6 +69,21 @@ def parse_microphone(text: str) -> str | None:
     return head if head.isdigit() else text
 
 
+# The command line's fixes, as the Live tab's controls say them.
+IN_THE_WINDOW = {
+    "pass a WAV file with --microphone FILE": "choose a recording with File… beside Microphone",
+    "pass a video file with --camera FILE": "choose a video with File… beside Camera",
+    "a video file or a stream URL with --camera": "a video file (File…) or a stream URL",
+}
+
+
+def in_window_words(sentence: str) -> str:
+    """A live source's error sentence with the window's controls in the fix."""
+    for cli, window in IN_THE_WINDOW.items():
+        sentence = sentence.replace(cli, window)
+    return sentence
+
+
 def annotate(bgr: np.ndarray, face: dict | None, size: tuple[int, int]) -> Image.Image:
     """The picture to show: scaled to fit ``size`` (w, h), with the face box and its top
     emotion drawn in. Runs on the worker thread."""

@@ -97,7 +97,22 @@ def test_a_camera_that_is_not_there_is_a_dialog_and_the_window_goes_on(window):
     view.microphone.set("none")
     view.start()
     pump(window.root, lambda: window.errors, timeout=30)
-    assert window.errors[0].startswith("Camera 7 could not be opened; connect a camera")
+    assert window.errors[0] == (
+        "Camera 7 could not be opened; connect a camera, close other programs using it and "
+        "allow camera access, or choose a video with File… beside Camera."
+    )
+    assert "live" not in window.jobs and view.start_button.instate(["!disabled"])
+
+
+def test_a_microphone_that_is_not_there_is_a_dialog_naming_the_window_s_fix(window):
+    view = window.live_view
+    view.camera.set("")
+    view.microphone.set("57: a microphone unplugged")
+    view.start()
+    pump(window.root, lambda: window.errors, timeout=30)
+    said = window.errors[0]
+    assert said.startswith("Microphone 57 ") and "File… beside Microphone" in said, said
+    assert "--" not in said and said.count(".") >= 1 and "\n" not in said
     assert "live" not in window.jobs and view.start_button.instate(["!disabled"])
 
 
