@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pytest
 from conftest import ROOT, SHARED_DATA, needs_shared, pump
+
+from emotion_gui.live_view import DEFAULT_MICROPHONE
 
 pytestmark = pytest.mark.usefixtures("tk_garbage_module", "tk_garbage")
 
@@ -70,7 +73,7 @@ def test_live_tab_paints_a_file_camera_and_a_recording_and_stop_releases_them(
     assert window.tabs.select() == str(view)
     pump(
         window.root,
-        lambda: view.painted >= 5 and any(u.speech for u in seen) and "/s" in view.info_var.get(),
+        lambda: view.painted >= 5 and "/s" in (said := view.info_var.get()) and "speech " in said,
         timeout=90,
     )
     assert view.photo is not None and view.photo.width() > 100
@@ -188,3 +191,39 @@ def test_a_real_clip_gets_face_boxes_in_the_window(window, cameras):
     boxes = [u.face["box"] for u in seen if u.face is not None]
     assert boxes and all(b is not None and b[2] > 50 for b in boxes)
     assert view.photo.width() > 300 and not cameras[0].cap.isOpened()
+
+
+def test_the_live_tab_hears_a_real_microphone_or_a_recording(
+    window, take, request, record_property
+):
+    """The microphone alone: a sound card when the test can make one (a PulseAudio null
+    sink's monitor, the take's recording played into it), else the recording; the level
+    meter, the spectrogram and the speech strip fill in."""
+    _, wav = take
+    try:
+        device = request.getfixturevalue("sound_device")
+    except pytest.skip.Exception as why:
+        device, microphone, used = None, str(wav), f"a WAV source ({why})"
+    else:
+        microphone, used = DEFAULT_MICROPHONE, "a real audio device (PulseAudio null sink)"
+    record_property("microphone", used)
+    print(f"microphone: {used}")
+    view = window.live_view
+    view.camera.set("")
+    view.microphone.set(microphone)
+    view.start()
+    pump(window.root, lambda: view.frames >= 1)  # the microphone is open: now speak
+    player = device.play(wav) if device is not None else None
+    try:
+        pump(window.root, lambda: view.history.spectrogram is not None and view.frames >= 6)
+        pump(window.root, lambda: window.renderer.idle())
+    finally:
+        if player is not None:
+            player.kill()
+    view.stop()
+    pump(window.root, lambda: "live" not in window.jobs, timeout=5)
+    assert max(i["level_db"] for i in view.history.items) > -50, used  # speech was heard
+    speech = view.history.strip("speech", view.history.classes["speech"])
+    assert speech.max() > 0 and np.allclose(speech.sum(0)[speech.sum(0) > 0], 1.0, atol=1e-4)
+    assert view.strips["speech"][0].get_title(loc="left").startswith("speech: ")
+    assert window.errors == [], used
