@@ -312,3 +312,18 @@ def sound_device():
         _pactl("unload-module", module, check=False)
         if started:
             subprocess.run(["pulseaudio", "--kill"], capture_output=True, timeout=10, check=False)
+
+
+def microphone_or_recording(request, record_property, wav: Path):
+    """(device, the ``--microphone`` value, what was used) for a live test: the system's
+    default input on the ``sound_device`` when the test can make one (play ``wav`` into it
+    with ``device.play``), else ``wav`` itself; the choice is printed and recorded."""
+    try:
+        device = request.getfixturevalue("sound_device")
+    except pytest.skip.Exception as why:
+        device, microphone, used = None, str(wav), f"a WAV source ({why})"
+    else:
+        microphone, used = "default", "a real audio device (PulseAudio null sink monitor)"
+    record_property("microphone", used)
+    print(f"microphone: {used}")
+    return device, microphone, used

@@ -8,7 +8,7 @@ import threading
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import ROOT, microphone_or_recording
 
 import workbench
 from training.live import run_live
@@ -113,14 +113,7 @@ def test_the_microphone_path_hears_speech_on_a_real_device_or_a_recording(
     """A sound card when the test can make one (a PulseAudio null sink whose monitor is the
     default input, the take's recording played into it), else the recording itself."""
     _, wav = take
-    try:
-        device = request.getfixturevalue("sound_device")
-    except pytest.skip.Exception as why:
-        device, microphone, used = None, str(wav), f"a WAV source ({why})"
-    else:
-        microphone, used = "default", "a real audio device (PulseAudio null sink monitor)"
-    record_property("microphone", used)
-    print(f"microphone: {used}")
+    device, microphone, used = microphone_or_recording(request, record_property, wav)
     got = []
     player = device.play(wav) if device is not None else None
     try:
