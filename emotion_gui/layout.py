@@ -24,17 +24,22 @@ LARGEST = (1600, 1000)
 # Smallest sensible window: the side panel and a chart beside it. Below this height the
 # side panel scrolls, so every button and setting stays reachable.
 SMALLEST = (800, 540)
+# X11 counts a laptop and a projector side by side ("extended desktop") as one wide
+# screen: one wider than 16:9 is taken for that, and the window stays on its left part.
+WIDEST = 16 / 9
 
 
 def opening_geometry(screen_width: int, screen_height: int) -> tuple[str, tuple[int, int]]:
     """The window's geometry ("WxH+X+Y") and minimum size on a screen of that size.
 
     1024x768 (a projector): 1000x672; 1280x800 (a laptop): 1256x704; larger screens get
-    ``LARGEST``. Centred, so the window's frame and a desktop panel fit above and below.
+    ``LARGEST``. Centred, so the window's frame and a desktop panel fit around it; on two
+    monitors side by side, centred on the left one's likely width.
     """
-    width = max(1, min(screen_width - RESERVED_WIDTH, LARGEST[0]))
+    monitor = min(screen_width, int(screen_height * WIDEST))
+    width = max(1, min(monitor - RESERVED_WIDTH, LARGEST[0]))
     height = max(1, min(screen_height - RESERVED_HEIGHT, LARGEST[1]))
-    x = max(0, (screen_width - width) // 2)
+    x = max(0, (monitor - width) // 2)
     y = max(0, (screen_height - height - RESERVED_HEIGHT) // 2)
     smallest = (min(SMALLEST[0], width), min(SMALLEST[1], height))  # a tiny screen
     return f"{width}x{height}+{x}+{y}", smallest

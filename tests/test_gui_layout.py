@@ -133,6 +133,8 @@ def test_the_opening_size_follows_the_screen():
     geometry, smallest = opening_geometry(2560, 1440)  # a large screen: not all of it
     assert geometry == "1600x1000+480+172" and smallest == (800, 540)
     assert opening_geometry(800, 600) == ("776x504+12+0", (776, 504))  # a minimum that fits
+    # A 1366x768 laptop and a 1024x768 projector side by side: on the laptop's part.
+    assert opening_geometry(1366 + 1024, 768)[0] == "1341x672+12+0"
 
 
 def test_the_window_buttons_settings_and_charts_fit_a_1024x768_screen(app):
