@@ -34,10 +34,12 @@ from .commands import TRAIN, build_menus, build_side
 from .compare_view import CompareView
 from .data_view import DataView
 from .jobs import BackgroundJob, JobEvent, JobRunner, TrainingJob, failure_sentence
+from .layout import ScrollPanel, fit_to_screen
 from .live_view import LiveView, in_window_words
 from .predict_view import PredictView
 from .results_view import ResultsView, run_label
 from .settings import SettingsPanel
+from .textsize import LARGER, TextSize
 from .training_view import TrainingView
 from .widgets import banner_and_status_bar
 
@@ -54,9 +56,10 @@ class WorkbenchApp:
         self.closing = False
 
         root.title("Emotion Workbench")
-        # Fits a 1280x800 screen once the title bar, menu bar and a desktop panel are counted.
-        root.geometry("1240x720")
-        root.minsize(1000, 700)  # below 700 px the Predict buttons would be cut off
+        # As large as the screen allows (a 1024x768 projector too); the side panel scrolls.
+        fit_to_screen(root)
+        self.text_size = TextSize(root)
+        self.larger_text = tk.BooleanVar(value=False)  # View ▸ Larger text
         root.report_callback_exception = self._report_tk_error
         root.protocol("WM_DELETE_WINDOW", self.close)
         self._build()
@@ -70,13 +73,14 @@ class WorkbenchApp:
         self.banner_var, self.status_var, self.progress = banner_and_status_bar(self.root)
         body = ttk.Frame(self.root)
         body.pack(fill=tk.BOTH, expand=True)
-        side = ttk.Frame(body, padding=(8, 0, 6, 4))
-        side.pack(side=tk.LEFT, fill=tk.Y)
+        # Buttons and settings scroll when the window is shorter than they are.
+        self.side_panel = ScrollPanel(body)
+        self.side_panel.pack(side=tk.LEFT, fill=tk.Y)
 
         def settings(box: ttk.Frame) -> None:
             self.settings = SettingsPanel(box)
 
-        self.buttons = build_side(side, self, below={"Train": settings})
+        self.buttons = build_side(self.side_panel.interior, self, below={"Train": settings})
         self.buttons["stop"].state(["disabled"])
 
         self.tabs = ttk.Notebook(body)
@@ -105,6 +109,14 @@ class WorkbenchApp:
     models = property(lambda self: self.state.models)
     trained = property(lambda self: self.state.trained)
     jobs = property(lambda self: self.runner.jobs)
+
+    def set_larger_text(self, on: bool) -> None:
+        """Larger text in the whole window, charts included (for the back row), or back."""
+        self.larger_text.set(on)
+        scale = LARGER if on else 1.0
+        if scale != self.text_size.scale:
+            self.text_size.set(scale)
+            self.renderer.set_text_scale(scale)
 
     # --------------------------------------------------------------- data
 

@@ -56,10 +56,16 @@ class Command:
     key: str | None = None  # a Tk key sequence, bound on the main window and shown in the menu
     button: str | None = None  # the side button's text, when shorter than the label
     ask: Ask | None = None
+    also: tuple[str, ...] = ()  # more keys that do the same (Ctrl+= for Ctrl++), not shown
+    # A menu check mark: the window's BooleanVar of that name; ticking it calls the
+    # method with the new value instead of ``args``.
+    check: str | None = None
 
 
-def _predict(label: str, key: str, title: str, files: tuple[str, tuple[str, ...]]) -> Command:
-    return Command(label, "predict", key=key, ask=Ask(title, files))
+def _predict(
+    label: str, key: str, button: str, title: str, files: tuple[str, tuple[str, ...]]
+) -> Command:
+    return Command(label, "predict", key=key, button=button, ask=Ask(title, files))
 
 
 COMMANDS = {
@@ -73,16 +79,20 @@ COMMANDS = {
     "open_run": Command("Open run…", "open_run", key="<Control-l>",
                         ask=Ask("Open a run folder (runs/…)", start_in=paths.runs_dir)),
     "quit": Command("Quit", "close", key="<Control-q>"),
+    "larger_text": Command("Larger text", "set_larger_text", (True,), "<Control-plus>",
+                           also=("<Control-equal>", "<Control-KP_Add>"), check="larger_text"),
+    "normal_text": Command("Normal text size", "set_larger_text", (False,), "<Control-minus>",
+                           also=("<Control-KP_Subtract>",)),
     **{f"train_{k.name}": Command(k.button, "train", (k.name,), k.key) for k in KINDS},
     "stop": Command("Stop", "stop_training", key="<Escape>"),
     "confusion": Command("Confusion Matrices", "show_confusion", key="<Control-m>"),
     "compare": Command("Accuracy Comparison Graph", "show_comparison", key="<Control-g>"),
-    "predict_image": _predict("Predict Image…", "<Control-i>", "Photo with a face",
+    "predict_image": _predict("Predict Image…", "<Control-i>", "Image…", "Photo with a face",
                               ("Images", IMAGE_SUFFIXES)),
-    "predict_audio": _predict("Predict Audio…", "<Control-u>", "Speech recording",
+    "predict_audio": _predict("Predict Audio…", "<Control-u>", "Audio…", "Speech recording",
                               ("Audio", AUDIO_SUFFIXES)),
-    "predict_video": _predict("Predict Video…", "<Control-e>", "Video clip with a face and speech",
-                              ("Video", VIDEO_SUFFIXES)),
+    "predict_video": _predict("Predict Video…", "<Control-e>", "Video…",
+                              "Video clip with a face and speech", ("Video", VIDEO_SUFFIXES)),
 }  # fmt: skip
 TRAIN = tuple(f"train_{k.name}" for k in KINDS)
 PREDICT = ("predict_image", "predict_audio", "predict_video")
@@ -93,20 +103,29 @@ SIDE = {
     "Results": ("confusion", "compare", "open_run"),
     "Predict": PREDICT,
 }
+# Side groups whose buttons share one row (their names are short): a shorter panel, so
+# on a 1280x800 screen it needs no scrolling.
+SIDE_ROWS = {"Predict"}
 MENUS = {
     "File": ("fer", "fer_csv", "ravdess", "demo", None, "open_run", None, "quit"),
     "Train": (*TRAIN, "stop"),
     "Results": ("confusion", "compare"),
     "Predict": PREDICT,
+    "View": ("larger_text", "normal_text"),
 }
+KEY_NAMES = {"plus": "+", "minus": "-", "equal": "="}
 
 
 def accelerator(key: str | None) -> str:
-    """What a menu shows for a Tk key sequence: "<Control-o>" → "Ctrl+O", "<F5>" → "F5"."""
+    """What a menu shows for a Tk key sequence: "<Control-o>" → "Ctrl+O", "<F5>" → "F5",
+    "<Control-plus>" → "Ctrl++"."""
     if not key:
         return ""
     name = key.strip("<>").replace("Control-", "Ctrl+").replace("Escape", "Esc")
-    return name[:-1] + name[-1].upper() if name.startswith("Ctrl+") else name
+    if name.startswith("Ctrl+"):
+        rest = name[len("Ctrl+") :]
+        return "Ctrl+" + KEY_NAMES.get(rest, rest[:-1] + rest[-1:].upper())
+    return name
 
 
 def _callback(window, name: str) -> Callable[[], None]:
@@ -127,17 +146,26 @@ def build_side(
 ) -> dict[str, ttk.Button]:
     """The side groups of buttons, by command name; ``below[group](box)`` adds widgets
     under a group's buttons (the Settings under Train)."""
-    # Slim buttons: all four groups and the settings fit a 700 px tall window.
+    # Slim buttons: all four groups and the settings fit a 1280x800 screen unscrolled.
     ttk.Style(side).configure("Side.TButton", padding=(4, 0))
     buttons = {}
     for title, names in SIDE.items():
         box = ttk.LabelFrame(side, text=title, padding=(6, 0, 6, 3))
         box.pack(fill=tk.X, pady=(0, 3))
-        for name in names:
+        row = ttk.Frame(box) if title in SIDE_ROWS else None
+        for i, name in enumerate(names):
             text = COMMANDS[name].button or COMMANDS[name].label
             command = _callback(window, name)
-            buttons[name] = ttk.Button(box, text=text, command=command, style="Side.TButton")
-            buttons[name].pack(fill=tk.X, pady=1)
+            button = ttk.Button(row or box, text=text, command=command, style="Side.TButton")
+            if row is None:
+                button.pack(fill=tk.X, pady=1)
+            else:  # as wide as its name (three fit side by side), the row shared evenly
+                button.configure(width=0)
+                button.grid(row=0, column=i, sticky="ew", padx=(0 if i == 0 else 2, 0), pady=1)
+                row.columnconfigure(i, weight=1, uniform="side")
+            buttons[name] = button
+        if row is not None:
+            row.pack(fill=tk.X)
         if title in below:
             below[title](box)
     return buttons
@@ -154,10 +182,16 @@ def build_menus(root: tk.Tk, window) -> None:
                 sub.add_separator()
                 continue
             command, action = COMMANDS[name], _callback(window, name)
-            sub.add_command(
-                label=command.label, accelerator=accelerator(command.key), command=action
-            )
-            if key := command.key:
+            shown = {"label": command.label, "accelerator": accelerator(command.key)}
+            if command.check:
+                var = getattr(window, command.check)
+                method = getattr(window, command.action)
+                sub.add_checkbutton(
+                    **shown, variable=var, command=lambda m=method, v=var: m(v.get())
+                )
+            else:
+                sub.add_command(**shown, command=action)
+            for key in filter(None, (command.key, *command.also)):
                 root.bind(key, lambda e, a=action, k=key: _shortcut(e, a, k))
         menu.add_cascade(label=title, menu=sub)
     root.config(menu=menu)

@@ -48,18 +48,37 @@ class CompareView(ttk.Frame):
         self.ax_curves = self.ax_bars = None  # renderer thread
         self.runs: list[Run] = []
         self.baselines: dict[str, float] = {}
+        self._drawn_width = 0  # the chart's width in quarter inches when last drawn
+        self.chart.bind("<<ChartResized>>", lambda _e: self._resized())
         self.show([])
+
+    def _resized(self) -> None:
+        """The bars' names are wrapped to the chart's width when they are drawn, so a
+        chart a quarter inch wider or narrower (larger text: fewer inches) is drawn again."""
+        chart = self.chart
+        width = int(4 * chart.width / (chart.dpi * chart.renderer.text_scale))
+        if width != self._drawn_width and self.runs:
+            self.show(self.runs)
 
     def show(self, runs: list[Run]) -> None:
         """Draw the last ``MAX_RUNS`` of ``runs``."""
         self.runs = list(runs)[-MAX_RUNS:]
         shown = [dataclasses.replace(r, name=short_label(r)) for r in self.runs]
         baselines = self.baselines = comparison_baselines(self.runs)
+        chart = self.chart
+        self._drawn_width = int(4 * chart.width / (chart.dpi * chart.renderer.text_scale))
 
         def draw(fig) -> None:
             fig.clear()
             self.ax_curves, self.ax_bars = fig.subplots(1, 2, width_ratios=(1, 1.1))
             plot_comparison(self.ax_curves, self.ax_bars, shown, baselines=baselines)
+            # The legend above the charts, not inside the bars: there, on a 1024 px
+            # screen or with larger text, it is wider than the bars and squeezes both.
+            handles, labels = self.ax_bars.get_legend_handles_labels()
+            if self.ax_bars.get_legend() is not None:
+                self.ax_bars.get_legend().remove()
+                fig.legend(handles, labels, loc="outside upper right", ncol=2, fontsize=7)
+                self.ax_bars.set_ylim(0, 1.1)  # no room for the legend needed any more
             self.ax_curves.set_title("Validation accuracy while training", fontsize=10)
             self.ax_bars.set_title("Held-out accuracy and UAR", fontsize=10)
             # Labels of three or four lines, side by side: smaller when there are many.

@@ -7,6 +7,7 @@ validation split, and the summary line says which.
 from __future__ import annotations
 
 import tkinter as tk
+import tkinter.font as tkfont
 from collections.abc import Callable
 from tkinter import ttk
 
@@ -16,7 +17,8 @@ from training.report import describe_split
 from training.wording import held_out_scores, run_title, trained_on
 
 from .charts import ChartCanvas, ChartRenderer
-from .widgets import wrap_to_width
+from .textsize import BOLD, own_font
+from .widgets import widen_popdown, wrap_to_width
 
 
 def run_label(run: Run) -> str:
@@ -46,20 +48,22 @@ class ResultsView(ttk.Frame):
         top = ttk.Frame(self, padding=(8, 6))
         top.pack(side=tk.TOP, fill=tk.X)
         ttk.Label(top, text="Model:").pack(side=tk.LEFT)
-        self.choice = ttk.Combobox(top, state="readonly", width=38)
-        self.choice.pack(side=tk.LEFT, padx=(4, 12))
+        self.choice = widen_popdown(ttk.Combobox(top, state="readonly", width=38))
         self.choice.bind("<<ComboboxSelected>>", lambda _e: self._chosen())
         self.normalized = tk.BooleanVar(value=False)
-        ttk.Radiobutton(
-            top, text="counts", variable=self.normalized, value=False, command=self._draw
-        ).pack(side=tk.LEFT)
+        # Packed right to left before the list of models, which gets what is left: in a
+        # narrow window the list is cut short, never the choice of counts or shares.
         ttk.Radiobutton(
             top,
             text="share of each true emotion",
             variable=self.normalized,
             value=True,
             command=self._draw,
-        ).pack(side=tk.LEFT, padx=4)
+        ).pack(side=tk.RIGHT, padx=(4, 0))
+        ttk.Radiobutton(
+            top, text="counts", variable=self.normalized, value=False, command=self._draw
+        ).pack(side=tk.RIGHT)
+        self.choice.pack(side=tk.LEFT, fill=tk.X, expand=True, padx=(4, 12))
         self.summary_var = tk.StringVar(value="No trained model yet.")
         summary = ttk.Label(self, textvariable=self.summary_var, padding=(8, 0))
         wrap_to_width(summary).pack(side=tk.TOP, fill=tk.X)
@@ -80,17 +84,14 @@ class ResultsView(ttk.Frame):
         columns = ("precision", "recall", "f1", "support")
         side = ttk.Frame(body, padding=(4, 8, 8, 8))
         side.pack(side=tk.RIGHT, fill=tk.Y)
-        ttk.Label(side, text="Per emotion (held out)", font=("TkDefaultFont", 10, "bold")).pack(
-            anchor="w"
-        )
-        self.table = ttk.Treeview(side, columns=columns, height=10, selectmode="none")
+        ttk.Label(side, text="Per emotion (held out)", font=own_font(self, BOLD)).pack(anchor="w")
+        self.table = ttk.Treeview(side, columns=columns, height=8, selectmode="none")
         self.table.heading("#0", text="emotion")
-        self.table.column("#0", width=88)
-        for col, title, width in zip(
-            columns, ("precision", "recall", "F1", "items"), (76, 60, 52, 52)
-        ):
+        for col, title in zip(columns, ("precision", "recall", "F1", "items")):
             self.table.heading(col, text=title)
-            self.table.column(col, width=width, anchor="e")
+            self.table.column(col, anchor="e")
+        self._fit_columns()
+        self.bind_all("<<TextSize>>", lambda _e: self._fit_columns(), add="+")
         self.table.pack(fill=tk.Y, expand=True)
         ttk.Label(
             side,
@@ -100,6 +101,19 @@ class ResultsView(ttk.Frame):
             justify=tk.LEFT,
             wraplength=320,
         ).pack(anchor="w", pady=(6, 0))
+
+    def _fit_columns(self) -> None:
+        """Columns as wide as their headings or their longest entries, in the fonts that
+        larger text enlarges: a list's columns are set in pixels. No wider: on a 1024 px
+        screen every pixel the list takes is the confusion matrix's."""
+        heading = tkfont.nametofont("TkHeadingFont", self)
+        cell = tkfont.nametofont("TkDefaultFont", self)
+        pad = cell.measure("0")
+        indent = int(ttk.Style(self).lookup("Treeview", "indent") or 20)
+        self.table.column("#0", width=cell.measure("surprised") + indent + pad)
+        for col in self.table["columns"]:
+            title = self.table.heading(col, "text")
+            self.table.column(col, width=max(heading.measure(title), cell.measure("100%")) + pad)
 
     def set_runs(self, runs: list[Run], show: Run | None = None) -> None:
         """The runs to choose from; shows ``show`` (default: the last one)."""

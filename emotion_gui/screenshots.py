@@ -13,7 +13,9 @@ a 2-core CPU, most of it training. When the real data sits beside the
 project (``../shared/data``, or ``WORKBENCH_SHARED_DATA``), it also loads FER-2013 and
 RAVDESS, trains a short quick run of each (about 5 more minutes) and shows the comparison
 with the human baselines. Runs go to a temporary folder unless
-``WORKBENCH_RUNS_DIR`` is set, so the screenshots never change your runs/.
+``WORKBENCH_RUNS_DIR`` is set, so the screenshots never change your runs/. Last, the
+window on a 1024x768 screen (a classroom projector), with and without larger text
+(``--projector`` takes only these).
 """
 
 from __future__ import annotations
@@ -43,23 +45,76 @@ def settle(root: tk.Tk, until=lambda: True, timeout: float = 300.0) -> None:
         time.sleep(0.02)
 
 
-def grab(root: tk.Tk, name: str) -> Path:
-    """Save the window's area of the screen."""
+def grab(root: tk.Tk, name: str, *, screen: bool = False) -> Path:
+    """Save the window's area of the screen (``screen``: the whole screen, menu bar and
+    empty space included: how the window sits on it)."""
     x, y = root.winfo_rootx(), root.winfo_rooty()
     w, h = root.winfo_width(), root.winfo_height()
+    bbox = None if screen else (x, y, x + w, y + h)
     path = OUT / f"{name}.png"
-    ImageGrab.grab(bbox=(x, y, x + w, y + h), xdisplay=os.environ["DISPLAY"]).save(path)
+    ImageGrab.grab(bbox=bbox, xdisplay=root.winfo_screen()).save(path)
     print(path)
     return path
 
 
+def projector() -> list[Path]:
+    """The window on a 1024x768 screen (a classroom projector), a private Xvfb whatever
+    the display: a held-out demo clip predicted (the fullest chart), then the Compare tab
+    with View ▸ Larger text. With the runs of ``main`` (``WORKBENCH_RUNS_DIR``), the
+    models it trained answer; alone (``--projector``, about a minute), the starter
+    models do."""
+    from datasets.sources import demo_sources, ensure_demo
+
+    from .app import WorkbenchApp
+    from .xvfb import start_xvfb
+
+    display = os.environ.get("DISPLAY")
+    xvfb = start_xvfb("1024x768x24")
+    if xvfb is None:
+        sys.exit("The projector screenshots need Xvfb (apt-get install xvfb).")
+    screen = os.environ["DISPLAY"]
+    try:
+        root = tk.Tk(screenName=screen)
+        # Tk made the projector the process's DISPLAY; any later window opens where it was.
+        if display is None:
+            os.environ.pop("DISPLAY", None)
+            os.unsetenv("DISPLAY")
+        else:
+            os.environ["DISPLAY"] = display
+        app = WorkbenchApp(root, demo_sources())
+        idle = app.renderer.idle
+        settle(root, lambda: app.loaded is not None and idle())
+        clip = ensure_demo() / "ravdess" / "Actor_12" / "02-01-03-02-02-01-12.mp4"
+        shown = app.predict_view.chart.shown
+        app.predict(clip)
+        settle(root, lambda: app.predict_view.chart.shown > shown and idle())
+        paths = [grab(root, "projector_1024x768", screen=True)]
+        app.set_larger_text(True)
+        app.show_comparison()
+        settle(root, idle)
+        paths.append(grab(root, "projector_1024x768_larger_text", screen=True))
+        app.close()
+    finally:
+        # Not before Tk lets go of the screen: a server gone under it ends the process.
+        xvfb.terminate()
+    return paths
+
+
 def main(argv: list[str] | None = None) -> int:
-    """All the screenshots; ``--starter-only``: just the starter models' video prediction."""
+    """All the screenshots; ``--starter-only``: just the starter models' video prediction;
+    ``--projector``: just the 1024x768 views."""
     from training.runs import starter_model
 
     from .xvfb import start_xvfb
 
-    starter_only = "--starter-only" in (sys.argv[1:] if argv is None else argv)
+    args = sys.argv[1:] if argv is None else argv
+    starter_only = "--starter-only" in args
+    if "--projector" in args:
+        OUT.mkdir(exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="workbench-screenshots-") as runs:
+            os.environ.setdefault("WORKBENCH_RUNS_DIR", runs)  # not your runs/: the same shots
+            projector()
+        return 0
 
     xvfb = None
     if not os.environ.get("DISPLAY"):
@@ -179,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"no real data at {shared}: skipped the real-data screenshots")
         app.close()
+        projector()  # the same runs, on a 1024x768 screen
     finally:
         if xvfb:
             xvfb.terminate()

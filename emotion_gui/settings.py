@@ -13,6 +13,8 @@ from tkinter import ttk
 from training.device import DEVICE_CHOICES, available_devices
 
 from .state import FUSION_DESIGNS, PAIRING_SHORT, Settings
+from .textsize import SMALL, own_font
+from .widgets import widen_popdown
 
 PAIRING_NAMES = {"takes": "audio-video takes", "class": "class-paired (FER + RAVDESS)"}
 
@@ -42,14 +44,16 @@ class SettingsPanel:
             ttk.Label(grid, text=label).grid(row=r, column=0, sticky="w", pady=1)
             widget.grid(row=r, column=1, sticky="e", pady=1)
         grid.columnconfigure(1, weight=1)
+        # The choices on a row of their own under "Device": a narrower panel.
         devices = ttk.Frame(box)
         devices.pack(fill=tk.X, pady=(2, 0))
-        ttk.Label(devices, text="Device").grid(row=0, column=0, sticky="w")
+        ttk.Label(devices, text="Device").grid(row=0, column=0, columnspan=4, sticky="w")
         have = available_devices()
         self.device_buttons = {}
         for i, name in enumerate(DEVICE_CHOICES):
             b = ttk.Radiobutton(devices, text=name, value=name, variable=self.device_var)
-            b.grid(row=0, column=1 + i, sticky="e", padx=(4, 0))
+            b.grid(row=1, column=i, sticky="w", padx=(6 if i == 0 else 2, 0))
+            devices.columnconfigure(i, weight=1)
             if not have[name]:
                 b.state(["disabled"])  # this machine has no such device
             self.device_buttons[name] = b
@@ -68,17 +72,19 @@ class SettingsPanel:
             grid,
             textvariable=self.fusion_var,
             state="readonly",
-            width=21,
+            width=12,  # as wide as the panel; the list shows the names whole
             values=list(FUSION_DESIGNS.values()),
         )
         pairing = ttk.Combobox(
             grid,
             textvariable=self.pairing_var,
             state="readonly",
-            width=21,
+            width=12,  # as wide as the panel; the list shows the names whole
             values=list(PAIRING_NAMES.values()),
         )
         pairing.bind("<<ComboboxSelected>>", lambda _e: self._pairing_picked())
+        for combobox in (design, pairing):
+            widen_popdown(combobox)
         for r, (label, widget) in enumerate((("Fusion", design), ("Pairs", pairing))):
             ttk.Label(grid, text=label).grid(row=r, column=0, sticky="w", pady=1)
             widget.grid(row=r, column=1, sticky="ew", padx=(6, 0), pady=1)
@@ -87,11 +93,11 @@ class SettingsPanel:
             box,
             textvariable=self.pairing_note_var,
             foreground="gray30",
-            font=("TkDefaultFont", 8),
+            font=own_font(box, SMALL),
             anchor="e",
         ).pack(fill=tk.X)
         ttk.Checkbutton(
-            box, text="Start from the face and speech models", variable=self.from_models_var
+            box, text="Start from the face and\nspeech models", variable=self.from_models_var
         ).pack(anchor="w")
 
     def settings(self) -> Settings:

@@ -15,6 +15,7 @@ from training.plots import plot_curves
 from training.wording import held_out_sentence
 
 from .charts import ChartCanvas, ChartRenderer
+from .textsize import BOLD, own_font
 from .widgets import wrap_to_width
 
 
@@ -37,7 +38,7 @@ class TrainingView(ttk.Frame):
             value="Nothing trained yet: press Train Facial CNN, Train Speech CNN or Train "
             "Fusion Model."
         )
-        title = ttk.Label(top, textvariable=self.title_var, font=("TkDefaultFont", 10, "bold"))
+        title = ttk.Label(top, textvariable=self.title_var, font=own_font(self, BOLD))
         wrap_to_width(title, margin=4).grid(row=0, column=0, columnspan=3, sticky="ew")
         self.device_var = tk.StringVar(value="")
         ttk.Label(top, textvariable=self.device_var).grid(
@@ -52,8 +53,10 @@ class TrainingView(ttk.Frame):
         self.overall_bar = ttk.Progressbar(top, maximum=1.0)
         self.overall_bar.grid(row=3, column=1, sticky="ew", padx=6)
         self.eta_var = tk.StringVar(value="")
-        ttk.Label(top, textvariable=self.eta_var, width=22, anchor="e").grid(
-            row=2, column=2, rowspan=2, sticky="e"
+        # Under the bars, not beside them: on a 1024 px screen with larger text the bars
+        # would have no room left.
+        ttk.Label(top, textvariable=self.eta_var, anchor="e").grid(
+            row=4, column=0, columnspan=2, sticky="e", padx=6
         )
         top.columnconfigure(1, weight=1)
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import tkinter as tk
+import tkinter.font as tkfont
 from tkinter import ttk
+
+from .textsize import BANNER, own_font
 
 
 def wrap_to_width(label: ttk.Label, margin: int = 16) -> ttk.Label:
@@ -11,6 +14,21 @@ def wrap_to_width(label: ttk.Label, margin: int = 16) -> ttk.Label:
     as model paths wrap instead of being cut off or widening the window."""
     label.bind("<Configure>", lambda e: label.configure(wraplength=max(200, e.width - margin)))
     return label
+
+
+def widen_popdown(combobox: ttk.Combobox) -> ttk.Combobox:
+    """Let ``combobox``'s drop-down list be as wide as its longest choice, so a narrow
+    field (the side panel's) still lists every name whole."""
+    style = ttk.Style(combobox)
+
+    def before_posting() -> None:
+        font = tkfont.nametofont(str(combobox.cget("font")) or "TkTextFont", combobox)
+        widest = max((font.measure(str(v)) for v in combobox.cget("values")), default=0)
+        extra = max(0, widest + 2 * font.measure("0") - combobox.winfo_width())
+        style.configure("Wide.TCombobox", postoffset=(0, 0, extra, 0))
+
+    combobox.configure(style="Wide.TCombobox", postcommand=before_posting)
+    return combobox
 
 
 def banner_and_status_bar(root: tk.Misc) -> tuple[tk.StringVar, tk.StringVar, ttk.Progressbar]:
@@ -22,7 +40,7 @@ def banner_and_status_bar(root: tk.Misc) -> tuple[tk.StringVar, tk.StringVar, tt
         textvariable=banner_var,
         anchor="w",
         padding=(10, 5),
-        font=("TkDefaultFont", 11, "bold"),
+        font=own_font(root, BANNER),
     ).pack(side=tk.TOP, fill=tk.X)
     status = ttk.Frame(root, padding=(8, 3))
     status.pack(side=tk.BOTTOM, fill=tk.X)
