@@ -143,3 +143,51 @@ class ScrollPanel(ttk.Frame):
         elif bottom > shown_bottom:
             lowest = bottom - self.canvas.winfo_height()
             self.canvas.yview_moveto(math.ceil(lowest / step) * step / total)
+
+
+class FlowRow(ttk.Frame):
+    """A row of groups (frames of widgets kept together) that wraps onto more lines when
+    the row is narrower than the groups side by side, as words do: a bar of settings and
+    buttons stays whole on a projector and with larger text. ``add`` a group made with
+    this row as its master; a group marked ``stretch`` takes the spare width."""
+
+    def __init__(self, master: tk.Misc, **kwargs) -> None:
+        super().__init__(master, **kwargs)
+        self.groups: list[tuple[tk.Misc, bool]] = []
+        self.lines: list[list[tk.Misc]] = []
+        self.bind("<Configure>", lambda event: self.reflow(event.width))
+
+    def add(self, group: tk.Misc, stretch: bool = False) -> tk.Misc:
+        self.groups.append((group, stretch))
+        self.reflow(self.winfo_width())
+        return group
+
+    def reflow(self, width: int) -> None:
+        """Lay the groups out in lines no wider than ``width`` (one line while the row has
+        no width yet); only when the lines change, so a reflow ends."""
+        room = width if width > 1 else float("inf")
+        lines: list[list[tk.Misc]] = [[]]
+        used = 0
+        for group, _stretch in self.groups:
+            need = group.winfo_reqwidth()
+            if lines[-1] and used + need > room:
+                lines.append([])
+                used = 0
+            lines[-1].append(group)
+            used += need
+        if lines == self.lines:
+            return
+        self.lines = lines
+        stretches = dict((id(g), s) for g, s in self.groups)
+        for row, line in enumerate(lines):
+            for column, group in enumerate(line):
+                sticky = "ew" if stretches[id(group)] else "w"
+                group.grid(row=row, column=column, sticky=sticky, padx=(0, 8), pady=1)
+        columns = max(len(line) for line in lines)
+        for column in range(columns + 1):
+            self.columnconfigure(column, weight=0)
+        # The spare width goes to the stretching groups of the longest line (one column
+        # with weight keeps the others at their size).
+        for column, group in enumerate(max(lines, key=len)):
+            if stretches[id(group)]:
+                self.columnconfigure(column, weight=1)

@@ -33,6 +33,7 @@ from training.live import SPECTROGRAM_SECONDS, LiveUpdate
 from training.recorder import LiveRecorder
 
 from .charts import ChartCanvas, ChartRenderer
+from .layout import FlowRow
 from .play_button import PlayButton
 
 PAINT_MS = 40  # the picture: up to 25 times a second
@@ -182,6 +183,7 @@ class LiveView(ttk.Frame):
         self.picture: Image.Image | None = None  # the newest annotated frame (worker writes)
         self.painted = 0  # pictures pasted (tests wait on it)
         self.frames = 0  # updates arrived in this session
+        self.drawn = 0  # ... when the charts were last drawn
         self.arrivals: deque = deque()  # wall times of the last 2 s of analysed frames
         self.size = (640, 360)  # the picture area, read by the worker
         self.photo: ImageTk.PhotoImage | None = None
@@ -196,26 +198,37 @@ class LiveView(ttk.Frame):
     # ---------------------------------------------------------------- layout
 
     def _build_sources(self) -> None:
-        bar = ttk.Frame(self, padding=(8, 4))
-        bar.pack(side=tk.TOP, fill=tk.X)
-        ttk.Label(bar, text="Camera:").pack(side=tk.LEFT)
-        self.camera = ttk.Combobox(bar, values=("0", "1", "2"), width=18)
+        """The camera, the microphone, Start and Stop, wrapping onto two lines when the tab
+        is narrow (a projector, larger text); then the answers, wrapped to the tab's width."""
+        bar = FlowRow(self)
+        bar.pack(side=tk.TOP, fill=tk.X, padx=8, pady=4)
+        camera = ttk.Frame(bar)
+        ttk.Label(camera, text="Camera:").pack(side=tk.LEFT)
+        ttk.Button(camera, text="File…", width=5, command=self._pick_video).pack(side=tk.RIGHT)
+        self.camera = ttk.Combobox(camera, values=("0", "1", "2"), width=16)
         self.camera.set("0")
-        self.camera.pack(side=tk.LEFT, padx=(2, 0))
-        ttk.Button(bar, text="File…", width=5, command=self._pick_video).pack(side=tk.LEFT)
-        ttk.Label(bar, text="Microphone:").pack(side=tk.LEFT, padx=(10, 0))
-        self.microphone = ttk.Combobox(bar, width=18, postcommand=self._list_microphones)
+        self.camera.pack(side=tk.LEFT, fill=tk.X, expand=True, padx=(2, 0))
+        bar.add(camera, stretch=True)
+        microphone = ttk.Frame(bar)
+        ttk.Label(microphone, text="Microphone:").pack(side=tk.LEFT)
+        ttk.Button(microphone, text="File…", width=5, command=self._pick_recording).pack(
+            side=tk.RIGHT
+        )
+        self.microphone = ttk.Combobox(microphone, width=16, postcommand=self._list_microphones)
         self.microphone.set(DEFAULT_MICROPHONE)
-        self.microphone.pack(side=tk.LEFT, padx=(2, 0))
-        ttk.Button(bar, text="File…", width=5, command=self._pick_recording).pack(side=tk.LEFT)
-        self.start_button = ttk.Button(bar, text="Start", command=self.start)
-        self.start_button.pack(side=tk.LEFT, padx=(10, 2))
-        self.stop_button = ttk.Button(bar, text="Stop", command=self.stop)
+        self.microphone.pack(side=tk.LEFT, fill=tk.X, expand=True, padx=(2, 0))
+        bar.add(microphone, stretch=True)
+        buttons = ttk.Frame(bar)
+        self.start_button = ttk.Button(buttons, text="Start", command=self.start)
+        self.start_button.pack(side=tk.LEFT, padx=(0, 2))
+        self.stop_button = ttk.Button(buttons, text="Stop", command=self.stop)
         self.stop_button.pack(side=tk.LEFT)
         self.stop_button.state(["disabled"])
+        bar.add(buttons)
         self.info_var = tk.StringVar(value="Press Start to see and hear the models live.")
         info = ttk.Label(self, textvariable=self.info_var, anchor="w", padding=(8, 0))
         info.pack(side=tk.TOP, fill=tk.X)
+        info.bind("<Configure>", lambda e: info.configure(wraplength=max(e.width - 16, 100)))
 
     def _build_body(self, renderer: ChartRenderer) -> None:
         body = self.body = ttk.Frame(self)
@@ -233,27 +246,34 @@ class LiveView(ttk.Frame):
 
     def _build_record(self) -> None:
         """Record the last seconds (labelled: RAVDESS names, so the folder loads as data)."""
-        bar = ttk.Frame(self, padding=(8, 2, 8, 6))
-        bar.pack(side=tk.BOTTOM, fill=tk.X, before=self.body)
-        ttk.Label(bar, text="Record the last").pack(side=tk.LEFT)
-        self.record_seconds = ttk.Spinbox(bar, from_=1, to=RECORD_KEEP, width=4)
+        bar = FlowRow(self)
+        bar.pack(side=tk.BOTTOM, fill=tk.X, before=self.body, padx=8, pady=(2, 6))
+        what = ttk.Frame(bar)
+        ttk.Label(what, text="Record the last").pack(side=tk.LEFT)
+        self.record_seconds = ttk.Spinbox(what, from_=1, to=RECORD_KEEP, width=4)
         self.record_seconds.set(str(RECORD_SECONDS))
         self.record_seconds.pack(side=tk.LEFT, padx=2)
-        ttk.Label(bar, text="s, acted as").pack(side=tk.LEFT)
+        ttk.Label(what, text="s,").pack(side=tk.LEFT)
+        bar.add(what)
+        label = ttk.Frame(bar)
+        ttk.Label(label, text="acted as").pack(side=tk.LEFT, padx=(2, 0))
         self.record_emotion = ttk.Combobox(
-            bar, state="readonly", width=11, values=(NOT_LABELLED, *RAVDESS_EMOTIONS)
+            label, state="readonly", width=11, values=(NOT_LABELLED, *RAVDESS_EMOTIONS)
         )
         self.record_emotion.set(NOT_LABELLED)
         self.record_emotion.pack(side=tk.LEFT, padx=2)
-        ttk.Label(bar, text="by actor").pack(side=tk.LEFT)
-        self.record_actor = ttk.Spinbox(bar, from_=1, to=99, width=3)
+        ttk.Label(label, text="by actor").pack(side=tk.LEFT)
+        self.record_actor = ttk.Spinbox(label, from_=1, to=99, width=3)
         self.record_actor.set("1")
         self.record_actor.pack(side=tk.LEFT, padx=2)
-        self.record_button = ttk.Button(bar, text="Record…", command=self._record)
-        self.record_button.pack(side=tk.LEFT, padx=(8, 2))
-        self.play_button = PlayButton(bar, self._recording)
+        bar.add(label)
+        buttons = ttk.Frame(bar)
+        self.record_button = ttk.Button(buttons, text="Record…", command=self._record)
+        self.record_button.pack(side=tk.LEFT, padx=(0, 2))
+        self.play_button = PlayButton(buttons, self._recording)
         self.play_button.pack(side=tk.LEFT)
         self.play_button.state(["disabled"])
+        bar.add(buttons)
         self.saved: dict | None = None  # the last recording saved
 
     def record_request(self) -> dict:
@@ -375,7 +395,7 @@ class LiveView(ttk.Frame):
     def started(self) -> None:
         """A session began: clear the last one's history."""
         self.history = LiveHistory()
-        self.picture, self.frames = None, 0
+        self.picture, self.frames, self.drawn = None, 0, 0
         self.arrivals = deque()  # wall times of the last 2 s of analysed frames
         self.start_button.state(["disabled"])
         self.stop_button.state(["!disabled"])
@@ -384,10 +404,14 @@ class LiveView(ttk.Frame):
     def finished(self, summary: dict | None) -> None:
         self.start_button.state(["!disabled"])
         self.stop_button.state(["disabled"])
+        if self.history.newest() is not None and self.drawn != self.frames:
+            self.drawn = self.frames  # the last answers drawn, then no more redraws
+            self._redraw()
         if summary is not None:
+            last = self._answers()
             self.info_var.set(
                 f"Stopped: {summary['frames']} frames analysed in {summary['seconds']} s "
-                f"({summary['fps']} frames/s)."
+                f"({summary['fps']} frames/s)" + (f"; last {last}." if last else ".")
             )
 
     def arrived(self, update: LiveUpdate) -> None:
@@ -422,21 +446,29 @@ class LiveView(ttk.Frame):
                     self.canvas.itemconfigure(self._item, image=self.photo)
                 self.painted += 1
             self.chart_at += PAINT_MS
-            if self.history.newest() is not None:
+            # Only what changed: a finished session's last view stays without redrawing.
+            if self.history.newest() is not None and self.drawn != self.frames:
                 self.info_var.set(self._info())
                 if self.chart_at >= CHART_MS:  # a stale request is skipped by the renderer
                     self.chart_at = 0
+                    self.drawn = self.frames
                     self._redraw()
         finally:
             self.after_id = self.after(PAINT_MS, self._paint)
 
-    def _info(self) -> str:
-        newest = self.history.newest()
-        parts = []
+    def _answers(self) -> str:
+        """The newest answer of each part, as "face happy 80% · speech …" ("" without)."""
+        newest, parts = self.history.newest(), []
         for part in ("face", "speech", "fused"):
-            if (answer := newest[part]) is not None:
+            if newest is not None and (answer := newest[part]) is not None:
                 name, p = _top(answer["probabilities"])
                 parts.append(f"{part} {name} {p:.0%}")
+        return " · ".join(parts)
+
+    def _info(self) -> str:
+        newest = self.history.newest()
+        answers = self._answers()
+        parts = [answers] if answers else []
         if self.history.method:
             parts.append(f"fused by the {self.history.method}")
         if len(self.arrivals) > 1:

@@ -37,7 +37,10 @@ from .charts import ChartCanvas, ChartRenderer
 from .play_button import PlayButton
 from .widgets import wrap_to_width
 
-PLACEHOLDER = "Use Predict Image…, Predict Audio… or Predict Video… on the left."
+PLACEHOLDER = (
+    "Choose a photo, a recording or a clip: Image…, Audio… or Video… under Predict on the "
+    "left, or the Predict menu (Ctrl+I, Ctrl+U, Ctrl+E)."
+)
 STARTER_NOTE = "Until you train a model, the starter models in pretrained/ answer."
 MAX_FRAMES = 8  # frames shown in a row for a video
 FACE_COLOR, SPEECH_COLOR = "C0", "C1"  # the Data tab's colours for faces and speech

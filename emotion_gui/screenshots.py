@@ -8,7 +8,7 @@ recording and a video clip of the held-out demo actors (the clip with the fused 
 Each view is saved as ``screenshots/*.png`` once it is drawn. First, before anything is
 trained, a real RAVDESS clip from ``../shared/data`` is predicted by the starter models
 in ``pretrained/``, and their held-out scores are compared (``--starter-only`` stops
-there). Takes about four minutes on
+there), and the Live tab shows a real take in the camera's and the microphone's places. Takes about four minutes on
 a 2-core CPU, most of it training. When the real data sits beside the
 project (``../shared/data``, or ``WORKBENCH_SHARED_DATA``), it also loads FER-2013 and
 RAVDESS, trains a short quick run of each (about 5 more minutes) and shows the comparison
@@ -32,12 +32,12 @@ from PIL import Image, ImageGrab
 OUT = Path(__file__).resolve().parent.parent / "screenshots"
 
 
-def settle(root: tk.Tk, until=lambda: True, timeout: float = 300.0) -> None:
-    """Run the event loop until ``until()`` has held for a while: a label that re-wraps
-    once it is shown resizes a chart, which is then drawn again."""
+def settle(root: tk.Tk, until=lambda: True, timeout: float = 300.0, hold: int = 15) -> None:
+    """Run the event loop until ``until()`` has held for a while (``hold`` checks): a label
+    that re-wraps once it is shown resizes a chart, which is then drawn again."""
     end = time.monotonic() + timeout
     held = 0
-    while held < 15:
+    while held < hold:
         held = held + 1 if until() else 0
         if time.monotonic() > end:
             raise SystemExit("the window did not get there in time; no screenshot taken")
@@ -55,6 +55,33 @@ def grab(root: tk.Tk, name: str, *, screen: bool = False) -> Path:
     ImageGrab.grab(bbox=bbox, xdisplay=root.winfo_screen()).save(path)
     print(path)
     return path
+
+
+def live_shot(app, root: tk.Tk, name: str, shared: Path, **grab_args) -> Path | None:
+    """The Live tab with a real RAVDESS clip in the camera's place and the same take's
+    recording in the microphone's, grabbed some seconds in (None without the real data)."""
+    clips = sorted((shared / "ravdess_video").glob("01-01-06-*.mp4")) or sorted(
+        (shared / "ravdess_video").glob("01-*.mp4")
+    )
+    if not clips:
+        print(f"no real clip at {shared}: skipped the {name} screenshot")
+        return None
+    take = clips[0].name[2:-4]
+    sound = shared / "ravdess_speech_16k" / f"Actor_{take[-2:]}" / f"03{take}.flac"
+    view = app.live_view
+    view.camera.set(str(clips[0]))
+    view.microphone.set(str(sound) if sound.is_file() else "none")
+    view.start()
+    # Stopped two seconds in: every strip has answers and the actor is still speaking
+    # (the level meter shows it; the sentence ends at about 2.4 s).
+    settle(
+        root,
+        lambda: view.history.newest() is not None and view.history.newest()["time"] > 1.9,
+        hold=1,
+    )
+    view.stop()
+    settle(root, lambda: "live" not in app.jobs and app.renderer.idle())
+    return grab(root, name, **grab_args)
 
 
 def projector() -> list[Path]:
@@ -89,6 +116,11 @@ def projector() -> list[Path]:
         app.predict(clip)
         settle(root, lambda: app.predict_view.chart.shown > shown and idle())
         paths = [grab(root, "projector_1024x768", screen=True)]
+        shared = Path(
+            os.environ.get("WORKBENCH_SHARED_DATA", OUT.parent.parent / "shared" / "data")
+        )
+        if live := live_shot(app, root, "projector_1024x768_live", shared, screen=True):
+            paths.append(live)
         app.set_larger_text(True)
         app.show_comparison()
         settle(root, idle)
@@ -170,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
             app.show_comparison()
             settle(root, idle)
             grab(root, "comparison-starter")
+        # Live, with the starter models: a real take standing in for a student.
+        live_shot(app, root, "live", shared)
         if starter_only:
             app.close()
             return 0

@@ -201,6 +201,29 @@ def test_larger_text_enlarges_fonts_and_charts_by_its_keys_and_goes_back(app):
     assert chart.figure.dpi == pytest.approx(dpi)
 
 
+def test_the_live_tab_keeps_every_control_on_the_projector_with_larger_text(app):
+    """Its source and record bars wrap onto more lines rather than lose Stop or Play."""
+    root, view = app.root, app.live_view
+    app.tabs.select(view)
+    pump(root, lambda: view.winfo_ismapped() and app.renderer.idle())
+    found = controls(view)
+    assert len(found) >= 9  # two sources and their File… buttons, Start, Stop, Record's five
+    lines = len(view.record_button.master.master.lines)
+    try:
+        for larger in (False, True):
+            app.set_larger_text(larger)
+            pump(root, lambda: app.renderer.idle() and all(w.winfo_ismapped() for w in found))
+            for widget in found:
+                assert widget.winfo_ismapped() and inside(widget, app.tabs), (larger, widget)
+            assert view.canvas.winfo_height() > 200  # the picture keeps its room
+        assert len(view.start_button.master.master.lines) == 2  # wrapped, larger
+    finally:
+        app.set_larger_text(False)
+        pump(root, app.renderer.idle, timeout=20)
+        app.tabs.select(app.data_view)
+    assert len(view.record_button.master.master.lines) == lines == 1
+
+
 def test_chart_titles_stay_inside_their_figure_on_the_projector(app):
     for view in (app.data_view, app.training_view, app.results_view, app.compare_view):
         app.tabs.select(view)
