@@ -36,6 +36,8 @@ from .charts import ChartCanvas, ChartRenderer
 from .layout import FlowRow
 from .play_button import PlayButton
 
+VIDEO_FILES = ("Video", "*.mp4 *.avi *.mov *.mkv")
+AUDIO_FILES = ("Audio", "*.wav *.flac")
 PAINT_MS = 40  # the picture: up to 25 times a second
 CHART_MS = 400  # the charts: about twice a second, when the renderer is free
 STRIP_SECONDS = 10.0
@@ -353,21 +355,17 @@ class LiveView(ttk.Frame):
 
     # ---------------------------------------------------------------- sources
 
-    def _pick_video(self) -> None:
-        chosen = filedialog.askopenfilename(
-            title="A video file in the camera's place",
-            filetypes=[("Video", "*.mp4 *.avi *.mov *.mkv"), ("All files", "*")],
-        )
+    def _pick(self, box: ttk.Combobox, title: str, kind: tuple[str, str]) -> None:
+        """A file chosen in a dialog goes into ``box``, in the device's place."""
+        chosen = filedialog.askopenfilename(title=title, filetypes=[kind, ("All files", "*")])
         if chosen:
-            self.camera.set(chosen)
+            box.set(chosen)
+
+    def _pick_video(self) -> None:
+        self._pick(self.camera, "A video file in the camera's place", VIDEO_FILES)
 
     def _pick_recording(self) -> None:
-        chosen = filedialog.askopenfilename(
-            title="A recording in the microphone's place",
-            filetypes=[("Audio", "*.wav *.flac"), ("All files", "*")],
-        )
-        if chosen:
-            self.microphone.set(chosen)
+        self._pick(self.microphone, "A recording in the microphone's place", AUDIO_FILES)
 
     def _list_microphones(self) -> None:
         from training.audio_io import input_devices

@@ -212,3 +212,24 @@ def test_the_live_tab_hears_a_real_microphone_or_a_recording(
     assert speech.max() > 0 and np.allclose(speech.sum(0)[speech.sum(0) > 0], 1.0, atol=1e-4)
     assert view.strips["speech"][0].get_title(loc="left").startswith("speech: ")
     assert window.errors == [], used
+
+
+def test_file_buttons_put_the_chosen_file_in_the_device_s_place(window, monkeypatch):
+    from tkinter import filedialog, ttk
+
+    view = window.live_view
+    asked: list[str] = []
+
+    def chosen(title, filetypes):
+        asked.append(filetypes[0][0])
+        return f"/class/{filetypes[0][0].lower()}"
+
+    monkeypatch.setattr(filedialog, "askopenfilename", chosen)
+    for box in (view.camera, view.microphone):
+        button = next(w for w in box.master.winfo_children() if isinstance(w, ttk.Button))
+        button.invoke()
+    assert asked == ["Video", "Audio"]
+    assert (view.camera.get(), view.microphone.get()) == ("/class/video", "/class/audio")
+    monkeypatch.setattr(filedialog, "askopenfilename", lambda **kw: "")  # cancelled
+    button.invoke()
+    assert view.microphone.get() == "/class/audio"
