@@ -15,9 +15,9 @@ With ``--window`` it measures the window instead: the Live tab on a private Xvfb
 the camera a real clip (the next one when a clip ends), the microphone a real audio device
 when one can be made (a PulseAudio null sink whose monitor is the input, a RAVDESS
 recording played into it over and over) else a recording, and the facial CNN training
-from the Train button at the same time. A Tk ``after`` callback every 5 ms measures how
-long a click would wait (the longest event-loop gap, target <= 150 ms), beside the
-analysed and the painted frames per second.
+from the Train button at the same time (``--no-training``: the Live tab alone). A Tk
+``after`` callback every 5 ms measures how long a click would wait (the longest event-loop
+gap, target <= 150 ms), beside the analysed and the painted frames per second.
 """
 
 from __future__ import annotations
@@ -39,9 +39,10 @@ def main() -> int:
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--seconds", type=float, default=None, help="stop each clip after this")
     ap.add_argument("--window", action="store_true", help="measure the window's event loop")
+    ap.add_argument("--no-training", action="store_true", help="with --window: the Live tab alone")
     args = ap.parse_args()
     if args.window:
-        return measure_window(args.shared, args.seconds or 30.0)
+        return measure_window(args.shared, args.seconds or 30.0, not args.no_training)
     from training.live import run_live
     from training.runs import starter_model
 
@@ -73,8 +74,9 @@ def main() -> int:
     return 0
 
 
-def measure_window(shared: Path, seconds: float) -> int:
-    """The Live tab with a camera, a microphone and a training at once: event-loop gaps."""
+def measure_window(shared: Path, seconds: float, training: bool = True) -> int:
+    """The Live tab with a camera, a microphone and (``training``) a training at once:
+    event-loop gaps and frame rates."""
     import os
     import subprocess
     import tempfile
@@ -113,8 +115,9 @@ def measure_window(shared: Path, seconds: float) -> int:
             root.update()
             time.sleep(0.01)
         view = app.live_view
-        app.settings.epochs_var.set("50")
-        app.train("face")
+        if training:
+            app.settings.epochs_var.set("50")
+            app.train("face")
         ticks, frames, painted, nth = [], 0, 0, 0
         started = time.monotonic()
 
@@ -131,7 +134,7 @@ def measure_window(shared: Path, seconds: float) -> int:
                 ticks.append(None)
             elif view.frames:
                 ticks.append(now)
-            if now - started > seconds or app.training_job is None:
+            if now - started > seconds or (training and app.training_job is None):
                 root.quit()
             else:
                 root.after(5, tick)
@@ -140,7 +143,9 @@ def measure_window(shared: Path, seconds: float) -> int:
         root.mainloop()
         frames, painted = frames + view.frames, painted + view.painted
         wall = time.monotonic() - started
-        training = app.training_job is not None
+        trained = "no training" if not training else "facial CNN training throughout"
+        if training and app.training_job is None:
+            trained = "facial CNN training (it finished early)"
         job = app.training_job
         app.close()
         if job is not None:
@@ -149,8 +154,7 @@ def measure_window(shared: Path, seconds: float) -> int:
         gaps = np.array(gaps)
         print(
             f"window, {wall:.0f} s: camera = {nth} real 1280x720 clips, microphone = "
-            f"{'a PulseAudio null sink (real device)' if sink else 'a recording'}, facial CNN "
-            f"{'training throughout' if training else 'training (it finished early)'}"
+            f"{'a PulseAudio null sink (real device)' if sink else 'a recording'}, {trained}"
         )
         print(
             f"  analysed {frames / wall:.1f} frames/s, painted {painted / wall:.1f} frames/s; "
