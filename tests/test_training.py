@@ -179,6 +179,65 @@ def test_a_run_that_reaches_its_last_epoch_did_not_stop_early():
     assert not result.early_stopped
 
 
+class BreaksAfter(torch.nn.Module):
+    """A linear face model whose training logits turn NaN (or infinite) after ``calls``
+    training batches, as a too-high learning rate makes them."""
+
+    def __init__(self, calls: int, value: float = float("nan")):
+        super().__init__()
+        self.net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(48 * 48, 7))
+        self.calls, self.value = calls, value
+
+    def forward(self, x):
+        out = self.net(x)
+        if self.training:
+            self.calls -= 1
+            if self.calls < 0:
+                return out * self.value
+        return out
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_a_diverging_run_stops_with_a_sentence_and_keeps_its_last_good_epoch(tmp_path, value):
+    rec = Recorder()
+    # 70 items in batches of 16: 5 batches an epoch; the 8th batch (epoch 2) diverges.
+    with pytest.raises(WorkbenchError) as err:
+        fit(
+            BreaksAfter(7, value),
+            pattern_faces(10),
+            pattern_faces(2, seed=1),
+            FitConfig(epochs=5, batch_size=16, lr=0.5),
+            meta=face_meta(),
+            out_dir=tmp_path,
+            callbacks=[rec],
+        )
+    message = str(err.value)
+    assert message.startswith("Training diverged in epoch 2 (the loss became NaN or infinite)")
+    assert "epoch 1's model is kept" in message and "--lr 0.05 (this run used 0.5)" in message
+    assert rec.epochs == [1] and rec.batches[-1] == (2, 2)  # nothing non-finite reported
+    assert torch.load(tmp_path / "best.pt", weights_only=True)["epoch"] == 1
+    assert torch.load(tmp_path / "last.pt", weights_only=True)["epoch"] == 1
+    assert not (tmp_path / "metrics.json").exists()
+
+
+def test_a_diverged_run_is_never_a_default_model(fer_csv, tmp_path, monkeypatch):
+    import training.train
+    from training.runs import default_model, find_runs
+
+    with pytest.raises(WorkbenchError, match="epoch 1 .*nothing was learned before it"):
+        fit(BreaksAfter(0), pattern_faces(3), pattern_faces(1, seed=1), FitConfig(epochs=2))
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("WORKBENCH_RUNS_DIR", str(runs))
+    train_model(TrainOptions(kind="face", data=str(fer_csv.parent), epochs=1))
+    good = find_runs("face")
+    monkeypatch.setattr(training.train, "build_model", lambda kind, cfg: BreaksAfter(1))
+    with pytest.raises(WorkbenchError, match="diverged in epoch 2 .* epoch 1.s model is kept"):
+        train_model(TrainOptions(kind="face", data=str(fer_csv.parent), epochs=3))
+    assert len(list(runs.iterdir())) == 2  # the diverged run's folder is there ...
+    assert find_runs("face") == good  # ... but not a finished run
+    assert default_model("face") == good[0] / "best.pt"
+
+
 # --------------------------------------------------- runs, resume, checkpoints
 
 

@@ -22,6 +22,7 @@ import torch
 from scipy.special import betaincinv
 from torch import nn
 
+from datasets.errors import WorkbenchError, describe
 from models.face import single_view
 
 from .callbacks import Callback
@@ -160,6 +161,26 @@ def mix_batch(
     return x, y[perm], lam
 
 
+def diverged(
+    out: Path | None, config: FitConfig, epoch: int, best_epoch: int, what: str
+) -> WorkbenchError:
+    """The sentence for a run whose loss became NaN or infinite: training cannot recover
+    from it. The epochs before it are kept (best.pt, last.pt), but the folder gets no
+    metrics.json, so it is not a finished run and never anyone's default model."""
+    where = f" in {describe(out)}" if out is not None else ""
+    kept = (
+        f"epoch {best_epoch}'s model is kept{where} but the run is not finished, so it never "
+        "becomes a default"
+        if best_epoch
+        else "nothing was learned before it"
+    )
+    return WorkbenchError(
+        f"Training diverged in epoch {epoch} (the {what} became NaN or infinite): {kept}; "
+        f"train again with a lower learning rate, e.g. --lr {config.lr / 10:g} "
+        f"(this run used {config.lr:g})."
+    )
+
+
 def warm_up() -> None:
     """Pay torch's one-off start-up costs now: building the first optimiser imports about
     900 modules (torch._dynamo, sympy), ~1 s here. The window calls this while it loads its
@@ -295,12 +316,15 @@ def fit(
                 hits = lam * hits + (1 - lam) * (logits.argmax(1) == partner)
             correct += hits.sum()
             seen += len(y)
-            if callbacks and ((b + 1) % report_every == 0 or b + 1 == n_batches):
+            if (b + 1) % report_every == 0 or b + 1 == n_batches:
+                running = loss_sum.item() / seen  # a GPU waits for it: only now and then
+                if not math.isfinite(running):
+                    raise diverged(out, config, epoch, best_epoch, "loss")
                 info = {
                     "epoch": epoch,
                     "batch": b + 1,
                     "n_batches": n_batches,
-                    "loss": loss_sum.item() / seen,
+                    "loss": running,
                     "lr": lr,
                 }
                 for cb in callbacks:
@@ -312,6 +336,8 @@ def fit(
         # CPU every epoch; the finished model is scored with it (train.py, evaluate).
         with single_view(model):
             probs, val_loss = predict_proba(model, val, batch_size=config.eval_batch_size)
+        if not (math.isfinite(val_loss) and np.isfinite(probs).all()):
+            raise diverged(out, config, epoch, best_epoch, "validation loss")
         scores = classification_metrics(
             val.y.cpu().numpy(), probs.argmax(1), [str(c) for c in range(probs.shape[1])]
         )
