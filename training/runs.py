@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -61,6 +64,69 @@ def new_run_dir(kind: str, out: str | Path | None = None) -> Path:
         except FileExistsError:
             continue
     raise WorkbenchError(f"Cannot create a new run folder in {describe(root)}; tidy it up.")
+
+
+LOCK_NAME = "training.lock"
+
+
+@contextmanager
+def owned(run_dir: Path) -> Iterator[Path]:
+    """Hold ``run_dir`` for one training from start to end: a second process training or
+    resuming into it meanwhile is refused in one sentence instead of overwriting it. The
+    lock file names its process; one left by a process that has died (killed, power cut)
+    is taken over."""
+    lock = run_dir / LOCK_NAME
+    me = f"{os.getpid()} {socket.gethostname()}\n"
+    for _attempt in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            holder = _lock_holder(lock)
+            if holder is not None:
+                raise WorkbenchError(
+                    f"{describe(run_dir)} is being trained by another workbench process "
+                    f"({holder}); choose another --out folder, or wait until it finishes."
+                ) from None
+            lock.unlink(missing_ok=True)  # its process is gone: a stale lock
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(me)
+        break
+    else:
+        raise WorkbenchError(f"Cannot lock {describe(run_dir)}; tidy it up and try again.")
+    try:
+        yield run_dir
+    finally:
+        try:
+            if lock.read_text() == me:
+                lock.unlink()
+        except OSError:
+            pass
+
+
+def _lock_holder(lock: Path) -> str | None:
+    """ "process N" while the process that wrote ``lock`` runs (on this machine, or any
+    process on another machine), None once it has died."""
+    try:
+        pid_text, host = lock.read_text().split()
+        pid = int(pid_text)
+    except (OSError, ValueError):
+        # Empty: written this instant by a process starting, or left by one that died in
+        # that instant (then it is old).
+        try:
+            young = time.time() - lock.stat().st_mtime < 10
+        except OSError:
+            young = False
+        return "a process that is starting" if young else None
+    if host != socket.gethostname():
+        return f"process {pid} on {host}"
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # alive, another user's
+    return f"process {pid}"
 
 
 def write_json(path: Path, data: dict) -> None:

@@ -41,7 +41,7 @@ from .options import (
     fit_config,
 )
 from .report import write_confusion, write_curves, write_report
-from .runs import new_run_dir, write_json
+from .runs import new_run_dir, owned, write_json
 from .tasks import KINDS, task_for
 from .tasks.speech import heard_of
 
@@ -211,69 +211,70 @@ def train_model(
             "created": time.strftime("%Y-%m-%d %H:%M:%S"),
             "versions": {"python": platform.python_version(), "torch": torch.__version__},
         }
-    write_json(run_dir / "config.json", run_config)
-    meta = {
-        "kind": opts.kind,
-        "model_config": run_config["model_config"],
-        "classes": run_config["classes"],
-        "preprocessing": run_config["preprocessing"],
-        "split": run_config["data"],
-        "name": run_config["name"],
-    }
-    say(f"training {opts.kind} model…")
-    result = fit(
-        model,
-        task.train,
-        task.val,
-        config,
-        meta=meta,
-        out_dir=run_dir,
-        augment=kind_task.augment(augment_level(opts), task),
-        callbacks=callbacks,
-        stop_event=stop_event,
-        resume=resume,
-    )
-
-    if isinstance(model, LateFusion):
-        say("choosing the late-fusion weight on validation data…")
-        search = search_weight(model, task.val)
-        set_late_weight(model, search["weight"])
-        run_config["model_config"] = model.config.to_dict()
-        run_config["late_weight_search"] = search
+    with owned(run_dir):  # one process trains into a folder at a time
         write_json(run_dir / "config.json", run_config)
-        meta["model_config"] = run_config["model_config"]
-        best = read_checkpoint(run_dir / "best.pt")
-        save_checkpoint(
-            run_dir / "best.pt", model, meta=meta, epoch=best["epoch"], val=best.get("val")
+        meta = {
+            "kind": opts.kind,
+            "model_config": run_config["model_config"],
+            "classes": run_config["classes"],
+            "preprocessing": run_config["preprocessing"],
+            "split": run_config["data"],
+            "name": run_config["name"],
+        }
+        say(f"training {opts.kind} model…")
+        result = fit(
+            model,
+            task.train,
+            task.val,
+            config,
+            meta=meta,
+            out_dir=run_dir,
+            augment=kind_task.augment(augment_level(opts), task),
+            callbacks=callbacks,
+            stop_event=stop_event,
+            resume=resume,
         )
 
-    say("scoring on held-out data…")
-    val = evaluate_model(model, task.val, task.classes)
-    held_out, split = (val, "val")
-    test = None
-    if task.test is not None:
-        test = evaluate_model(model, task.test, task.classes)
-        held_out, split = test, "test"
-    metrics = {
-        **held_out,
-        "split": split,
-        "n_train": len(task.train),
-        "n_val": len(task.val),
-        "n_test": len(task.test) if task.test is not None else 0,
-        "epochs_run": result.epochs_run,
-        "best_epoch": result.best_epoch,
-        "stopped": result.stopped,
-        "early_stopped": result.early_stopped,
-        "device": result.device,
-        # A resumed run counts the training time of its earlier chunks (their epochs).
-        "seconds": round(time.perf_counter() - t0 + earlier_seconds, 1),
-        "val": {k: val[k] for k in ("accuracy", "uar", "macro_f1", "loss", "n_items")},
-    }
-    write_json(run_dir / "metrics.json", metrics)
-    write_curves(run_dir, result.history, result.best_epoch)
-    write_confusion(run_dir, metrics, f"{run_config['name']} ({split})")
-    write_report(run_dir, run_config, metrics)
-    return RunResult(run_dir, metrics, result)
+        if isinstance(model, LateFusion):
+            say("choosing the late-fusion weight on validation data…")
+            search = search_weight(model, task.val)
+            set_late_weight(model, search["weight"])
+            run_config["model_config"] = model.config.to_dict()
+            run_config["late_weight_search"] = search
+            write_json(run_dir / "config.json", run_config)
+            meta["model_config"] = run_config["model_config"]
+            best = read_checkpoint(run_dir / "best.pt")
+            save_checkpoint(
+                run_dir / "best.pt", model, meta=meta, epoch=best["epoch"], val=best.get("val")
+            )
+
+        say("scoring on held-out data…")
+        val = evaluate_model(model, task.val, task.classes)
+        held_out, split = (val, "val")
+        test = None
+        if task.test is not None:
+            test = evaluate_model(model, task.test, task.classes)
+            held_out, split = test, "test"
+        metrics = {
+            **held_out,
+            "split": split,
+            "n_train": len(task.train),
+            "n_val": len(task.val),
+            "n_test": len(task.test) if task.test is not None else 0,
+            "epochs_run": result.epochs_run,
+            "best_epoch": result.best_epoch,
+            "stopped": result.stopped,
+            "early_stopped": result.early_stopped,
+            "device": result.device,
+            # A resumed run counts the training time of its earlier chunks (their epochs).
+            "seconds": round(time.perf_counter() - t0 + earlier_seconds, 1),
+            "val": {k: val[k] for k in ("accuracy", "uar", "macro_f1", "loss", "n_items")},
+        }
+        write_json(run_dir / "metrics.json", metrics)
+        write_curves(run_dir, result.history, result.best_epoch)
+        write_confusion(run_dir, metrics, f"{run_config['name']} ({split})")
+        write_report(run_dir, run_config, metrics)
+        return RunResult(run_dir, metrics, result)
 
 
 def _resume_options(opts: TrainOptions) -> tuple[TrainOptions, dict, dict]:
