@@ -320,6 +320,22 @@ def test_refuses_folder_with_foreign_files(tmp_path):
     assert _files(tmp_path) == ["mine"]
 
 
+def test_files_a_user_added_to_a_demo_folder_stop_its_replacement(tmp_path):
+    folder = tmp_path / "demo"
+    _generate(folder, n_faces=10, n_actors=1, with_video=False)
+    before = sorted(p.relative_to(folder) for p in folder.rglob("*"))
+    mine = folder / "ravdess" / "Actor_01" / "03-01-03-01-01-03-01.wav"  # a class's take
+    mine.write_bytes(b"OUR RECORDING")
+    with pytest.raises(WorkbenchError, match="also holds 1 file.* the generator did not write"):
+        _generate(folder, n_faces=12, n_actors=1, with_video=False)
+    assert mine.read_bytes() == b"OUR RECORDING"  # nothing was changed
+    assert demo.read_marker(folder)["n_faces"] == 10
+    mine.unlink()
+    assert sorted(p.relative_to(folder) for p in folder.rglob("*")) == before
+    _generate(folder, n_faces=12, n_actors=1, with_video=False)  # only its own: replaced
+    assert demo.read_marker(folder)["n_faces"] == 12
+
+
 def test_leftovers_of_killed_runs_are_removed(tmp_path):
     folder = tmp_path / "demo"
     for stale in (".demo.tmp-99999-deadbeef", ".demo.old-cafe0000"):

@@ -4,9 +4,12 @@ locks left by a killed process (issue 20)."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 from conftest import ROOT
@@ -82,3 +85,53 @@ def test_a_lock_left_by_a_killed_process_is_taken_over(tmp_path):
     with pytest.raises(WorkbenchError, match="on another-machine"):
         with owned(tmp_path):
             pass
+
+
+def children(pid: int) -> set[int]:
+    """The processes ``pid`` started (Linux /proc)."""
+    found = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found |= {int(c) for c in (task / "children").read_text().split()}
+        except OSError:
+            pass
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(") ")[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"  # a zombie has ended
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+def test_killing_make_demo_data_ends_its_workers_and_leaves_no_temporary_folder(tmp_path):
+    command = [sys.executable, str(ROOT / "workbench.py"), "make-demo-data"]
+    proc = subprocess.Popen(
+        [*command, "--out", str(tmp_path / "demo")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (workers := children(proc.pid)) or not list(
+            tmp_path.glob(".demo.tmp-*/ravdess/*/*")
+        ):
+            assert proc.poll() is None and time.monotonic() < deadline, "never got under way"
+            time.sleep(0.1)
+        workers = children(proc.pid)  # every worker by now
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        deadline = time.monotonic() + 10
+        while any(alive(w) for w in workers) or list(tmp_path.glob(".demo.tmp-*")):
+            assert time.monotonic() < deadline, (
+                [w for w in workers if alive(w)],
+                list(tmp_path.glob(".demo.tmp-*")),
+            )
+            time.sleep(0.1)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert not (tmp_path / "demo").exists()  # and nothing that looks finished

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -62,6 +63,20 @@ def _make_takes(
     return n_wav, n_mp4, n_bytes
 
 
+def _watch_parent(parent: int, tmp: str) -> None:
+    """A worker's start: as soon as the process that started it is gone (killed outright,
+    it cannot say so), remove the unfinished folder and end, instead of working through
+    its queued jobs for nobody for a minute or more."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        shutil.rmtree(tmp, ignore_errors=True)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
+
+
 # ----------------------------------------------------------------------------------------------
 # Driver
 
@@ -85,12 +100,43 @@ def _check_replaceable(out_dir: Path) -> None:
     """
     if not out_dir.exists():
         return
-    if out_dir.is_dir() and (not any(out_dir.iterdir()) or read_marker(out_dir) is not None):
+    earlier = read_marker(out_dir) if out_dir.is_dir() else None
+    if out_dir.is_dir() and earlier is None and not any(out_dir.iterdir()):
         return
-    raise WorkbenchError(
-        f"{describe(out_dir)} is not an earlier demo-data folder and is not empty; "
-        "choose an empty or new folder for the demo data (nothing was changed)."
+    if earlier is None:
+        raise WorkbenchError(
+            f"{describe(out_dir)} is not an earlier demo-data folder and is not empty; "
+            "choose an empty or new folder for the demo data (nothing was changed)."
+        )
+    # An earlier demo set: replaced whole, so only if it holds nothing but what the
+    # generator wrote (a class's own recordings saved into it must not go with it).
+    ours = generated_files(earlier)
+    theirs = sorted(
+        p for p in out_dir.rglob("*") if not p.is_dir() and p.relative_to(out_dir) not in ours
     )
+    if theirs:
+        raise WorkbenchError(
+            f"{describe(out_dir)} is an earlier demo-data folder but also holds "
+            f"{len(theirs)} file(s) the generator did not write, such as "
+            f"{describe(theirs[0])}; move them elsewhere or choose another folder for the "
+            "demo data (nothing was changed)."
+        )
+
+
+def generated_files(marker: dict) -> set[Path]:
+    """The files (relative paths) ``make_demo_data`` writes for the settings a marker
+    records: the marker, the CSV, and each take's WAV (and MP4)."""
+    files = {Path(MARKER_NAME), Path("fer2013") / "fer2013.csv"}
+    try:
+        n_actors, with_video = int(marker.get("n_actors", 0)), bool(marker.get("with_video"))
+    except (TypeError, ValueError):
+        return files
+    for take in speech_takes(min(max(n_actors, 0), 24)):
+        folder = Path("ravdess") / f"Actor_{take.actor:02d}"
+        files.add(folder / take.name(3, "wav"))
+        if with_video:
+            files.add(folder / take.name(2, "mp4"))
+    return files
 
 
 def _replace_dir(tmp: Path, out_dir: Path) -> None:
@@ -227,7 +273,12 @@ def _generate(
             import multiprocessing  # noqa: PLC0415
 
             # "spawn": safe when the caller has threads (a GUI); fork is not.
-            pool = ProcessPoolExecutor(n_workers, mp_context=multiprocessing.get_context("spawn"))
+            pool = ProcessPoolExecutor(
+                n_workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_watch_parent,
+                initargs=(os.getpid(), str(tmp)),
+            )
             try:
                 futures = {pool.submit(fn, *args): i for i, (fn, args) in enumerate(jobs)}
                 for fut in as_completed(futures):
