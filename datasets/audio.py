@@ -302,6 +302,11 @@ def extract_features(
     x: list[np.ndarray | None] = [None] * len(paths)  # stays None for a skipped file
     skipped: list[dict[str, str]] = []
 
+    shape = (params.n_samples,) if windows else (params.n_bins, params.n_frames)
+
+    def check(a: np.ndarray) -> str | None:  # what this file's entry must hold
+        return cache.mismatch("features", a, shape=shape, kind="f", finite=True)
+
     entries: list[Path | None] = []  # cache entry per file; None when it cannot be stat'ed
     todo: list[int] = []
     for i, p in enumerate(paths):
@@ -310,7 +315,7 @@ def extract_features(
             entries.append(folder / key[:2] / f"{key}.npy")
         except OSError:
             entries.append(None)  # read_audio below reports the missing file properly
-        if use_cache and entries[i] and (hit := cache.load_npy(entries[i])) is not None:
+        if use_cache and entries[i] and (hit := cache.load_npy(entries[i], check)) is not None:
             x[i] = hit
         else:
             todo.append(i)
@@ -352,6 +357,5 @@ def extract_features(
     if len(kept):
         stacked = np.stack([x[i] for i in kept])
     else:
-        shape = (params.n_samples,) if windows else (params.n_bins, params.n_frames)
         stacked = np.zeros((0, *shape), np.float32)
     return FeatureSet(stacked, kept, skipped)

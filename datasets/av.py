@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,13 @@ def av_clips(scan: RavdessScan) -> list[RavdessClip]:
     ]
 
 
+def _faces_mismatch(a: dict[str, np.ndarray], n_frames: int) -> str | None:
+    """Why a cached entry is not a clip's faces as ``take_faces`` stores them, or None."""
+    why = cache.mismatch("faces", a["faces"], shape=(n_frames, 48, 48), kind="u")
+    why = why or cache.mismatch("found", a["found"], shape=(n_frames,), kind="b")
+    return why or (None if a["found"].any() else "no frame has a face")
+
+
 def take_faces(
     path: Path, n_frames: int, *, cache_dir: str | Path | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -46,7 +54,7 @@ def take_faces(
     """
     key = cache.make_key("avfaces", FACES_FORMAT, cache.file_signature(path), n_frames)
     entry = cache.resolve_dir(cache_dir, "avfaces") / key[:2] / f"{key}.npz"
-    if (hit := cache.load_npz(entry)) is not None:
+    if (hit := cache.load_npz(entry, partial(_faces_mismatch, n_frames=n_frames))) is not None:
         return hit["faces"], hit["found"]
     got = clip_faces(path, n_frames)
     faces = np.zeros((len(got.found), 48, 48), np.uint8)

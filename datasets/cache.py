@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import threading
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import paths
+
+log = logging.getLogger(__name__)
 
 
 def file_signature(path: str | Path) -> tuple[str, int, int]:
@@ -60,18 +64,76 @@ def save_npy(path: Path, array: np.ndarray) -> None:
     _atomic_write(path, lambda tmp: np.save(tmp, array))
 
 
-def load_npz(path: Path) -> dict[str, np.ndarray] | None:
-    """Arrays from ``save_npz``, or None when the entry is missing or unreadable."""
+def load_npz(path: Path, check: Check | None = None) -> dict[str, np.ndarray] | None:
+    """Arrays from ``save_npz``, or None when the entry is missing, unreadable, or not
+    what ``check`` says was stored (see ``_checked``)."""
     try:
         with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
+            found = {k: z[k] for k in z.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile):
         return None
+    return _checked(path, found, check)
 
 
-def load_npy(path: Path) -> np.ndarray | None:
-    """The array from ``save_npy``, or None when missing or unreadable."""
+def load_npy(path: Path, check: Check | None = None) -> np.ndarray | None:
+    """The array from ``save_npy``, or None when missing, unreadable or failing ``check``."""
     try:
-        return np.load(path, allow_pickle=False)
+        found = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError):
         return None
+    return _checked(path, found, check)
+
+
+# ``check(value)`` says why a loaded entry is not what its maker stores, or None.
+Check = Callable[[Any], "str | None"]
+
+
+def _checked(path: Path, value, check: Check | None):
+    """``value``, or None (a miss: the caller makes it again and stores it over the bad
+    entry) when ``check`` finds it is not what was stored: a file that unpickles fine can
+    still hold another shape, out-of-range labels or NaN (written by another version,
+    damaged, or put there by hand), and must never be trained on."""
+    if check is None:
+        return value
+    try:
+        why = check(value)
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        why = f"unreadable content ({exc})"
+    if why is None:
+        return value
+    log.info("cache entry %s rejected (%s); making it again", path, why)
+    try:
+        path.unlink()
+    except OSError:
+        pass
+    return None
+
+
+def mismatch(
+    name: str,
+    a,
+    *,
+    shape: tuple[int | None, ...] | None = None,
+    kind: str | None = None,
+    low: float | None = None,
+    high: float | None = None,
+    finite: bool = False,
+) -> str | None:
+    """Why array ``a`` is not as expected, or None: its ``shape`` (None: any length on that
+    axis), dtype ``kind`` ("u" unsigned, "i" signed, "f" float, "b" bool, "U" text), values
+    within ``[low, high]``, all ``finite``."""
+    if not isinstance(a, np.ndarray):
+        return f"{name} is missing"
+    if shape is not None and (
+        a.ndim != len(shape) or any(n is not None and n != m for n, m in zip(shape, a.shape))
+    ):
+        return f"{name} has shape {a.shape}, not {shape}"
+    if kind is not None and a.dtype.kind not in kind:
+        return f"{name} is {a.dtype}"
+    if finite and a.dtype.kind == "f" and not np.isfinite(a).all():
+        return f"{name} holds NaN or infinite values"
+    if a.size and low is not None and a.min() < low:
+        return f"{name} goes below {low}"
+    if a.size and high is not None and a.max() > high:
+        return f"{name} goes above {high}"
+    return None

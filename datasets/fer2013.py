@@ -21,6 +21,7 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -124,7 +125,8 @@ def load_fer2013(
     )
     key = cache.make_key("fer2013", _CACHE_FORMAT, str(root), listing)
     entry = cache.resolve_dir(cache_dir, "fer2013") / f"{key}.npz"
-    if use_cache and (hit := cache.load_npz(entry)) is not None:
+    check = partial(_cache_mismatch, n_listed=len(listing) if layout != "csv" else None)
+    if use_cache and (hit := cache.load_npz(entry, check)) is not None:
         return _from_arrays(hit, layout, root)
     if layout == "csv":
         data = _parse_csvs(sources, root)
@@ -156,6 +158,28 @@ def _collect(
         root=root,
         skipped=skipped,
     )
+
+
+N_CLASSES = len(FER_CLASSES)
+
+
+def _cache_mismatch(a: dict[str, np.ndarray], n_listed: int | None) -> str | None:
+    """Why a cached FER-2013 entry is not one ``load_fer2013`` wrote for these files, or
+    None: 48x48 uint8 faces, a label (one of the seven) and a usage per face, and, for a
+    folder layout, every listed image either read or skipped."""
+    n = len(a["images"])
+    why = (
+        cache.mismatch("images", a["images"], shape=(None, 48, 48), kind="u")
+        or cache.mismatch("labels", a["labels"], shape=(n,), kind="i", low=0, high=N_CLASSES - 1)
+        or cache.mismatch("usage", a["usage"], shape=(n,), kind="i", low=0, high=PRIVATE_TEST)
+        or cache.mismatch("sources", a["sources"], shape=(n,), kind="U")
+        or cache.mismatch("skipped_path", a["skipped_path"], shape=(None,), kind="U")
+    )
+    if why is None and len(a["skipped_reason"]) != len(a["skipped_path"]):
+        why = "skipped reasons do not match the skipped files"
+    if why is None and n_listed is not None and n + len(a["skipped_path"]) != n_listed:
+        why = f"{n} faces and {len(a['skipped_path'])} skipped, but {n_listed} image files"
+    return why
 
 
 def _from_arrays(a: dict[str, np.ndarray], layout: str, root: Path) -> FerData:

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import ROOT
 
@@ -135,3 +136,92 @@ def test_killing_make_demo_data_ends_its_workers_and_leaves_no_temporary_folder(
         if proc.poll() is None:
             proc.kill()
     assert not (tmp_path / "demo").exists()  # and nothing that looks finished
+
+
+# ------------------------------------------------ caches that hold the wrong content
+
+
+def rewrite_npz(entry: Path, **changes) -> None:
+    """Replace arrays of a cached .npz entry, keeping it a valid file."""
+    with np.load(entry) as z:
+        arrays = {k: z[k] for k in z.files}
+    np.savez(entry, **{**arrays, **changes})  # the same name: it ends in .npz
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        {"images": np.zeros((3, 10, 10), np.uint8)},  # crops of another shape
+        {"labels": np.full(49, 9, np.int64)},  # labels out of range
+        {"usage": np.zeros(48, np.int8)},  # one face fewer than its labels
+        {"images": np.zeros((49, 48, 48), np.float64)},  # another dtype
+    ],
+    ids=["shape", "labels", "count", "dtype"],
+)
+def test_a_fer_cache_holding_the_wrong_content_is_made_again(fer_csv, tmp_path, damage):
+    from datasets.fer2013 import load_fer2013
+
+    cache_dir = tmp_path / "cache"
+    first = load_fer2013(fer_csv.parent, cache_dir=cache_dir)
+    assert len(first.images) == 49
+    (entry,) = (cache_dir / "fer2013").glob("*.npz")
+    rewrite_npz(entry, **damage)
+    again = load_fer2013(fer_csv.parent, cache_dir=cache_dir)
+    assert np.array_equal(again.images, first.images)
+    assert np.array_equal(again.labels, first.labels)
+    assert np.array_equal(again.usage, first.usage)
+    assert load_fer2013(fer_csv.parent, cache_dir=cache_dir).images.shape == (49, 48, 48)
+
+
+def test_a_fer_folder_cache_counts_its_images_against_the_folder(tmp_path):
+    from PIL import Image
+
+    from datasets.fer2013 import load_fer2013
+
+    root = tmp_path / "fer"
+    for name in ("happy", "sad"):
+        (root / "train" / name).mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray(np.full((48, 48), 40 * i, np.uint8)).save(
+                root / "train" / name / f"{i}.png"
+            )
+    cache_dir = tmp_path / "cache"
+    first = load_fer2013(root, cache_dir=cache_dir)
+    (entry,) = (cache_dir / "fer2013").glob("*.npz")
+    keep = np.arange(4)  # a valid entry for fewer faces than the folder holds
+    with np.load(entry) as z:
+        arrays = {k: z[k] for k in z.files}
+    np.savez(entry, **{k: (v[keep] if len(v) == 6 else v) for k, v in arrays.items()})
+    again = load_fer2013(root, cache_dir=cache_dir)
+    assert len(again.images) == len(first.images) == 6
+
+
+@pytest.mark.parametrize("damage", ["nan", "shape"])
+def test_speech_features_cached_with_nan_or_another_shape_are_made_again(
+    ravdess_dir, tmp_path, damage
+):
+    from datasets.audio import extract_features
+
+    wavs = sorted(ravdess_dir.rglob("*.wav"))[:3]
+    cache_dir = tmp_path / "cache"
+    first = extract_features(wavs, cache_dir=cache_dir)
+    entries = sorted((cache_dir / "features").rglob("*.npy"))
+    assert len(entries) == 3
+    bad = first.x[0].copy()
+    bad = np.where(np.arange(bad.shape[-1]) % 2, np.nan, bad) if damage == "nan" else bad[:, :10]
+    for entry in entries:
+        np.save(entry, bad.astype(np.float32))
+    again = extract_features(wavs, cache_dir=cache_dir)
+    assert np.isfinite(again.x).all() and np.array_equal(again.x, first.x)
+
+
+def test_cached_clip_faces_of_another_shape_are_made_again(small_demo, tmp_path):
+    from datasets.av import take_faces
+
+    clip = next((small_demo / "ravdess").rglob("02-*.mp4"))
+    cache_dir = tmp_path / "cache"
+    faces, found = take_faces(clip, 4, cache_dir=cache_dir)
+    (entry,) = (cache_dir / "avfaces").rglob("*.npz")
+    np.savez(entry, faces=np.zeros((4, 10, 10), np.uint8), found=np.ones(4, bool))
+    again, found_again = take_faces(clip, 4, cache_dir=cache_dir)
+    assert np.array_equal(again, faces) and np.array_equal(found_again, found)
