@@ -17,6 +17,7 @@ from training.options import (
     VARIANT_CHOICES,
 )
 from training.tasks import task_for
+from training.wording import skipped_sentence
 
 from .common import (
     add_command,
@@ -78,6 +79,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     result = run_training(opts)
     print(f"run folder: {result.run_dir}")
     print(summary(result.metrics))
+    if left_out := skipped_sentence(
+        result.metrics.get("skipped") or [], result.metrics.get("n_skipped")
+    ):
+        print(left_out)
     return 0
 
 

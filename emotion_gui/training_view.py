@@ -12,7 +12,7 @@ import tkinter as tk
 from tkinter import ttk
 
 from training.plots import plot_curves
-from training.wording import held_out_sentence
+from training.wording import held_out_sentence, skipped_sentence
 
 from .charts import ChartCanvas, ChartRenderer
 from .textsize import BOLD, own_font
@@ -196,9 +196,10 @@ class TrainingView(ttk.Frame):
                 f"UAR {metrics['uar']:.1%} ({metrics['n_items']:,} recordings)."
             )
             return
+        left_out = skipped_sentence(metrics.get("skipped") or [], metrics.get("n_skipped"))
         self.note_var.set(
             f"{how}. Best epoch {metrics['best_epoch']}: {held_out_sentence(metrics)}, "
-            "none of them used for training."
+            "none of them used for training." + (f" {left_out}" if left_out else "")
         )
 
     def show_history(self, title: str, history: list[dict], metrics: dict) -> None:

@@ -3,6 +3,7 @@ locks left by a killed process (issue 20)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -225,3 +226,32 @@ def test_cached_clip_faces_of_another_shape_are_made_again(small_demo, tmp_path)
     np.savez(entry, faces=np.zeros((4, 10, 10), np.uint8), found=np.ones(4, bool))
     again, found_again = take_faces(clip, 4, cache_dir=cache_dir)
     assert np.array_equal(again, faces) and np.array_equal(found_again, found)
+
+
+# ------------------------------------------- what training left out, it says
+
+
+def test_training_says_which_recordings_it_left_out(tmp_path, capsys):
+    from conftest import write_ravdess
+
+    import workbench
+
+    rav = write_ravdess(tmp_path / "rav", actors=(1, 2, 3), emotions=(1, 3, 5, 8))
+    broken = rav / "Actor_01" / "03-01-03-01-01-02-01.wav"
+    broken.write_bytes(b"RIFF not really a recording")
+    (rav / "Actor_02" / "03-01-03-01-01-09-02-copy.wav").write_bytes(b"")  # not a RAVDESS name
+    out = tmp_path / "run"
+    code = workbench.main(
+        ["train", "speech", "--data", str(rav), "--epochs", "1", "--out", str(out)]
+    )
+    assert code == 0
+    printed = capsys.readouterr()
+    said = [line for line in printed.err.splitlines() if "Left out 2 file(s)" in line]
+    assert said and "data-info" in said[0]  # while loading
+    assert "Left out 2 file(s) or folder(s) it could not use" in printed.out  # and at the end
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["n_skipped"] == 2
+    assert {Path(s["path"]).name for s in metrics["skipped"]} == {
+        broken.name,
+        "03-01-03-01-01-09-02-copy.wav",
+    }

@@ -9,7 +9,7 @@ turns them into its train/val/test splits (``TaskData``).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -117,6 +117,8 @@ class TaskData:
     # Speech: the clean training features' statistics, which the network standardises its
     # input with (the training split itself may hold raw windows, see ``load_speech_data``).
     feature_stats: dict | None = None
+    # Files (and unreadable folders) left out, with why: {path, reason}, as data-info says.
+    skipped: list[dict] = field(default_factory=list)
 
 
 FOLDERS = {"fer2013": "FER-2013", "ravdess": "RAVDESS speech"}  # data sub-folder → data set name

@@ -44,6 +44,7 @@ from .report import write_confusion, write_curves, write_report
 from .runs import new_run_dir, owned, write_json
 from .tasks import KINDS, task_for
 from .tasks.speech import heard_of
+from .wording import skipped_sentence
 
 __all__ = [
     "AUGMENT_PRESETS",
@@ -134,6 +135,9 @@ def _load_data(
     return task.load(paths, task.settings(opts, saved, branches, augment_level(opts))), is_demo
 
 
+MAX_SKIPPED_LISTED = 100  # in metrics.json; data-info lists them all
+
+
 def train_model(
     opts: TrainOptions,
     *,
@@ -169,6 +173,9 @@ def train_model(
     )
     branches = _load_branches(opts) if resume is None else {}
     task, is_demo = _load_data(opts, saved, branches, say)
+    skipped = list({s["path"]: s for s in task.skipped}.values())  # once each
+    if skipped:
+        say(skipped_sentence(skipped))
     _check_branch_actors(branches, task)
     start = _load_init(opts, task) if opts.init and resume is None else None
     config = fit_config(opts)
@@ -269,6 +276,8 @@ def train_model(
             # A resumed run counts the training time of its earlier chunks (their epochs).
             "seconds": round(time.perf_counter() - t0 + earlier_seconds, 1),
             "val": {k: val[k] for k in ("accuracy", "uar", "macro_f1", "loss", "n_items")},
+            "skipped": skipped[:MAX_SKIPPED_LISTED],
+            "n_skipped": len(skipped),
         }
         write_json(run_dir / "metrics.json", metrics)
         write_curves(run_dir, result.history, result.best_epoch)

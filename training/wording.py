@@ -36,6 +36,20 @@ def held_out_sentence(metrics: dict, *, f1: bool = False) -> str:
     )
 
 
+def skipped_sentence(skipped: list[dict], total: int | None = None) -> str:
+    """What a training left out, as one sentence ("" when nothing): how many files or
+    folders (``total``, when ``skipped`` lists only the first), the first with its
+    reason, and where the whole list is."""
+    if not skipped:
+        return ""
+    first, total = skipped[0], max(total or 0, len(skipped))
+    more = f" and {total - 1:,} more" if total > 1 else ""
+    return (
+        f"Left out {total:,} file(s) or folder(s) it could not use: {first['path']} "
+        f"({first['reason']}){more}; 'python workbench.py data-info FOLDER' lists them."
+    )
+
+
 def trained_on(data: dict) -> str:
     """What a model learned from, from its data record (a checkpoint's ``split``, a run's
     ``config["data"]``): the demo label, a starter model's description, or its path(s)."""

@@ -53,6 +53,11 @@ class DataReader:
     def split(self, name: str) -> Split | None:
         raise NotImplementedError
 
+    def skipped_files(self) -> list[dict]:
+        """What the splits read so far left out, as ``data-info`` lists it: ``{path,
+        reason}`` per file or unreadable folder."""
+        return []
+
     def feature_stats(self, train: Split) -> dict | None:
         """Speech: the training features' statistics the network standardises with."""
         return None
@@ -112,6 +117,7 @@ class Task:
             preprocessing=reader.preprocessing,
             source=reader.source,
             feature_stats=reader.feature_stats(sets["train"]),
+            skipped=reader.skipped_files(),
         )
 
     def settings(self, opts, saved: dict | None, branches: dict, augment: str) -> DataSettings:

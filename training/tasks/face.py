@@ -53,6 +53,9 @@ class FaceReader(DataReader):
             "use the full FER-2013 download."
         )
 
+    def skipped_files(self) -> list[dict]:
+        return list(self.data.skipped)
+
     def split(self, name: str) -> TensorSet | None:
         ds = FER2013(
             self.path,

@@ -54,7 +54,7 @@ class TakesReader(DataReader):
         self.scan = scan_ravdess(path)
         self.actors = {c.actor for c in av_clips(self.scan)}
         self.actor_split = settings.actor_split
-        self.skipped: list[dict] = []
+        self.skipped: list[dict] = list(self.scan.skipped)  # unreadable folders, odd names
         self.preprocessing = {
             "input": "av",
             "pairing": "takes",
@@ -84,6 +84,9 @@ class TakesReader(DataReader):
             self.actor_split = takes.actor_split
         self.skipped += takes.skipped
         return takes
+
+    def skipped_files(self) -> list[dict]:
+        return self.skipped
 
     def split(self, name: str) -> TensorSet | None:
         takes = self.takes(name)
@@ -133,6 +136,9 @@ class PairedReader(DataReader):
             "calm": settings.calm,
         }
         self.too_few = self.faces.too_few
+
+    def skipped_files(self) -> list[dict]:
+        return self.faces.skipped_files() + self.speech.skipped_files()
 
     def face_split(self, name: str) -> TensorSet | None:
         if self.face_test == "PrivateTest" or name not in ("val", "test"):

@@ -37,7 +37,7 @@ class SpeechReader(DataReader):
         self.scan = scan_ravdess(path)
         self.present = speech_actors(self.scan)
         self.actor_split = settings.actor_split or default_actor_split(self.present)
-        self.skipped = 0
+        self.skipped: list[dict] = list(self.scan.skipped)  # unreadable folders, odd names
         self.preprocessing = {"input": "speech", "features": settings.params.to_dict()}
         self.too_few = (
             f"{describe(path)} has no readable speech for the training or validation actors; "
@@ -49,7 +49,7 @@ class SpeechReader(DataReader):
         return {
             "path": str(self.path),
             "actors": self.actor_split.to_dict(),
-            "skipped": self.skipped,
+            "skipped": len(self.skipped),
         }
 
     def actors(self, name: str) -> tuple[int, ...]:
@@ -66,8 +66,11 @@ class SpeechReader(DataReader):
             scan=self.scan,
             progress=self.settings.progress,
         )
-        self.skipped += len(ds.skipped)
+        self.skipped += ds.skipped
         return ds
+
+    def skipped_files(self) -> list[dict]:
+        return self.skipped
 
     def split(self, name: str) -> TensorSet | None:
         ds = self.speech(name)
