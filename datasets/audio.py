@@ -18,7 +18,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-import librosa
 import numpy as np
 import soundfile as sf
 import soxr
@@ -148,7 +147,10 @@ def active_power(y: torch.Tensor) -> torch.Tensor:
     """
     if y.shape[-1] < LEVEL_FRAME:
         return y.pow(2).mean(-1)
-    frames = y.unfold(-1, LEVEL_FRAME, LEVEL_HOP).pow(2).mean(-1)  # (B, n_frames)
+    frames = y.unfold(-1, LEVEL_FRAME, LEVEL_HOP)  # (B, n_frames, LEVEL_FRAME), a view
+    # Squared a block of frames at a time: a long recording's overlapping frames would
+    # take several times its own memory (each frame's mean is the same either way).
+    frames = torch.cat([f.pow(2).mean(-1) for f in frames.split(FRAME_BLOCK, dim=-2)], -1)
     gate = frames.mean(-1, keepdim=True) * 10 ** (-LEVEL_GATE_DB / 10)
     active = frames >= gate
     return (frames * active).sum(-1) / active.sum(-1).clamp(min=1)
@@ -176,6 +178,20 @@ def normalize_level(y: torch.Tensor, level_db: float) -> torch.Tensor:
 # ------------------------------------------------------------- windowing
 
 
+FRAME_BLOCK = 65536  # frames squared at once by the level measures (memory, not results)
+
+
+def frame_power(y: np.ndarray, frame: int, hop: int) -> np.ndarray:
+    """(n_frames,) mean power (float64) of each ``frame``-sample frame of ``y`` every ``hop``
+    samples, uncentred (librosa's RMS squared), a block of frames at a time."""
+    frames = np.lib.stride_tricks.sliding_window_view(y, frame)[::hop]  # a view
+    power = np.empty(len(frames))
+    for i in range(0, len(frames), FRAME_BLOCK):
+        block = frames[i : i + FRAME_BLOCK]
+        power[i : i + len(block)] = np.mean(np.square(block, dtype=np.float64), axis=1)
+    return power
+
+
 def trim_silence(y: np.ndarray, top_db: float, frame: int = 400, hop: int = 160) -> np.ndarray:
     """Cut leading and trailing frames quieter than ``top_db`` below the loudest frame.
 
@@ -187,10 +203,7 @@ def trim_silence(y: np.ndarray, top_db: float, frame: int = 400, hop: int = 160)
     """
     if len(y) < frame:
         return y
-    rms = librosa.feature.rms(
-        y=y, frame_length=frame, hop_length=hop, center=False, dtype=np.float64
-    )
-    power = np.square(rms[0])
+    power = frame_power(y, frame, hop)
     loud = np.flatnonzero(power > power.max() * 10 ** (-top_db / 10))
     if len(loud) == 0:
         return y

@@ -264,7 +264,10 @@ class WorkbenchApp:
             return
 
         def fn(emit):
-            pred = predict_file(path, detect=detect, **models)
+            def heard(done: int, total: int) -> None:
+                emit(f"Listening to {path.name}: {done:,} of {total:,} windows…", done / total)
+
+            pred = predict_file(path, detect=detect, progress=heard, **models)
             return compare_with_starter(pred, detect=detect)
 
         job = BackgroundJob("predict", fn, self.runner.events)

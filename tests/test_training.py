@@ -386,6 +386,33 @@ def test_audio_probabilities_sum_to_one_for_any_length(speech_run, tmp_path):
         assert pred.details["windows"] == windows
 
 
+def test_a_long_recording_is_heard_in_batches_with_progress_and_segments(
+    speech_run, tmp_path, monkeypatch
+):
+    import training.predict as predict
+
+    rng = np.random.default_rng(0)
+    # 75 s of tones changing every 5 s: 49 windows, three 30 s segments.
+    parts = [tone(5.0, 16_000, 150 + 60 * rng.integers(0, 6)) for _ in range(15)]
+    wav = tmp_path / "lesson.wav"
+    sf.write(wav, np.concatenate(parts), 16_000)
+    whole = predict_audio(wav, model=speech_run)  # every window in one batch
+    monkeypatch.setattr(predict, "WINDOW_BATCH", 4)
+    seen: list[tuple[int, int]] = []
+    batched = predict_audio(wav, model=speech_run, progress=lambda d, t: seen.append((d, t)))
+    assert batched.details["windows"] == whole.details["windows"] == 49
+    for name, p in whole.probabilities.items():
+        assert batched.probabilities[name] == pytest.approx(p, abs=1e-6)
+    assert seen[0] == (4, 49) and seen[-1] == (49, 49) and len(seen) == 13
+    segments = batched.details["segments"]
+    assert [(s["start"], s["end"]) for s in segments[:2]] == [(0, 30), (30, 60)]
+    assert segments[2]["start"] == 60 and 70 < segments[2]["end"] <= 75  # trimmed sound
+    assert all(s["emotion"] in whole.probabilities and 0 < s["probability"] <= 1 for s in segments)
+    short = tmp_path / "short.wav"
+    sf.write(short, np.concatenate(parts[:2]), 16_000)
+    assert "segments" not in predict_audio(short, model=speech_run).details
+
+
 def test_audio_windows_cover_a_long_recording():
     from datasets.audio import FeatureParams
 

@@ -13,6 +13,7 @@ models' answer to a demo-trained model's, for the window to show side by side.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -195,13 +196,21 @@ def audio_windows(y: np.ndarray, params: FeatureParams) -> np.ndarray:
     is normalised over the whole (trimmed) recording, as training normalised each utterance.
     """
     y = prepare(y, params)
+    return np.stack(
+        [fix_length(y[s : s + params.n_samples], params.n_samples) for s in starts_of(y, params)]
+    )
+
+
+def starts_of(y: np.ndarray, params: FeatureParams) -> list[int]:
+    """Where each analysis window of a prepared recording ``y`` starts (see
+    ``audio_windows``)."""
     n = params.n_samples
     if len(y) <= n:
-        return fix_length(y, n)[None]
+        return [0]
     starts = list(range(0, len(y) - n + 1, n // 2))
     if starts[-1] != len(y) - n:
         starts.append(len(y) - n)
-    return np.stack([y[s : s + n] for s in starts])
+    return starts
 
 
 @dataclass
@@ -211,27 +220,76 @@ class Heard:
     probabilities: dict[str, float]
     windows: int
     features: np.ndarray  # (n_bins, n_frames) of the first window
+    # A long recording's parts: [{start, end (s of the trimmed sound), emotion, probability}]
+    segments: list[dict] | None = None
 
 
-def hear(loaded: LoadedModel, y: np.ndarray, params: FeatureParams) -> Heard:
-    """The speech model on a 16 kHz recording: trimmed, windowed, averaged over windows."""
-    windows = audio_windows(y, params)
-    feats = compute_features(windows, params)  # (W, n_bins, n_frames)
-    probs = _probabilities(loaded, torch.from_numpy(feats).unsqueeze(1))  # (W, 1, bins, frames)
-    return Heard(as_distribution(loaded.classes, probs), len(windows), feats[0])
+WINDOW_BATCH = 32  # windows heard at once: memory stays bounded for any length
+SEGMENT_SECONDS = 30.0  # a recording longer than two of these is summarised per segment
+
+
+def hear(
+    loaded: LoadedModel,
+    y: np.ndarray,
+    params: FeatureParams,
+    progress: Callable[[int, int], None] | None = None,
+) -> Heard:
+    """The speech model on a 16 kHz recording: trimmed, windowed, averaged over windows.
+
+    Windows are made and heard ``WINDOW_BATCH`` at a time, so a 30-minute recording needs
+    the memory of a short one (all at once it took 7 GB); ``progress(done, total)`` counts
+    windows. Past two segments' length the answer also comes per ``SEGMENT_SECONDS``
+    segment, where a long recording's emotions change."""
+    y = prepare(y, params)
+    n, starts = params.n_samples, starts_of(y, params)
+    probs = np.zeros((len(starts), len(loaded.classes)), np.float64)
+    first = None
+    for i in range(0, len(starts), WINDOW_BATCH):
+        batch = np.stack([fix_length(y[s : s + n], n) for s in starts[i : i + WINDOW_BATCH]])
+        feats = compute_features(batch, params)  # (B, n_bins, n_frames)
+        first = feats[0] if first is None else first
+        probs[i : i + len(batch)] = softmax_batch(loaded, torch.from_numpy(feats).unsqueeze(1))
+        if progress is not None:
+            progress(min(i + WINDOW_BATCH, len(starts)), len(starts))
+    segments = None
+    seconds = len(y) / params.sample_rate
+    if seconds > 2 * SEGMENT_SECONDS:
+        at = np.asarray(starts) / params.sample_rate
+        segments = []
+        for begin in np.arange(0.0, seconds, SEGMENT_SECONDS):
+            inside = (at >= begin) & (at < begin + SEGMENT_SECONDS)
+            if inside.any():
+                answer = as_distribution(loaded.classes, probs[inside].mean(0))
+                top = max(answer, key=answer.get)
+                end = min(begin + SEGMENT_SECONDS, seconds)
+                segments.append(
+                    {
+                        "start": round(float(begin), 1),
+                        "end": round(float(end), 1),
+                        "emotion": top,
+                        "probability": answer[top],
+                    }
+                )
+    return Heard(as_distribution(loaded.classes, probs.mean(0)), len(starts), first, segments)
 
 
 def _feature_params(loaded: LoadedModel) -> FeatureParams:
     return FeatureParams.from_dict(loaded.preprocessing["features"])
 
 
-def predict_audio(path: str | Path, *, model: str | Path | None = None) -> Prediction:
-    """Emotion probabilities for a speech recording, averaged over its windows."""
+def predict_audio(
+    path: str | Path,
+    *,
+    model: str | Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Prediction:
+    """Emotion probabilities for a speech recording, averaged over its windows (a long
+    one also per segment); ``progress(done, total)`` counts the windows heard."""
     loaded = load_model(model, "speech", "a recording")
     params = _feature_params(loaded)
     y = read_audio(path, params.sample_rate)
     require_sound(y, params.sample_rate, path)
-    heard = hear(loaded, y, params)
+    heard = hear(loaded, y, params, progress)
     demo, warnings = _demo_check(path, "audio", {"speech": loaded})
     warnings += quality.audio_warnings(y, params.sample_rate)
     return Prediction(
@@ -242,7 +300,11 @@ def predict_audio(path: str | Path, *, model: str | Path | None = None) -> Predi
         warnings=warnings,
         demo_models=demo,
         probabilities=heard.probabilities,
-        details={"seconds": round(len(y) / params.sample_rate, 2), "windows": heard.windows},
+        details={
+            "seconds": round(len(y) / params.sample_rate, 2),
+            "windows": heard.windows,
+            **({"segments": heard.segments} if heard.segments else {}),
+        },
         arrays={"waveform": y, "features": heard.features},
         feature_params=params,
     )
@@ -412,13 +474,15 @@ def predict_file(
     speech_model: str | Path | None = None,
     face_model: str | Path | None = None,
     fusion_model: str | Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Prediction:
     """``predict_image``, ``predict_audio`` or ``predict_video``, chosen by the file's type.
 
     ``model`` is the model for this file: the face model for a photo, the speech model
     for a recording, the face or the fusion model for a video (told apart by their kind).
     ``speech_model``, ``face_model`` and ``fusion_model`` name a video's three models
-    one by one (``model`` fills the face or fusion one, by its kind).
+    one by one (``model`` fills the face or fusion one, by its kind). ``progress(done,
+    total)`` follows a recording's windows.
     """
     path = Path(path)
     if not path.exists():
@@ -429,7 +493,7 @@ def predict_file(
     if suffix in IMAGE_SUFFIXES:
         return predict_image(path, model=model, detect=detect)
     if suffix in AUDIO_SUFFIXES:
-        return predict_audio(path, model=model)
+        return predict_audio(path, model=model, progress=progress)
     if suffix in VIDEO_SUFFIXES:
         models = {"face": face_model, "speech": speech_model, "fusion": fusion_model}
         if model is not None:  # the face or the fusion model, by its kind

@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from datasets.audio import active_level_db
+from datasets.audio import active_level_db, frame_power
 from datasets.demo import read_marker
 
 # ------------------------------------------------------------------- thresholds
@@ -77,9 +77,7 @@ def frame_levels_db(y: np.ndarray, frame: int = FRAME, hop: int = HOP) -> np.nda
     """(n_frames,) power of each 25 ms frame of a 16 kHz recording in dBFS (≥ -120)."""
     if len(y) < frame:
         y = np.pad(y, (0, frame - len(y)))
-    frames = np.lib.stride_tricks.sliding_window_view(y, frame)[::hop]  # (n, frame)
-    power = np.mean(np.square(frames, dtype=np.float64), axis=1)
-    return 10 * np.log10(np.maximum(power, 1e-12))
+    return 10 * np.log10(np.maximum(frame_power(y, frame, hop), 1e-12))
 
 
 def silent_share(y: np.ndarray, *, below_db: float | None = None) -> float:
