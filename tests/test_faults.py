@@ -255,3 +255,40 @@ def test_training_says_which_recordings_it_left_out(tmp_path, capsys):
         broken.name,
         "03-01-03-01-01-09-02-copy.wav",
     }
+
+
+# ------------------------------------------------ crafted checkpoints
+
+
+def test_a_checkpoint_claiming_a_giant_network_is_refused_before_building_it(tmp_path, monkeypatch):
+    import torch
+
+    import training.checkpoint as checkpoint
+    from datasets.labels import FER_CLASSES
+    from models import FACE_PRESETS, FaceCNN
+
+    small = FaceCNN(FACE_PRESETS["quick"])
+    meta = {"kind": "face", "classes": list(FER_CLASSES), "preprocessing": {"input": "face48"}}
+    giant = {**FACE_PRESETS["quick"].to_dict(), "channels": [4096, 8192, 16384], "embed_dim": 65536}
+    path = tmp_path / "crafted.pt"
+    checkpoint.save_checkpoint(path, small, meta={**meta, "model_config": giant})
+    built = []
+    real_build = checkpoint.build_model
+    monkeypatch.setattr(
+        checkpoint,
+        "build_model",
+        lambda kind, cfg: built.append(real := real_build(kind, cfg)) or real,
+    )
+    start = time.perf_counter()
+    with pytest.raises(WorkbenchError, match="does not match its own model settings"):
+        checkpoint.load_checkpoint(path)
+    assert time.perf_counter() - start < 10  # it took 30 s and 9.2 GB when built for real
+    assert built and all(p.device.type == "meta" for m in built for p in m.parameters())
+    # The honest checkpoint beside it loads, built for real once its shapes matched.
+    checkpoint.save_checkpoint(
+        path, small, meta={**meta, "model_config": FACE_PRESETS["quick"].to_dict()}
+    )
+    loaded = checkpoint.load_checkpoint(path)
+    assert next(loaded.model.parameters()).device.type == "cpu"
+    mine, theirs = loaded.model.state_dict(), small.state_dict()
+    assert all(torch.equal(mine[k], theirs[k]) for k in theirs)

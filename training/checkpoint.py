@@ -118,14 +118,25 @@ def load_checkpoint(path: str | Path, *, kind: str | None = None, purpose: str =
             f"{describe(path)} is a {KIND_WORDS[payload['kind']]} model, but a "
             f"{KIND_WORDS.get(kind, kind)} model is needed{need}; pass a {kind} run or checkpoint."
         )
+    mismatch = WorkbenchError(
+        f"{describe(path)} does not match its own model settings (it may come from another "
+        "version of the workbench); train the model again."
+    )
     try:
+        # First without memory (the "meta" device): settings that claim a giant network
+        # beside small stored weights are refused before anything is built.
+        with torch.device("meta"):
+            shapes = build_model(payload["kind"], payload["model_config"]).state_dict()
+        stored = payload["state_dict"]
+        if set(shapes) != set(stored) or any(
+            not isinstance(stored[k], torch.Tensor) or stored[k].shape != v.shape
+            for k, v in shapes.items()
+        ):
+            raise mismatch
         model = build_model(payload["kind"], payload["model_config"])
-        model.load_state_dict(payload["state_dict"])
-    except (KeyError, TypeError, RuntimeError) as exc:
-        raise WorkbenchError(
-            f"{describe(path)} does not match its own model settings (it may come from another "
-            "version of the workbench); train the model again."
-        ) from exc
+        model.load_state_dict(stored)
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+        raise mismatch from exc
     model.eval()
     return LoadedModel(
         model=model,
