@@ -15,7 +15,8 @@ RAVDESS, trains a short quick run of each (about 5 more minutes) and shows the c
 with the human baselines. Runs go to a temporary folder unless
 ``WORKBENCH_RUNS_DIR`` is set, so the screenshots never change your runs/. Last, the
 window on a 1024x768 screen (a classroom projector), with and without larger text
-(``--projector`` takes only these).
+(``--projector`` takes only these). ``--leakage`` takes only the leakage lesson on the demo
+data (Results ▸ Leakage lesson, about two minutes).
 """
 
 from __future__ import annotations
@@ -132,6 +133,19 @@ def projector() -> list[Path]:
     return paths
 
 
+def leakage_shot(app, root: tk.Tk) -> Path:
+    """Results ▸ Leakage lesson on the data shown, with the Settings as they are; its
+    window once drawn."""
+    app.tabs.select(app.results_view)
+    app.leakage_lesson()
+    settle(root, lambda: app.lesson_window is not None, timeout=900)
+    window = app.lesson_window
+    settle(root, lambda: window.chart.shown > 0 and app.renderer.idle())
+    path = grab(window, "leakage-lesson")
+    window.destroy()
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     """All the screenshots; ``--starter-only``: just the starter models' video prediction;
     ``--projector``: just the 1024x768 views."""
@@ -188,6 +202,10 @@ def main(argv: list[str] | None = None) -> int:
         app = WorkbenchApp(root, demo_sources())
         idle = app.renderer.idle
         settle(root, lambda: app.loaded is not None and idle())
+        if "--leakage" in args:
+            leakage_shot(app, root)
+            app.close()
+            return 0
         shared = Path(
             os.environ.get("WORKBENCH_SHARED_DATA", OUT.parent.parent / "shared" / "data")
         )
@@ -237,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         app.show_comparison()
         settle(root, idle)
         grab(root, "comparison-graph")
+        leakage_shot(app, root)
 
         for name, path in (
             ("predict-image", face),
