@@ -246,12 +246,15 @@ class WorkbenchApp:
         except WorkbenchError as exc:
             self._error(str(exc))
             return
+        job = LessonJob(options, self.runner.events)
         self._start(
-            LessonJob(options, self.runner.events),
-            "Leakage lesson: training the speech model twice, split at random and by actor…",
+            job,
+            f"Leakage lesson: training the speech model twice ({job.options.epochs} epochs "
+            "each), split at random by file and by actor…",
         )
 
-    def _lesson_done(self, summary: dict) -> None:
+    def show_lesson(self, summary: dict) -> None:
+        """A finished leakage lesson (``results.json``) in a window of its own."""
         self.progress["value"] = 1.0
         gap = summary["gap"]["accuracy"]
         self.status_var.set(
@@ -401,7 +404,7 @@ class WorkbenchApp:
         elif ev.kind == "done":
             handlers = {"data": self._data_loaded, "predict": self._predicted}
             handlers.update(live=self._live_done, record=self._recorded)
-            handlers.update(lesson=self._lesson_done)
+            handlers.update(lesson=self.show_lesson)
             handlers[ev.job](ev.payload)
 
     def _job_failed(self, ev: JobEvent) -> None:

@@ -21,6 +21,10 @@ from .jobs import BATCH_EVENT_SECONDS, BackgroundJob
 from .widgets import wrap_to_width
 
 N_MODELS = 2  # the random split, then the split by actor
+# With the Settings' epochs on "auto" the lesson trains each model this many epochs: both
+# models of the quick preset then train on the demo data in about two minutes on a
+# 2-core CPU (the lesson is the gap between them, not a model to keep).
+LESSON_EPOCHS = 6
 
 
 class LessonProgress(Callback):
@@ -57,7 +61,7 @@ class LessonJob(BackgroundJob):
 
     def __init__(self, options: TrainOptions, events: queue.Queue) -> None:
         super().__init__("lesson", self._run_lesson, events)
-        self.options = replace(options, kind="speech")
+        self.options = replace(options, kind="speech", epochs=options.epochs or LESSON_EPOCHS)
 
     def _run_lesson(self, emit: Callable[[str, float | None], None]) -> dict:
         return leakage(
@@ -77,7 +81,7 @@ class LessonWindow(tk.Toplevel):
         self.title("The leakage lesson")
         self.summary = summary
         width = min(1100, self.winfo_screenwidth() - 40)
-        height = min(900, self.winfo_screenheight() - 80)
+        height = min(680, self.winfo_screenheight() - 80)
         self.geometry(f"{width}x{height}")
         bottom = ttk.Frame(self, padding=(10, 6))
         bottom.pack(side=tk.BOTTOM, fill=tk.X)
@@ -85,7 +89,8 @@ class LessonWindow(tk.Toplevel):
         where = f"Results, explanation and runs: {Path(summary['folder'])}"
         ttk.Label(bottom, text=where, foreground="gray30").pack(side=tk.LEFT)
         self.text = wrap_to_width(
-            ttk.Label(self, text=summary["explanation"], justify=tk.LEFT, padding=(10, 6))
+            ttk.Label(self, text=summary["explanation"], justify=tk.LEFT, padding=(10, 6)),
+            margin=28,  # the padding and a little room
         )
         self.text.pack(side=tk.BOTTOM, fill=tk.X)
         self.chart = ChartCanvas(self, renderer)

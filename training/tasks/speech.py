@@ -76,9 +76,9 @@ class SpeechReader(DataReader):
             "skipped": self.skipped,
         }
         if self.files is not None:
+            source["seed"] = self.settings.seed  # draws the files (``record_settings``)
             source["random_split"] = {
                 "by": "file, stratified by emotion (every actor on every side)",
-                "seed": self.settings.seed,
                 "actors": {s: sorted({c.actor for c in f}) for s, f in self.files.items()},
                 "files": {s: len(f) for s, f in self.files.items()},
             }
