@@ -242,26 +242,10 @@ def face_leakage(
     say("training face, validation drawn at random…")
     metrics, run_dir, curve = _train(opts, callbacks, stop_event, say)
     say("finding validation images identical to training images…")
-    loaded = load_checkpoint(run_dir / "best.pt")
-    task = task_for("face")
-    paths = task.resolve(opts.data)[0]
-    reader = task.read(paths, task.saved_settings(loaded))
-    train, val = reader.split("train"), reader.split("val")
-    copies = seen_mask(val.x.numpy(), fingerprints(train.x.numpy()))
-    probs, _ = predict_proba(loaded.model, val)
-    y, pred = val.y.numpy(), probs.argmax(1)
-    summary: dict = {"experiment": "leakage", "kind": "face", "data": str(paths[0])}
-    for subset, keep in zip(SUBSETS, (np.ones_like(copies), ~copies, copies)):
-        if keep.any():
-            summary[subset] = _scores(classification_metrics(y[keep], pred[keep], loaded.classes))
-        else:
-            summary[subset] = {"accuracy": None, "uar": None, "n_test": 0, "confusion": None}
+    summary: dict = {"experiment": "leakage", "kind": "face"}
+    summary.update(duplicate_scores(run_dir, opts.data))
     summary.update(
         {
-            "validation": json.loads((run_dir / "config.json").read_text(encoding="utf-8"))["data"][
-                "validation"
-            ],
-            "n_duplicates": int(copies.sum()),
             "n_train": metrics["n_train"],
             "best_epoch": metrics["best_epoch"],
             "history": curve,
@@ -270,6 +254,31 @@ def face_leakage(
     )
     summary["explanation"] = face_explanation(summary)
     return _write(summary, base, folder, t0)
+
+
+def duplicate_scores(run_dir: str | Path, data) -> dict:
+    """A face run's validation images (read as the run read them) scored ``with``,
+    ``without`` and ``duplicates_only``: the pixel-identical copies of its training images.
+    Also ``n_duplicates``, how its ``validation`` was chosen and the ``data`` path."""
+    loaded = load_checkpoint(Path(run_dir) / "best.pt")
+    task = task_for("face")
+    paths = task.resolve(data)[0]
+    reader = task.read(paths, task.saved_settings(loaded))
+    train, val = reader.split("train"), reader.split("val")
+    copies = seen_mask(val.x.numpy(), fingerprints(train.x.numpy()))
+    probs, _ = predict_proba(loaded.model, val)
+    y, pred = val.y.numpy(), probs.argmax(1)
+    scores: dict = {
+        "data": str(paths[0]),
+        "validation": reader.source["validation"],
+        "n_duplicates": int(copies.sum()),
+    }
+    for subset, keep in zip(SUBSETS, (np.ones_like(copies), ~copies, copies)):
+        if keep.any():
+            scores[subset] = _scores(classification_metrics(y[keep], pred[keep], loaded.classes))
+        else:
+            scores[subset] = {"accuracy": None, "uar": None, "n_test": 0, "confusion": None}
+    return scores
 
 
 def face_explanation(summary: dict) -> str:
@@ -357,7 +366,8 @@ def _curve(ax, history: list[dict], label: str, color: str) -> None:
         label=label,
     )
     ax.set_xlabel("epoch")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlim(0.5, max(h["epoch"] for h in history) + 0.5)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     ax.set_ylabel("validation accuracy")
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.grid(alpha=0.3)
