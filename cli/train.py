@@ -250,6 +250,8 @@ def add_branch_flags(group, *, every: bool = False) -> None:
 def cmd_experiment(args: argparse.Namespace) -> int:
     from training.experiment import data_efficiency, results_table
 
+    if args.name == "leakage":
+        return _leakage(args)
     base = train_options(
         args,
         "fusion",
@@ -272,19 +274,53 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     return 0
 
 
+def _leakage(args: argparse.Namespace) -> int:
+    """``experiment leakage``: the same recipe split at random and by actor (speech), or
+    scored with and without FER-2013's duplicate images (faces)."""
+    from training.leakage import leakage, leakage_kind
+
+    fusion_only = [
+        flag
+        for flag, value in (
+            ("--frames", args.frames),
+            ("--face-model", args.face_model),
+            ("--speech-model", args.speech_model),
+        )
+        if value is not None
+    ]
+    if fusion_only:
+        raise WorkbenchError(f"{', '.join(fusion_only)} apply to data-efficiency only; drop them.")
+    base = train_options(args, "speech")
+    base.kind = leakage_kind(base.data)
+
+    def job(opts, **kwargs):
+        return leakage(opts, out=args.out, **kwargs)
+
+    result = run_training(base, job=job)
+    print()
+    print(result["explanation"])
+    print(f"\nresults, explanation, chart and runs: {result['folder']} ({result['seconds']:.0f} s)")
+    return 0
+
+
 def add_experiment(subparsers) -> None:
     s = add_command(
         subparsers,
         "experiment",
-        "train several fusion designs and both single-modality models, scored on one test split",
+        "train several models and compare them: the fusion designs' data efficiency, or the "
+        "leakage lesson (random split against split by actor)",
         cmd_experiment,
     )
     s.add_argument(
         "name",
-        choices=("data-efficiency",),
+        choices=("data-efficiency", "leakage"),
         help="data-efficiency: every fusion design and both single-modality models at "
         "25/50/80%% of the training data, scored on one test split (the experiment of "
-        "Goswami, Aggarwal & Yalamanchi)",
+        "Goswami, Aggarwal & Yalamanchi); leakage: with a RAVDESS folder, one speech recipe "
+        "split at random by file and by actor, each scored on its own test split of the "
+        "same size (random splits hear the test voices in training); with FER-2013, one "
+        "face model scored with and without the validation images identical to training "
+        "images",
     )
     add_training_flags(s)
     s.add_argument("--pairing", choices=PAIRINGS, default="takes", help=PAIRING_HELP)
@@ -305,4 +341,6 @@ def add_experiment(subparsers) -> None:
     )
     s.add_argument("--frames", type=int_at_least(1), help="face frames per clip (default 8)")
     add_branch_flags(s, every=True)
-    s.add_argument("--out", help="folder to write (default: runs/<time>-experiment)")
+    s.add_argument(
+        "--out", help="folder to write (default: runs/<time>-experiment, or -leakage)"
+    )

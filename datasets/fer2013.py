@@ -374,12 +374,19 @@ def _read_folders(
 
 
 def split_indices(
-    data: FerData, split: str, *, val_fraction: float = 0.1, seed: int = 0
+    data: FerData,
+    split: str,
+    *,
+    val_fraction: float = 0.1,
+    seed: int = 0,
+    by_content: bool = True,
 ) -> np.ndarray:
     """Indices into ``data`` for ``split``; validation never overlaps training.
 
     With PublicTest rows present they are the validation set. Otherwise ``val_fraction``
-    of each class of the training images is held out, chosen by ``seed``.
+    of each class of the training images is held out, chosen by ``seed`` and the image's
+    pixels, so duplicate images stay on one side; ``by_content=False`` (the leakage lesson
+    only) draws by position instead, so a duplicate's copies can land on both sides.
     """
     if split not in SPLITS:
         raise WorkbenchError(f"Unknown split {split!r}; use one of {', '.join(SPLITS)}.")
@@ -390,10 +397,10 @@ def split_indices(
     train = np.flatnonzero(data.usage == TRAINING)
     if (data.usage == PUBLIC_TEST).any():
         return train if split == "train" else np.flatnonzero(data.usage == PUBLIC_TEST)
-    key = (val_fraction, seed)
+    key = (val_fraction, seed, by_content)
     if key not in data._holdout:
         data._holdout[key] = stratified_holdout(
-            data.labels[train], val_fraction, seed, data.images[train]
+            data.labels[train], val_fraction, seed, data.images[train] if by_content else None
         )
     val = data._holdout[key]
     mask = np.zeros(len(train), dtype=bool)
@@ -456,9 +463,15 @@ def fingerprints(images: np.ndarray | torch.Tensor) -> np.ndarray:
     return np.unique(_hashes(images))
 
 
+def seen_mask(images: np.ndarray | torch.Tensor, seen: np.ndarray | torch.Tensor) -> np.ndarray:
+    """(N,) bool: which of ``images`` have a fingerprint in ``seen`` (pixel-identical to
+    one of a model's training images)."""
+    return np.isin(_hashes(images), np.asarray(seen))
+
+
 def count_seen(images: np.ndarray | torch.Tensor, seen: np.ndarray | torch.Tensor) -> int:
     """How many of ``images`` have a fingerprint in ``seen`` (a model's training images)."""
-    return int(np.isin(_hashes(images), np.asarray(seen)).sum())
+    return int(seen_mask(images, seen).sum())
 
 
 # ------------------------------------------------------------------ dataset
@@ -482,13 +495,16 @@ class FER2013:
         *,
         val_fraction: float = 0.1,
         seed: int = 0,
+        by_content: bool = True,
         cache_dir: str | Path | None = None,
         data: FerData | None = None,
     ) -> None:
         self.data = data if data is not None else load_fer2013(root, cache_dir=cache_dir)
         self.split = split
         self.transform = transform
-        self.indices = split_indices(self.data, split, val_fraction=val_fraction, seed=seed)
+        self.indices = split_indices(
+            self.data, split, val_fraction=val_fraction, seed=seed, by_content=by_content
+        )
         self.images = torch.from_numpy(self.data.images[self.indices])
         self.labels = torch.from_numpy(self.data.labels[self.indices])
 

@@ -2,7 +2,8 @@
 
 Every file becomes a frozen ``RavdessClip`` holding the seven name fields and its path.
 Files whose names do not parse are listed with the reason rather than stopping the scan.
-Splits are always by actor, never by file, so a model is scored on voices it never heard.
+Splits are by actor, never by file, so a model is scored on voices it never heard; the one
+exception, ``random_file_split``, exists to show what goes wrong otherwise (the leakage lesson).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from .errors import WorkbenchError, describe
 from .labels import (
@@ -245,6 +248,30 @@ def actor_kfold(actors: Iterable[int], k: int) -> list[ActorSplit]:
         train = tuple(a for a in ids if a not in test and a not in val)
         splits.append(ActorSplit(train, val, test))
     return splits
+
+
+def random_file_split(
+    clips: Sequence[RavdessClip], n_val: int, n_test: int, *, seed: int = 0
+) -> dict[str, list[RavdessClip]]:
+    """``clips`` split at random by file, stratified by emotion: ``n_test`` test and
+    ``n_val`` validation files, the rest train. **Never a default**: every actor lands on
+    every side, so a model is scored on voices it trained on (the leakage lesson).
+
+    Each emotion's files are shuffled and spread evenly over [0, 1); taking the lowest
+    keys gives every split about the emotions' own shares. Deterministic for a ``seed``.
+    """
+    rng = np.random.default_rng(seed)
+    labels = np.array([c.emotion for c in clips])
+    keys = np.empty(len(clips))
+    for emotion in np.unique(labels):
+        pos = np.flatnonzero(labels == emotion)
+        keys[pos] = (rng.permutation(len(pos)) + rng.random()) / len(pos)
+    order = [clips[i] for i in np.argsort(keys, kind="stable")]
+    return {
+        "test": order[:n_test],
+        "val": order[n_test : n_test + n_val],
+        "train": order[n_test + n_val :],
+    }
 
 
 def leave_one_actor_out(actors: Iterable[int]) -> list[ActorSplit]:

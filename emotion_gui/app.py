@@ -35,6 +35,7 @@ from .compare_view import CompareView
 from .data_view import DataView
 from .jobs import BackgroundJob, JobEvent, JobRunner, TrainingJob, failure_sentence
 from .layout import ScrollPanel, fit_to_screen
+from .leakage_view import LessonJob, LessonWindow
 from .live_view import LiveView, in_window_words
 from .predict_view import PredictView
 from .results_view import ResultsView, run_label
@@ -54,6 +55,7 @@ class WorkbenchApp:
         self.state = st.WorkbenchState()
         self.frozen = False  # gc.freeze done (after the first data load)
         self.closing = False
+        self.lesson_window: LessonWindow | None = None  # the last leakage lesson shown
 
         root.title("Emotion Workbench")
         # As large as the screen allows (a 1024x768 projector too); the side panel scrolls.
@@ -90,7 +92,12 @@ class WorkbenchApp:
         views = (
             DataView(self.tabs, self.renderer),
             TrainingView(self.tabs, self.renderer),
-            ResultsView(self.tabs, self.renderer, on_choose=self._run_chosen),
+            ResultsView(
+                self.tabs,
+                self.renderer,
+                on_choose=self._run_chosen,
+                on_leakage=self.leakage_lesson,
+            ),
             CompareView(self.tabs, self.renderer),
             PredictView(self.tabs, self.renderer),
             LiveView(self.tabs, self.renderer, self),
@@ -227,6 +234,34 @@ class WorkbenchApp:
         """A run picked in the Results list becomes the model its kind predicts with."""
         if said := self.state.choose(run, run_label(run)):
             self.status_var.set(said)
+
+    def leakage_lesson(self) -> None:
+        """Train the speech recipe of the Settings on the RAVDESS data shown twice, split
+        at random by file and by actor, then show both side by side (a job)."""
+        if self.training_job is not None:
+            self._error("A model is training; wait for it to finish, then start the lesson.")
+            return
+        try:
+            options = self.training_options("speech")
+        except WorkbenchError as exc:
+            self._error(str(exc))
+            return
+        job = LessonJob(options, self.runner.events)
+        self._start(
+            job,
+            f"Leakage lesson: training the speech model twice ({job.options.epochs} epochs "
+            "each), split at random by file and by actor…",
+        )
+
+    def show_lesson(self, summary: dict) -> None:
+        """A finished leakage lesson (``results.json``) in a window of its own."""
+        self.progress["value"] = 1.0
+        gap = summary["gap"]["accuracy"]
+        self.status_var.set(
+            f"Leakage lesson: random split {summary['random']['accuracy']:.1%}, split by "
+            f"actor {summary['actor']['accuracy']:.1%} ({100 * gap:+.0f} points)."
+        )
+        self.lesson_window = LessonWindow(self.root, self.renderer, summary)
 
     def show_confusion(self) -> None:
         self.tabs.select(self.results_view)
@@ -372,6 +407,7 @@ class WorkbenchApp:
         elif ev.kind == "done":
             handlers = {"data": self._data_loaded, "predict": self._predicted}
             handlers.update(live=self._live_done, record=self._recorded)
+            handlers.update(lesson=self.show_lesson)
             handlers[ev.job](ev.payload)
 
     def _job_failed(self, ev: JobEvent) -> None:
@@ -421,6 +457,8 @@ class WorkbenchApp:
         self.closing = True
         if (job := self.training_job) is not None:
             job.stop()
+        if (lesson := self.jobs.get("lesson")) is not None:
+            lesson.stop()  # nothing of it is worth waiting for
         self.stop_live(wait=2.0)  # the camera and the microphone are released now
         self.live_view.close()
         self.renderer.close()

@@ -297,8 +297,16 @@ class ChartCanvas(ttk.Frame):
             at(max(self.dpi, fig.dpi / 1.08))
             fit_titles(fig)
 
+    def destroy(self) -> None:
+        """Forget the chart (its window closed): the renderer no longer resizes it."""
+        if self in self.renderer.charts:
+            self.renderer.charts.remove(self)
+        super().destroy()
+
     def show_image(self, rgb: np.ndarray) -> None:
-        """Put a rendered picture on screen. Tk thread."""
+        """Put a rendered picture on screen (unless the chart has been closed). Tk thread."""
+        if not self.winfo_exists():
+            return
         image = Image.fromarray(rgb, "RGB")
         if self._photo is not None and (self._photo.width(), self._photo.height()) == image.size:
             self._photo.paste(image)

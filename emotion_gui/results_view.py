@@ -40,6 +40,7 @@ class ResultsView(ttk.Frame):
         master: tk.Misc,
         renderer: ChartRenderer,
         on_choose: Callable[[dict], None] | None = None,
+        on_leakage: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(master)
         self.runs: list[Run] = []
@@ -101,6 +102,9 @@ class ResultsView(ttk.Frame):
             justify=tk.LEFT,
             wraplength=320,
         ).pack(anchor="w", pady=(6, 0))
+        if on_leakage is not None:  # train twice: split at random, then by actor
+            self.leakage_button = ttk.Button(side, text="Leakage lesson", command=on_leakage)
+            self.leakage_button.pack(anchor="w", pady=(8, 0))
 
     def _fit_columns(self) -> None:
         """Columns as wide as their headings or their longest entries, in the fonts that

@@ -15,11 +15,14 @@ RAVDESS, trains a short quick run of each (about 5 more minutes) and shows the c
 with the human baselines. Runs go to a temporary folder unless
 ``WORKBENCH_RUNS_DIR`` is set, so the screenshots never change your runs/. Last, the
 window on a 1024x768 screen (a classroom projector), with and without larger text
-(``--projector`` takes only these).
+(``--projector`` takes only these). ``--leakage`` takes only the leakage lesson window:
+Results ▸ Leakage lesson run on the demo data (about two minutes), or with
+``--leakage RESULTS_JSON`` a lesson already run (``experiment leakage`` on the real data).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
@@ -132,6 +135,22 @@ def projector() -> list[Path]:
     return paths
 
 
+def leakage_shot(app, root: tk.Tk, results: Path | None = None) -> Path:
+    """The leakage lesson's window once drawn: the lesson in ``results`` (a results.json),
+    else Results ▸ Leakage lesson run on the data shown, with the Settings as they are."""
+    app.tabs.select(app.results_view)
+    if results is not None:
+        app.show_lesson(json.loads(results.read_text(encoding="utf-8")))
+    else:
+        app.leakage_lesson()
+    settle(root, lambda: app.lesson_window is not None, timeout=900)
+    window = app.lesson_window
+    settle(root, lambda: window.chart.shown > 0 and app.renderer.idle())
+    path = grab(window, "leakage-lesson")
+    window.destroy()
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     """All the screenshots; ``--starter-only``: just the starter models' video prediction;
     ``--projector``: just the 1024x768 views."""
@@ -188,6 +207,11 @@ def main(argv: list[str] | None = None) -> int:
         app = WorkbenchApp(root, demo_sources())
         idle = app.renderer.idle
         settle(root, lambda: app.loaded is not None and idle())
+        if "--leakage" in args:
+            given = args[args.index("--leakage") + 1 :][:1]
+            leakage_shot(app, root, Path(given[0]) if given else None)
+            app.close()
+            return 0
         shared = Path(
             os.environ.get("WORKBENCH_SHARED_DATA", OUT.parent.parent / "shared" / "data")
         )

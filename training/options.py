@@ -81,6 +81,10 @@ class TrainOptions:
     # face / speech: start from this trained model's weights (fine-tuning), not at random
     init: str | None = None
     mixup: float | None = None  # mixup alpha; 0 = off
+    # The leakage lesson only (``experiment leakage``): split speech at random by file and
+    # faces at random by position, so the held-out items share voices / duplicate images
+    # with training. Never a default, and no ``train`` flag.
+    random_split: bool = False
     out: str | None = None
     resume: str | None = None
     name: str | None = None
@@ -142,5 +146,7 @@ def check_options(opts: TrainOptions) -> None:
         )
     if not 0 < opts.fraction <= 1:
         raise WorkbenchError(f"--fraction must lie in (0, 1], got {opts.fraction}.")
+    if opts.random_split and task.fuses:
+        raise WorkbenchError("A random split applies to face and speech models only.")
     task.check_options(opts)
     choose_device(opts.device)  # a missing GPU is refused before any data is loaded

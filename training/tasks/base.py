@@ -37,6 +37,9 @@ class DataSettings:
     n_frames: int = 8  # fusion takes: face frames per clip
     calm: str = "drop"  # class pairing: RAVDESS calm dropped or merged into neutral
     fraction: float = 1.0  # share of the training items used
+    # The leakage lesson only, never a default: speech split at random by file instead of
+    # by actor; faces held out at random by position instead of by content.
+    random_split: bool = False
     progress: Callable[[int, int], None] | None = None
 
 
@@ -134,6 +137,7 @@ class Task:
             n_frames=opts.n_frames,
             calm=opts.calm,
             fraction=opts.fraction,
+            random_split=opts.random_split,
         )
 
     def saved_settings(self, loaded) -> DataSettings:
@@ -152,6 +156,7 @@ class Task:
             pairing=pre.get("pairing", "takes"),
             n_frames=int(pre.get("n_frames", 8)),
             calm=pre.get("calm", "drop"),
+            random_split=bool(saved.get("random_split")),
         )
 
     # --------------------------------------------------------------- network

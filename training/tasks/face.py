@@ -37,16 +37,18 @@ class FaceReader(DataReader):
         self.data = load_fer2013(path, progress=settings.progress)
         has_public = bool((self.data.usage == PUBLIC_TEST).any())
         fraction, seed = settings.val_fraction, settings.seed
+        drawn = "at random by position" if settings.random_split else "by content"
         self.source = {
             "path": str(path),
             "layout": self.data.layout,
             "validation": "PublicTest"
             if has_public
-            else f"stratified {fraction:.0%} of training (seed {seed})",
+            else f"stratified {fraction:.0%} of training (seed {seed}, {drawn})",
             "val_fraction": fraction,
             "seed": seed,
             "test": "PrivateTest" if len(split_indices(self.data, "test")) else "none",
             "skipped": len(self.data.skipped),
+            **({"random_split": True} if settings.random_split else {}),
         }
         self.too_few = (
             f"{describe(path)} has too few training images to hold out a validation set; "
@@ -63,6 +65,7 @@ class FaceReader(DataReader):
             data=self.data,
             val_fraction=self.settings.val_fraction,
             seed=self.settings.seed,
+            by_content=not self.settings.random_split,
         )
         return TensorSet(ds.images, ds.labels) if len(ds) else None
 

@@ -1,5 +1,6 @@
 """The speech task: RAVDESS audio-only speech (log-mel or MFCC), eight emotions,
-``SpeechCNN``; split by actor, never by file."""
+``SpeechCNN``; split by actor, never by file (except for the leakage lesson, which shows
+why: ``DataSettings.random_split``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,15 @@ import torch
 from datasets.audio import FeatureParams, extract_features
 from datasets.errors import WorkbenchError, describe
 from datasets.labels import RAVDESS_EMOTIONS
-from datasets.ravdess import ActorSplit, actor_ranges, default_actor_split, scan_ravdess
+from datasets.ravdess import (
+    ActorSplit,
+    RavdessScan,
+    actor_ranges,
+    default_actor_split,
+    random_file_split,
+    scan_ravdess,
+    speech_audio,
+)
 from datasets.speech import RavdessSpeech
 
 from ..augment_audio import speech_augment
@@ -37,6 +46,7 @@ class SpeechReader(DataReader):
         self.scan = scan_ravdess(path)
         self.present = speech_actors(self.scan)
         self.actor_split = settings.actor_split or default_actor_split(self.present)
+        self.files = self._random_files() if settings.random_split else None
         self.skipped: list[dict] = list(self.scan.skipped)  # unreadable folders, odd names
         self.preprocessing = {"input": "speech", "features": settings.params.to_dict()}
         self.too_few = (
@@ -44,26 +54,52 @@ class SpeechReader(DataReader):
             "check the folder holds RAVDESS speech of at least 3 actors."
         )
 
+    def _random_files(self) -> dict[str, list]:
+        """The leakage lesson's split: files drawn at random (stratified by emotion), as
+        many for validation and test as the default actor split holds out, so the two
+        splits differ only in who is heard where."""
+        clips = speech_audio(self.scan.clips)
+        held = default_actor_split(self.present)
+        n_val, n_test = (sum(c.actor in held.actors(s) for c in clips) for s in ("val", "test"))
+        files = random_file_split(clips, n_val, n_test, seed=self.settings.seed)
+        # Every actor heard in training or validation counts as heard (``heard_of``), so
+        # no later run starts from this model while holding one of them out.
+        heard = {c.actor for s in ("train", "val") for c in files[s]}
+        self.actor_split = ActorSplit(tuple(sorted(heard)), (), ())
+        return files
+
     @property
     def source(self) -> dict:
-        return {
+        source = {
             "path": str(self.path),
             "actors": self.actor_split.to_dict(),
             "skipped": len(self.skipped),
         }
+        if self.files is not None:
+            source["seed"] = self.settings.seed  # draws the files (``record_settings``)
+            source["random_split"] = {
+                "by": "file, stratified by emotion (every actor on every side)",
+                "actors": {s: sorted({c.actor for c in f}) for s, f in self.files.items()},
+                "files": {s: len(f) for s, f in self.files.items()},
+            }
+        return source
 
     def actors(self, name: str) -> tuple[int, ...]:
         """The actors of split ``name``; ``all`` is every actor in the folder."""
         return tuple(sorted(self.present)) if name == "all" else self.actor_split.actors(name)
 
     def speech(self, name: str) -> RavdessSpeech:
-        only = ActorSplit((), (), self.actors(name))
+        scan, actors = self.scan, self.actors(name)
+        if self.files is not None and name != "all":  # only these files, whoever speaks
+            picked = self.files[name]
+            scan = RavdessScan(self.path, picked) if picked else scan
+            actors = tuple(sorted({c.actor for c in picked}))
         ds = RavdessSpeech(
             self.path,
             "test",
             params=self.settings.params,
-            actor_split=only,
-            scan=self.scan,
+            actor_split=ActorSplit((), (), actors),
+            scan=scan,
             progress=self.settings.progress,
         )
         self.skipped += ds.skipped
