@@ -341,6 +341,4 @@ def add_experiment(subparsers) -> None:
     )
     s.add_argument("--frames", type=int_at_least(1), help="face frames per clip (default 8)")
     add_branch_flags(s, every=True)
-    s.add_argument(
-        "--out", help="folder to write (default: runs/<time>-experiment, or -leakage)"
-    )
+    s.add_argument("--out", help="folder to write (default: runs/<time>-experiment, or -leakage)")
