@@ -292,3 +292,100 @@ def test_a_checkpoint_claiming_a_giant_network_is_refused_before_building_it(tmp
     assert next(loaded.model.parameters()).device.type == "cpu"
     mine, theirs = loaded.model.state_dict(), small.state_dict()
     assert all(torch.equal(mine[k], theirs[k]) for k in theirs)
+
+
+# --------------------------------- damaged runs and checkpoints: one sentence, exit 2
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    from conftest import fer_rows, write_fer_csv
+
+    base = tmp_path_factory.mktemp("damaged")
+    rows = fer_rows(4) + fer_rows(2, ("PublicTest",), seed=1)
+    fer = write_fer_csv(base / "fer" / "fer2013.csv", rows, "emotion,pixels,Usage")
+    run = base / "run"
+    train_model(TrainOptions(kind="face", data=str(fer.parent), epochs=1, out=str(run)))
+    return run
+
+
+def damaged_copy(run: Path, tmp_path: Path, damage: str) -> Path:
+    import shutil
+
+    import torch
+
+    copy = tmp_path / "copy"
+    shutil.copytree(run, copy)
+    if damage == "config-json":
+        (copy / "config.json").write_text('{"kind": "face", "options": ')
+    elif damage == "config-keys":
+        (copy / "config.json").write_text('{"kind": "face"}')
+    elif damage == "config-options":
+        config = json.loads((copy / "config.json").read_text())
+        config["options"]["colour"] = "blue"
+        (copy / "config.json").write_text(json.dumps(config))
+    elif damage == "best-as-last":
+        shutil.copy(copy / "best.pt", copy / "last.pt")
+    elif damage == "no-classes":
+        payload = torch.load(copy / "best.pt", weights_only=True)
+        del payload["classes"]
+        torch.save(payload, copy / "best.pt")
+    return copy
+
+
+@pytest.mark.parametrize(
+    "damage,command,words",
+    [
+        ("config-json", "resume", "config.json' is damaged (JSONDecodeError)"),
+        ("config-keys", "resume", "config.json' is damaged"),
+        ("config-options", "resume", "holds options this version does not know"),
+        ("best-as-last", "resume", "last.pt' lacks optimizer"),
+        ("no-classes", "predict", "best.pt' lacks a valid classes entry"),
+    ],
+)
+def test_a_damaged_run_or_checkpoint_is_one_sentence_and_exit_2(
+    trained_run, tmp_path, capsys, damage, command, words
+):
+    import workbench
+
+    copy = damaged_copy(trained_run, tmp_path, damage)
+    face = tmp_path / "face.png"
+    from PIL import Image
+
+    Image.fromarray(np.full((48, 48), 100, np.uint8)).save(face)
+    args = {
+        "resume": ["train", "face", "--resume", str(copy), "--epochs", "3"],
+        "predict": ["predict", str(face), "--model", str(copy), "--no-detect"],
+    }[command]
+    assert workbench.main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert words in err[-1] and err[-1].startswith("error: ") and "report" not in err[-1]
+
+
+def test_a_crafted_pickle_is_refused_as_able_to_run_code(tmp_path, capsys):
+    import pickle
+
+    from PIL import Image
+
+    import workbench
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {tmp_path / 'ran'}",))
+
+    for name, save in (("plain.pt", pickle.dump), ("torch.pt", None)):
+        path = tmp_path / name
+        if save is None:
+            import torch
+
+            torch.save({"format": "x", "payload": Payload()}, path)
+        else:
+            with open(path, "wb") as f:
+                save({"payload": Payload()}, f)
+        face = tmp_path / "face.png"
+        Image.fromarray(np.full((48, 48), 100, np.uint8)).save(face)
+        assert workbench.main(["predict", str(face), "--model", str(path), "--no-detect"]) == 2
+        err = capsys.readouterr().err
+        assert "refused because it holds Python objects that could run code" in err, err
+        assert "corrupt" not in err
+    assert not (tmp_path / "ran").exists()

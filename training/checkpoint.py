@@ -74,12 +74,16 @@ def read_checkpoint(path: str | Path) -> dict:
         with warnings.catch_warnings():  # garbage bytes can trigger unpickler warnings
             warnings.simplefilter("ignore")
             payload = torch.load(path, map_location="cpu", weights_only=True)
+    except PermissionError:
+        raise WorkbenchError(
+            f"{describe(path)} cannot be read (permission denied); check its permissions."
+        ) from None
     except pickle.UnpicklingError as exc:
-        if "Unsupported global" in str(exc):
+        if "unsupported global" in str(exc).lower() or _builds_objects(path):
             # weights_only refused an object it does not know: possibly code to execute.
             raise WorkbenchError(
-                f"{describe(path)} is not a checkpoint the workbench can load safely (it holds "
-                "Python objects that could run code); use a best.pt written by the workbench."
+                f"{describe(path)} was refused because it holds Python objects that could run "
+                "code when loaded (not only weights); use a best.pt written by the workbench."
             ) from exc
         raise _unreadable(path) from exc
     except Exception as exc:
@@ -95,7 +99,36 @@ def read_checkpoint(path: str | Path) -> dict:
             f"{describe(path)} holds a {payload.get('kind')!r} model, which this version of the "
             "workbench cannot load; update the workbench or train the model again."
         )
+    wrong = [k for k, kind in REQUIRED.items() if not isinstance(payload.get(k), kind)]
+    if wrong or not all(isinstance(c, str) for c in payload["classes"]):
+        raise WorkbenchError(
+            f"{describe(path)} lacks a valid {', '.join(wrong) or 'classes'} entry, so it is "
+            "damaged or was not written by the workbench; train the model again."
+        )
     return payload
+
+
+# What every checkpoint holds besides ``format`` and ``kind``.
+REQUIRED = {"model_config": dict, "state_dict": dict, "classes": list}
+
+
+def _builds_objects(path: Path) -> bool:
+    """Whether ``path`` is a plain pickle (not PyTorch's zip format) that would build
+    Python objects (a global and a call) when loaded: how a crafted file runs code. Read
+    with ``pickletools``, which only lists the instructions and runs none."""
+    import pickletools
+    import zipfile
+
+    if zipfile.is_zipfile(path):
+        return False
+    try:
+        with open(path, "rb") as f:
+            ops = {op.name for op, _arg, _pos in pickletools.genops(f)}
+    except Exception:
+        return False  # not a pickle at all: garbage
+    return bool(ops & {"GLOBAL", "STACK_GLOBAL", "INST"}) and bool(
+        ops & {"REDUCE", "OBJ", "NEWOBJ", "NEWOBJ_EX", "INST"}
+    )
 
 
 def _unreadable(path: Path) -> WorkbenchError:

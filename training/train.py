@@ -286,6 +286,19 @@ def train_model(
         return RunResult(run_dir, metrics, result)
 
 
+# What a last.pt holds to continue its run (a best.pt has only the weights and scores).
+RESUME_KEYS = (
+    "epoch",
+    "optimizer",
+    "history",
+    "best_epoch",
+    "best_key",
+    "since_best",
+    "fit_config",
+    "rng",
+)
+
+
 def _resume_options(opts: TrainOptions) -> tuple[TrainOptions, dict, dict]:
     """The run's own options (data path, kind, preset, seed…) with only ``epochs`` (the new
     total) and ``device`` taken from ``opts``; its ``last.pt`` and ``config.json``."""
@@ -297,15 +310,46 @@ def _resume_options(opts: TrainOptions) -> tuple[TrainOptions, dict, dict]:
             "finished at least one epoch."
         )
     payload = read_checkpoint(last)
-    saved = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    missing = [k for k in RESUME_KEYS if k not in payload]
+    if missing:
+        raise WorkbenchError(
+            f"{describe(last)} lacks {', '.join(missing)}, so it cannot continue a run (a "
+            "best.pt copied over it, or damaged); train anew, or --init from its best.pt."
+        )
+    try:
+        saved = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+        if not (
+            isinstance(saved, dict)
+            and isinstance(saved.get("options"), dict)
+            and isinstance(saved.get("data"), dict)
+            and "path" in saved["data"]
+            and "kind" in saved
+        ):
+            raise ValueError("not a run's settings")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise WorkbenchError(
+            f"{describe(run_dir / 'config.json')} is damaged ({exc.__class__.__name__}), so the "
+            "run's settings are lost; train anew, or --init from its best.pt."
+        ) from None
     if opts.kind != saved["kind"]:
         raise WorkbenchError(
             f"{describe(run_dir)} holds a {saved['kind']} run, not a {opts.kind} one; "
             f"resume it with 'train {saved['kind']} --resume {run_dir}'."
         )
-    merged = TrainOptions(
-        **{**saved["options"], "data": saved["data"]["path"], "resume": str(run_dir), "out": None}
-    )
+    try:
+        merged = TrainOptions(
+            **{
+                **saved["options"],
+                "data": saved["data"]["path"],
+                "resume": str(run_dir),
+                "out": None,
+            }
+        )
+    except TypeError as exc:  # options of another version, or edited by hand
+        raise WorkbenchError(
+            f"{describe(run_dir / 'config.json')} holds options this version does not know "
+            f"({exc}); train anew, or --init from its best.pt."
+        ) from None
     # The run's own augmentation, even where a preset's default has changed since.
     merged.augment = saved.get("augment", merged.augment)
     merged.epochs = opts.epochs if opts.epochs is not None else payload["fit_config"]["epochs"]
