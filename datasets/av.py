@@ -21,7 +21,14 @@ from . import cache
 from .audio import FeatureParams, extract_features, features_of
 from .errors import WorkbenchError, describe
 from .labels import RAVDESS_EMOTIONS, class_counts
-from .ravdess import ActorSplit, RavdessClip, RavdessScan, default_actor_split, scan_ravdess
+from .ravdess import (
+    VIDEO_SUFFIXES,
+    ActorSplit,
+    RavdessClip,
+    RavdessScan,
+    default_actor_split,
+    scan_ravdess,
+)
 from .video import clip_audio, clip_faces, find_take_audio
 
 FACES_FORMAT = 1  # bump when the crops change, so old cache entries are never used
@@ -32,7 +39,7 @@ def av_clips(scan: RavdessScan) -> list[RavdessClip]:
     return [
         c
         for c in scan.clips
-        if c.modality in (1, 2) and c.channel == 1 and c.path.suffix.lower() == ".mp4"
+        if c.modality in (1, 2) and c.channel == 1 and c.path.suffix.lower() in VIDEO_SUFFIXES
     ]
 
 

@@ -24,8 +24,10 @@ from .labels import (
     ravdess_name,
 )
 
-SUFFIXES = (".wav", ".flac", ".mp4")
 AUDIO_SUFFIXES = (".wav", ".flac")
+# RAVDESS ships .mp4; a take a class records or converts may be any container OpenCV reads.
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
+SUFFIXES = AUDIO_SUFFIXES + VIDEO_SUFFIXES
 DOWNLOAD_HINT = (
     "download RAVDESS (e.g. Audio_Speech_Actors_01-24.zip) from Zenodo, unpack it and "
     "point the workbench at the folder holding the Actor_XX folders"
@@ -87,7 +89,9 @@ def parse_name(path: str | Path) -> RavdessClip:
     """Parse a RAVDESS file name; ``ValueError`` says what is wrong with it."""
     path = Path(path)
     if path.suffix.lower() not in SUFFIXES:
-        raise ValueError(f"extension {path.suffix or '(none)'} is not .wav, .flac or .mp4")
+        raise ValueError(
+            f"extension {path.suffix or '(none)'} is not .wav, .flac or a video ({', '.join(VIDEO_SUFFIXES)})"
+        )
     parts = path.stem.split("-")
     if len(parts) != 7 or not all(len(p) == 2 and p.isdigit() for p in parts):
         raise ValueError("name is not seven 2-digit fields like 03-01-05-02-01-01-12")

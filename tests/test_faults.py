@@ -389,3 +389,23 @@ def test_a_crafted_pickle_is_refused_as_able_to_run_code(tmp_path, capsys):
         assert "refused because it holds Python objects that could run code" in err, err
         assert "corrupt" not in err
     assert not (tmp_path / "ran").exists()
+
+
+# ------------------------------------------------ misleading messages
+
+
+@pytest.mark.parametrize("suffix", [".avi", ".mov", ".mkv"])
+def test_a_ravdess_take_in_another_container_finds_its_recording(small_demo, tmp_path, suffix):
+    import shutil
+
+    from datasets.ravdess import parse_name
+    from datasets.video import find_take_audio
+
+    clip = next((small_demo / "ravdess").rglob("02-*.mp4"))
+    folder = tmp_path / clip.parent.name
+    folder.mkdir()
+    moved = shutil.copy(clip, folder / (clip.stem + suffix))  # the same stream, renamed
+    sound = clip.parent / ("03" + clip.name[2:-4] + ".wav")
+    shutil.copy(sound, folder / sound.name)
+    assert parse_name(moved).modality == 2
+    assert find_take_audio(moved) == folder / sound.name

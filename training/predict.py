@@ -36,6 +36,7 @@ from datasets.errors import WorkbenchError, describe
 from datasets.faces import default_detector
 from datasets.images import read_gray
 from datasets.labels import RAVDESS_TO_FER
+from datasets.ravdess import VIDEO_SUFFIXES
 from datasets.video import clip_audio, clip_faces
 
 from . import quality, wording
@@ -46,7 +47,6 @@ from .runs import default_fusion_model, default_model, starter_model
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm")
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3")
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 DISPLAY_SIDE = 1600  # px: larger photos are shown from a scaled-down copy
 
 
