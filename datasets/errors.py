@@ -21,3 +21,39 @@ class NoFaceError(WorkbenchError):
 def describe(path: str | Path) -> str:
     """Quote a path the way every message does."""
     return f"'{Path(path)}'"
+
+
+def write_atomically(path: str | Path, write) -> None:
+    """Call ``write(tmp)`` to write a temporary file beside ``path``, then rename it into
+    place: a kill or a full disk never leaves a truncated file that looks finished, and
+    an earlier ``path`` stays whole until the new one is complete. A failure is a
+    ``WorkbenchError`` naming ``path`` (the disk is full, permission denied, …); the
+    temporary file is removed."""
+    import errno
+    import os
+    import shutil
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp{path.suffix}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except (OSError, RuntimeError) as exc:  # torch.save says RuntimeError for a full disk
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        code = getattr(exc, "errno", None)
+        try:
+            full = code == errno.ENOSPC or shutil.disk_usage(path.parent).free < 1 << 20
+        except OSError:
+            full = False
+        if full:
+            why = "the disk is full; free some space or choose another disk"
+        elif code in (errno.EACCES, errno.EPERM, errno.EROFS):
+            why = "permission denied; choose a folder you can write to"
+        elif isinstance(exc, OSError):
+            why = f"{exc.strerror or exc}; choose another folder"
+        else:
+            raise
+        raise WorkbenchError(f"Cannot write {describe(path)}: {why}.") from exc

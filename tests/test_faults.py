@@ -409,3 +409,82 @@ def test_a_ravdess_take_in_another_container_finds_its_recording(small_demo, tmp
     shutil.copy(sound, folder / sound.name)
     assert parse_name(moved).modality == 2
     assert find_take_audio(moved) == folder / sound.name
+
+
+# ------------------------------------------------ full disks and picture names
+
+
+@pytest.mark.parametrize(
+    "failure,words",
+    [
+        (OSError(28, "No space left on device"), "the disk is full"),
+        (PermissionError(13, "Permission denied"), "permission denied"),
+        (RuntimeError("PytorchStreamWriter failed writing file"), None),  # not a disk error
+    ],
+)
+def test_a_failed_write_names_the_file_and_leaves_the_old_one_whole(tmp_path, failure, words):
+    from datasets.errors import write_atomically
+
+    path = tmp_path / "best.pt"
+    path.write_bytes(b"the model trained yesterday")
+
+    def write(tmp):
+        tmp.write_bytes(b"half a mod")  # then the disk fills up
+        raise failure
+
+    if words is None:
+        with pytest.raises(RuntimeError):
+            write_atomically(path, write)
+    else:
+        with pytest.raises(WorkbenchError) as err:
+            write_atomically(path, write)
+        assert str(err.value) == f"Cannot write '{path}': {words}" + (
+            "; free some space or choose another disk."
+            if words == "the disk is full"
+            else "; choose a folder you can write to."
+        )
+    assert path.read_bytes() == b"the model trained yesterday"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.pt"]  # no temporary left
+
+
+def test_a_full_disk_while_saving_a_checkpoint_or_picture_is_one_sentence(tmp_path, monkeypatch):
+    import torch
+    from matplotlib.figure import Figure
+
+    from models import FACE_PRESETS, FaceCNN
+    from training.checkpoint import save_checkpoint
+    from training.plots import save_figure
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", full)
+    with pytest.raises(WorkbenchError, match="best.pt': the disk is full"):
+        save_checkpoint(tmp_path / "best.pt", FaceCNN(FACE_PRESETS["quick"]), meta={})
+    figure = Figure()
+    figure.add_subplot().plot([1, 2])
+    monkeypatch.setattr(Figure, "savefig", full)
+    with pytest.raises(WorkbenchError, match="chart.png': the disk is full"):
+        save_figure(figure, tmp_path / "chart.png")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_picture_name_matplotlib_cannot_write_is_refused_before_writing(
+    trained_run, tmp_path, capsys
+):
+    from matplotlib.figure import Figure
+
+    import workbench
+    from training.plots import save_figure
+
+    figure = Figure()
+    figure.add_subplot().plot([1, 2])
+    for name in ("chart.xyz", "chart"):
+        with pytest.raises(WorkbenchError, match="matplotlib does not write"):
+            save_figure(figure, tmp_path / name)
+    save_figure(figure, tmp_path / "chart.svg")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chart.svg"]
+    out = tmp_path / "compare.xyz"
+    assert workbench.main(["compare", str(trained_run), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(f"error: Cannot write '{out}': matplotlib does not write .xyz")

@@ -9,7 +9,6 @@ would execute code included).
 
 from __future__ import annotations
 
-import os
 import pickle
 import warnings
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from datasets.errors import WorkbenchError, describe
+from datasets.errors import WorkbenchError, describe, write_atomically
 from models import MODELS, build_model
 
 FORMAT = "emotion-workbench-checkpoint"
@@ -32,9 +31,8 @@ def save_checkpoint(path: str | Path, model: nn.Module, *, meta: dict, **extra) 
     path = Path(path)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     payload = {"format": FORMAT, "version": VERSION, **meta, "state_dict": state, **extra}
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)  # a crash mid-write never leaves a half-written best.pt
+    # A crash or a full disk mid-write never leaves a half-written best.pt.
+    write_atomically(path, lambda tmp: torch.save(payload, tmp))
 
 
 @dataclass

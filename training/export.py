@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from datasets.errors import WorkbenchError, describe
+from datasets.errors import WorkbenchError, describe, write_atomically
 from datasets.ravdess import actor_ranges
 from datasets.sources import DEMO_LABEL
 
@@ -94,9 +94,7 @@ def export_starter(run_dir: str | Path, out: str | Path, *, notes: str = "") -> 
         starter={"run": run.name, "recipe": recipe_command(run.config["options"])},
     )
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    torch.save(starter, tmp)
-    tmp.replace(out)
+    write_atomically(out, lambda tmp: torch.save(starter, tmp))
     # The card reports the shipped file as this version of the code runs it, measured now
     # on the run's own held-out split (the code that trained it may have scored it
     # differently, had preprocessing or the network's evaluation changed since).
@@ -105,8 +103,7 @@ def export_starter(run_dir: str | Path, out: str | Path, *, notes: str = "") -> 
     # The run's record travels inside the file, so the window can show the starter model's
     # curves and held-out confusion matrix beside the user's own runs.
     starter["run"] = starter_record(run, fresh)
-    torch.save(starter, tmp)
-    tmp.replace(out)
+    write_atomically(out, lambda tmp: torch.save(starter, tmp))
     card = out.with_suffix(".md")
     card.write_text(model_card(run, out, fresh, notes=notes), encoding="utf-8")
     return card
@@ -375,9 +372,7 @@ def export_folds(folder: str | Path, out: str | Path, *, notes: str = "") -> Pat
         starter={"run": folder.name, "recipe": recipe, "folds": len(folds)},
     )
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    torch.save(starter, tmp)
-    tmp.replace(out)
+    write_atomically(out, lambda tmp: torch.save(starter, tmp))
     # The estimate, measured on the shipped file as this code runs it: each member on the
     # test actors of its own fold, which it never heard (``evaluate --split cv``).
     cv = evaluate_checkpoint(out, first["split"]["path"], split="cv")
@@ -408,8 +403,7 @@ def export_folds(folder: str | Path, out: str | Path, *, notes: str = "") -> Pat
     starter["run"] = json.loads(
         json.dumps({"config": record_config, "history": first_run.history, "metrics": metrics})
     )
-    torch.save(starter, tmp)
-    tmp.replace(out)
+    write_atomically(out, lambda tmp: torch.save(starter, tmp))
     card = out.with_suffix(".md")
     card.write_text(
         folds_card(runs, out, summary, estimate, cv, recipe, notes=notes), encoding="utf-8"

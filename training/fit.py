@@ -9,7 +9,6 @@ is checked before every batch, so Stop takes effect within one batch.
 from __future__ import annotations
 
 import math
-import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -22,7 +21,7 @@ import torch
 from scipy.special import betaincinv
 from torch import nn
 
-from datasets.errors import WorkbenchError, describe
+from datasets.errors import WorkbenchError, describe, write_atomically
 from models.face import single_view
 
 from .callbacks import Callback
@@ -113,10 +112,8 @@ def lr_at(step: int, total: int, base: float, warmup: int) -> float:
 
 def write_history(path: Path, history: Sequence[dict]) -> None:
     """Write history.csv whole and then swap it in, so a killed process never leaves half."""
-    tmp = path.with_name(path.name + ".tmp")
     table = pd.DataFrame(list(history), columns=list(HISTORY_FIELDS))  # other keys left out
-    table.to_csv(tmp, index=False, float_format="%.6g")
-    os.replace(tmp, path)
+    write_atomically(path, lambda tmp: table.to_csv(tmp, index=False, float_format="%.6g"))
 
 
 def training_loss(

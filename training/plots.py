@@ -21,6 +21,8 @@ from matplotlib.image import AxesImage
 from matplotlib.lines import Line2D
 from matplotlib.ticker import PercentFormatter
 
+from datasets.errors import WorkbenchError, describe, write_atomically
+
 from .records import Run
 from .wording import scored_on
 
@@ -365,6 +367,18 @@ def plot_timeline(
 
 
 def save_figure(fig: Figure, path: str | Path, *, dpi: int = 110) -> None:
-    """Write a ``Figure`` (made without pyplot) to a PNG."""
-    FigureCanvasAgg(fig)
-    fig.savefig(path, dpi=dpi)
+    """Write a ``Figure`` (made without pyplot) to a picture file, PNG or any format its
+    name asks for that matplotlib writes; atomically (a temporary file renamed into
+    place), so a full disk or a kill never leaves a truncated picture that looks finished.
+    ``WorkbenchError`` names the file for an unknown format, a full disk or a folder it
+    cannot write."""
+    path = Path(path)
+    canvas = FigureCanvasAgg(fig)
+    kind = path.suffix.lower().lstrip(".")
+    if kind not in canvas.get_supported_filetypes():
+        known = ", ".join(f".{k}" for k in ("png", "pdf", "svg", "jpg"))
+        raise WorkbenchError(
+            f"Cannot write {describe(path)}: matplotlib does not write {path.suffix or 'files without an extension'}; "
+            f"name it with {known} or another picture format."
+        )
+    write_atomically(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format=kind))

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
+from datasets.errors import write_atomically
 from datasets.ravdess import actor_ranges
 
 from .plots import plot_comparison, plot_confusion, plot_curves, save_figure
@@ -125,4 +126,5 @@ def write_report(run_dir: Path, config: dict, metrics: dict) -> None:
         f"trained (dropout on, augmentation {config.get('augment', 'standard')}); they are not a score. Every score above is on data the model never trained on.",
         "",
     ]
-    (run_dir / "report.md").write_text("\n".join(lines), encoding="utf-8")
+    text = "\n".join(lines)
+    write_atomically(run_dir / "report.md", lambda tmp: tmp.write_text(text, encoding="utf-8"))

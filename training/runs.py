@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from datasets import paths
-from datasets.errors import WorkbenchError, describe
+from datasets.errors import WorkbenchError, describe, write_atomically
 
 from .records import Run
 
@@ -130,9 +130,8 @@ def _lock_holder(lock: Path) -> str | None:
 
 
 def write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    text = json.dumps(data, indent=2) + "\n"
+    write_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def read_history(path: Path) -> list[dict]:
