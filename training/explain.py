@@ -52,7 +52,7 @@ DEFAULT_METHOD = "gradcam"
 NO_FEATURE_MAP_METHOD = "integrated-gradients"  # the default for a network without one
 IG_STEPS = 16  # points on the path from the flat input (Gauss-Legendre)
 # Occlusion patches (height, width) and their step, per input kind: 121 patches on a face,
-# 555 on a 3 s spectrogram, a few seconds each on a classroom CPU.
+# 540 on a 3 s spectrogram (64 bands x 301 frames).
 OCCLUSION = {"face": ((8, 8), (4, 4)), "speech": ((8, 16), (4, 8))}
 
 
@@ -65,10 +65,15 @@ def _private_copy(loaded: LoadedModel) -> nn.Module:
     return model
 
 
+def _feature_relus(model: nn.Module) -> list[nn.Module]:
+    """The ReLUs of the network's convolutional blocks (none for a GRU or an ensemble)."""
+    features = getattr(model, "features", None)
+    return [m for m in features.modules() if isinstance(m, nn.ReLU)] if features else []
+
+
 def _last_conv_activation(model: nn.Module) -> nn.Module:
     """The last ReLU of the network's convolutional blocks: Grad-CAM's feature map."""
-    features = getattr(model, "features", None)
-    relus = [m for m in features.modules() if isinstance(m, nn.ReLU)] if features else []
+    relus = _feature_relus(model)
     if not relus:
         raise WorkbenchError(
             "Grad-CAM needs the feature map of one convolutional network, and this model has "
@@ -190,8 +195,7 @@ def _index(loaded: LoadedModel, probabilities: dict[str, float]) -> int:
 def has_feature_map(loaded: LoadedModel) -> bool:
     """Whether ``loaded``'s network has the convolutional feature map Grad-CAM needs (a
     GRU speech model, or an ensemble of networks such as the speech starter, has none)."""
-    features = getattr(loaded.model, "features", None)
-    return features is not None and any(isinstance(m, nn.ReLU) for m in features.modules())
+    return bool(_feature_relus(loaded.model))
 
 
 def method_for(loaded: LoadedModel, method: str | None) -> str:
