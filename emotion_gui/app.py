@@ -270,9 +270,9 @@ class WorkbenchApp:
 
         def fn(emit):
             pred = predict_file(path, detect=detect, **models)
-            return compare_with_starter(
-                explain_prediction(pred) if explain else pred, detect=detect
-            )
+            if explain:
+                pred = explain_prediction(pred, clip_sound=False)
+            return compare_with_starter(pred, detect=detect)
 
         job = BackgroundJob("predict", fn, self.runner.events)
         job.subject = path
@@ -280,7 +280,9 @@ class WorkbenchApp:
 
     def explain_shown(self, pred) -> None:
         """Add saliency to the prediction shown (Explain switched on), on a worker thread."""
-        job = BackgroundJob("predict", lambda emit: explain_prediction(pred), self.runner.events)
+        job = BackgroundJob(
+            "predict", lambda emit: explain_prediction(pred, clip_sound=False), self.runner.events
+        )
         job.subject = Path(pred.file)
         self._start(job, f"Explaining {Path(pred.file).name}…")
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import SHARED_DATA, needs_shared
 from PIL import Image
 
 import workbench
@@ -195,3 +196,23 @@ def test_a_fusion_model_is_explained_through_its_face_and_speech_models_only(tmp
     assert workbench.main(["explain", str(photo), "--model", str(fusion)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "fusion" in err[0]
+
+
+@needs_shared
+def test_a_real_clip_is_explained_face_by_face_and_by_its_sound(monkeypatch, tmp_path, capsys):
+    """The starter models on a real RAVDESS take: a 48x48 map per face found, the sound's
+    over the speech model's bands x frames (Integrated Gradients: the ensemble has no
+    feature map for Grad-CAM)."""
+    monkeypatch.setenv("WORKBENCH_PRETRAINED_DIR", str(ROOT / "pretrained"))
+    monkeypatch.setenv("WORKBENCH_RUNS_DIR", str(tmp_path / "no-runs"))
+    clip = sorted((SHARED_DATA / "ravdess_video").glob("*.mp4"))[0]
+    assert workbench.main(["explain", str(clip), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["top"] in out["probabilities"] and out["frames"]
+    for frame in out["frames"]:
+        sal = np.array(frame["saliency"])
+        assert sal.shape == (48, 48) and np.isfinite(sal).all()
+    sound = np.array(out["speech"]["saliency"])
+    assert sound.shape[0] == 64 and np.isfinite(sound).all()
+    assert out["method"] == DEFAULT_METHOD
+    assert out["speech_method"] == method_for(load_model(SPEECH_STARTER, "speech"), None)

@@ -216,15 +216,18 @@ def _explain_speech(loaded: LoadedModel, pred: Prediction, top: dict, method: st
     return saliency(loaded, x, method=method, targets=[_index(loaded, top)])[0], method
 
 
-def explain_prediction(pred: Prediction, method: str | None = None) -> Prediction:
+def explain_prediction(
+    pred: Prediction, method: str | None = None, *, clip_sound: bool = True
+) -> Prediction:
     """``pred`` with saliency maps of the inputs its models saw, from those same models,
-    by ``method`` (default: ``method_for`` each model).
+    by ``method`` (default: ``method_for`` each model); ``clip_sound=False`` leaves a
+    clip's sound unexplained (the window draws no spectrogram for a clip).
 
     Adds to ``arrays``: ``face_saliency`` (48, 48) for a photo; ``features_saliency``
     (n_bins, n_frames) for a recording (its first window) and a clip's sound;
     ``faces_saliency`` (F, 48, 48) for a clip's faces, each explaining its own frame's
     answer. ``details["saliency"]`` says the ``method`` and the emotion each map
-    ``explains`` (a clip: ``speech_method`` too). A clip's fused answer is not explained:
+    ``explains`` (a clip's sound: ``speech_method``). A clip's fused answer is not explained:
     its face and speech models are.
     """
     arrays = dict(pred.arrays)
@@ -246,7 +249,6 @@ def explain_prediction(pred: Prediction, method: str | None = None) -> Predictio
         said = {"method": used, "explains": pred.top}
     else:
         face = load_model(pred.face.model, "face", "a video's frames")
-        speech = load_model(pred.speech.model, "speech", "a video's sound")
         used = method_for(face, method)
         per_frame = [f["probabilities"] for f in pred.details["frames"] if f["face_found"]]
         arrays["faces_saliency"] = saliency(
@@ -255,14 +257,13 @@ def explain_prediction(pred: Prediction, method: str | None = None) -> Predictio
             method=used,
             targets=[_index(face, p) for p in per_frame],
         )
-        arrays["features_saliency"], speech_used = _explain_speech(
-            speech, pred, pred.speech.probabilities, method
-        )
-        said = {
-            "method": used,
-            "speech_method": speech_used,
-            "explains": {"faces": "each frame's answer", "speech": pred.speech.top},
-        }
+        said = {"method": used, "explains": {"faces": "each frame's answer"}}
+        if clip_sound:
+            speech = load_model(pred.speech.model, "speech", "a video's sound")
+            arrays["features_saliency"], said["speech_method"] = _explain_speech(
+                speech, pred, pred.speech.probabilities, method
+            )
+            said["explains"]["speech"] = pred.speech.top
     return replace(pred, arrays=arrays, details={**pred.details, "saliency": said})
 
 
