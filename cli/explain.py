@@ -73,7 +73,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def add_explain(subparsers) -> None:
-    from training.explain import DEFAULT_METHOD, METHODS, NO_FEATURE_MAP_METHOD
+    from training.explain import DEFAULT_METHODS, METHODS
 
     s = add_command(
         subparsers,
@@ -92,9 +92,9 @@ def add_explain(subparsers) -> None:
     s.add_argument(
         "--method",
         choices=METHODS,
-        help=f"saliency method (default: {DEFAULT_METHOD}, chosen by the deletion test in "
-        f"bench/saliency_deletion.py; {NO_FEATURE_MAP_METHOD} for a network without "
-        "convolutions, such as the speech starter model, an ensemble)",
+        help=f"saliency method (default: {DEFAULT_METHODS['face']} for a face, chosen by the "
+        f"deletion test in bench/saliency_deletion.py; {DEFAULT_METHODS['speech']} for a "
+        "recording, which works for every speech network)",
     )
     s.add_argument("--out", type=Path, metavar="PNG", help="write the picture here")
     s.add_argument("--json", action="store_true", help="print JSON, saliency maps included")

@@ -19,9 +19,10 @@ Integrated Gradients and Occlusion explain the model exactly as it predicts (a f
 in evaluation averages ten shifted and mirrored views, see ``models.face``); Grad-CAM needs
 one feature map, so it explains the face alone, without those views.
 
-``DEFAULT_METHOD`` was chosen by the deletion test (``bench/saliency_deletion.py``):
-hiding the 20% of a face's pixels a method calls most salient must lower the predicted
-emotion's probability clearly more than hiding the 20% it calls least salient.
+The face default (``DEFAULT_METHODS``) was chosen by the deletion test
+(``bench/saliency_deletion.py``): hiding the 20% of a face's pixels a method calls most
+salient must lower the predicted emotion's probability clearly more than hiding the 20% it
+calls least salient.
 
 The shared, cached model a prediction used is never changed: each explanation works on a
 private copy in evaluation mode (batch norm uses its running statistics, dropout is off),
@@ -47,9 +48,12 @@ from .predict import faces_input, load_model, predict_file, softmax_batch
 from .records import Prediction
 
 METHODS = ("gradcam", "integrated-gradients", "occlusion")
-# By the deletion test, FER-2013 validation, starter face model (bench/saliency_deletion.py).
-DEFAULT_METHOD = "gradcam"
-NO_FEATURE_MAP_METHOD = "integrated-gradients"  # the default for a network without one
+# The default per model kind. Faces: the largest gap in the deletion test (FER-2013
+# validation, starter model; the table is in bench/saliency_deletion.py). Speech, which that
+# test does not measure: Integrated Gradients, which works for every speech network (a GRU
+# or an ensemble, like the speech starter, has no feature map for Grad-CAM) in 16 passes
+# where Occlusion needs 540.
+DEFAULT_METHODS = {"face": "occlusion", "speech": "integrated-gradients"}
 IG_STEPS = 16  # points on the path from the flat input (Gauss-Legendre)
 # Occlusion patches (height, width) and their step, per input kind: 121 patches on a face,
 # 540 on a 3 s spectrogram (64 bands x 301 frames).
@@ -65,15 +69,11 @@ def _private_copy(loaded: LoadedModel) -> nn.Module:
     return model
 
 
-def _feature_relus(model: nn.Module) -> list[nn.Module]:
-    """The ReLUs of the network's convolutional blocks (none for a GRU or an ensemble)."""
-    features = getattr(model, "features", None)
-    return [m for m in features.modules() if isinstance(m, nn.ReLU)] if features else []
-
-
 def _last_conv_activation(model: nn.Module) -> nn.Module:
-    """The last ReLU of the network's convolutional blocks: Grad-CAM's feature map."""
-    relus = _feature_relus(model)
+    """The last ReLU of the network's convolutional blocks: Grad-CAM's feature map (a GRU
+    or an ensemble of networks has none)."""
+    features = getattr(model, "features", None)
+    relus = [m for m in features.modules() if isinstance(m, nn.ReLU)] if features else []
     if not relus:
         raise WorkbenchError(
             "Grad-CAM needs the feature map of one convolutional network, and this model has "
@@ -95,14 +95,16 @@ def saliency(
     loaded: LoadedModel,
     x: torch.Tensor,
     *,
-    method: str = DEFAULT_METHOD,
+    method: str | None = None,
     targets: list[int] | None = None,
 ) -> np.ndarray:
     """(B, H, W) saliency in [0, 1] of the model input ``x`` (B, 1, H, W): faces scaled to
-    [0, 1], or log-mel windows in dB, exactly as ``training.predict`` feeds them.
+    [0, 1], or log-mel windows in dB, exactly as ``training.predict`` feeds them, by
+    ``method`` (default: the kind's, ``DEFAULT_METHODS``).
 
     ``targets``: the class index to explain per item (default: each item's predicted one).
     """
+    method = method_for(loaded, method)
     if method not in METHODS:
         raise WorkbenchError(
             f"Unknown saliency method {method!r}; use one of {', '.join(METHODS)}."
@@ -192,20 +194,9 @@ def _index(loaded: LoadedModel, probabilities: dict[str, float]) -> int:
     return loaded.classes.index(max(probabilities, key=probabilities.get))
 
 
-def has_feature_map(loaded: LoadedModel) -> bool:
-    """Whether ``loaded``'s network has the convolutional feature map Grad-CAM needs (a
-    GRU speech model, or an ensemble of networks such as the speech starter, has none)."""
-    return bool(_feature_relus(loaded.model))
-
-
 def method_for(loaded: LoadedModel, method: str | None) -> str:
-    """``method``, or by default ``DEFAULT_METHOD`` where the network allows it, else
-    ``NO_FEATURE_MAP_METHOD``."""
-    if method is not None:
-        return method
-    if DEFAULT_METHOD == "gradcam" and not has_feature_map(loaded):
-        return NO_FEATURE_MAP_METHOD
-    return DEFAULT_METHOD
+    """``method``, or the default for ``loaded``'s kind (``DEFAULT_METHODS``)."""
+    return method or DEFAULT_METHODS.get(loaded.kind, METHODS[0])
 
 
 def _explain_speech(loaded: LoadedModel, pred: Prediction, top: dict, method: str | None):
