@@ -8,6 +8,7 @@ job in the terminal instead (no window).
     python workbench.py experiment data-efficiency [--data PATH...|demo] ...
     python workbench.py evaluate RUN_OR_CHECKPOINT [--data PATH...] [--split ...] [--json]
     python workbench.py predict FILE [--model RUN_OR_CHECKPOINT] [--json] ...
+    python workbench.py explain FILE [--model RUN_OR_CHECKPOINT] [--method ...] [--out PNG]
     python workbench.py compare RUN_DIR... [--out PNG]
     python workbench.py export RUN_DIR OUT.pt [--notes FILE.md]
     python workbench.py data-info PATH [--json]
@@ -52,7 +53,7 @@ def cmd_gui(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every command (``args.func`` runs the one given; none: the window)."""
-    from cli import compare, data, demo, evaluate, live, predict, train
+    from cli import compare, data, demo, evaluate, explain, live, predict, train
 
     p = argparse.ArgumentParser(
         prog="workbench.py",
@@ -66,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         train.add_train,
         evaluate.add_evaluate,
         predict.add_predict,
+        explain.add_explain,
         live.add_live,
         compare.add_compare,
         train.add_experiment,

@@ -86,13 +86,18 @@ class FaceDetector:
         boxes = [tuple(int(round(v / scale)) for v in b) for b in found]
         return sorted(boxes, key=lambda b: b[2] * b[3], reverse=True)
 
-    def crop(self, gray: np.ndarray, box: Box) -> np.ndarray:
-        """The square 48x48 crop around ``box`` plus the margin, its centre moved down by
-        ``shift`` of its side; edges are replicated."""
+    def crop_square(self, box: Box) -> tuple[int, int, int]:
+        """(x0, y0, side) in pixels of the square ``crop`` takes around ``box``: the box
+        plus the margin, its centre moved down by ``shift`` of its side (it may reach
+        past the image's edges)."""
         x, y, w, h = box
         side = int(round(max(w, h) * (1 + 2 * self.margin)))
         cx, cy = x + w / 2, y + h / 2 + self.shift * side
-        x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
+        return int(round(cx - side / 2)), int(round(cy - side / 2)), side
+
+    def crop(self, gray: np.ndarray, box: Box) -> np.ndarray:
+        """The square 48x48 crop around ``box`` (see ``crop_square``); edges are replicated."""
+        x0, y0, side = self.crop_square(box)
         pad = max(0, -x0, -y0, x0 + side - gray.shape[1], y0 + side - gray.shape[0])
         if pad:
             gray = cv2.copyMakeBorder(gray, pad, pad, pad, pad, cv2.BORDER_REPLICATE)

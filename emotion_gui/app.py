@@ -23,6 +23,7 @@ from tkinter import messagebox, ttk
 
 from datasets.errors import NoFaceError, WorkbenchError
 from datasets.sources import DataSources, default_sources, demo_sources
+from training.explain import explain_prediction
 from training.live import run_live
 from training.predict import IMAGE_SUFFIXES, predict_file
 from training.records import Run
@@ -107,6 +108,7 @@ class WorkbenchApp:
             self.tabs.add(view, text=text)
         self.data_view, self.training_view, self.results_view = views[:3]
         self.compare_view, self.predict_view, self.live_view = views[3:]
+        self.predict_view.on_explain = self.explain_shown
         build_menus(self.root, self)
 
     # What tests, screenshots and ``main`` read: the state's and the runner's.
@@ -291,23 +293,36 @@ class WorkbenchApp:
     def predict(self, path: Path, *, detect: bool = True) -> None:
         """Predict ``path`` on a worker thread with the models in use (``predict_file``
         picks by its type); when a model learned from demo data and the file is not demo
-        data, the starter models answer too, to be shown beside it."""
+        data, the starter models answer too, to be shown beside it. With Explain on, the
+        answer comes with its saliency (``explain_prediction``)."""
         try:
             models = self.state.prediction_models(path)
         except WorkbenchError as exc:
             self._error(str(exc))
             return
 
+        explain = self.predict_view.explaining()
+
         def fn(emit):
             def heard(done: int, total: int) -> None:
                 emit(f"Listening to {path.name}: {done:,} of {total:,} windows…", done / total)
 
             pred = predict_file(path, detect=detect, progress=heard, **models)
+            if explain:
+                pred = explain_prediction(pred, clip_sound=False)
             return compare_with_starter(pred, detect=detect)
 
         job = BackgroundJob("predict", fn, self.runner.events)
         job.subject = path
         self._start(job, f"Predicting {path.name}…")
+
+    def explain_shown(self, pred) -> None:
+        """Add saliency to the prediction shown (Explain switched on), on a worker thread."""
+        job = BackgroundJob(
+            "predict", lambda emit: explain_prediction(pred, clip_sound=False), self.runner.events
+        )
+        job.subject = Path(pred.file)
+        self._start(job, f"Explaining {Path(pred.file).name}…")
 
     def _predicted(self, pred) -> None:
         self.predict_view.show(pred)

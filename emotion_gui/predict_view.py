@@ -6,10 +6,13 @@ the face model's probabilities frame by frame, the face (mean) and speech result
 fused answer of both (a fusion model's, else their average).
 
 Beside the header, Play plays a recording, or a clip's sound (what the speech model heard
-of it). Under the header, the prediction's warnings stand out in a yellow strip. When a
-model that learned from the synthetic demo data answered a real file, the starter models'
-answer is drawn beside it, with one line (in blue) on why the two differ: a lesson about
-training data, not an error.
+of it), and the Explain toggle overlays saliency — what the answer rested on — on the face
+crop and the photo, on a recording's spectrogram, or on each sampled face of a clip (see
+``training.explain``; the maps are computed on the prediction's worker thread). Under the
+header, the prediction's warnings stand out in a yellow strip. When a model that learned
+from the synthetic demo data answered a real file, the starter models' answer is drawn
+beside it, with one line (in blue) on why the two differ: a lesson about training data,
+not an error.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
@@ -30,6 +34,13 @@ from datasets.paired import PAIRED_NOTE
 from training.plots import plot_probabilities, plot_spectrogram, plot_timeline, plot_waveform
 from training.records import Prediction
 from training.runs import starter_model
+from training.saliency_plots import (
+    method_words,
+    overlay_on_photo,
+    overlay_on_spectrogram,
+    overlay_saliency,
+    plot_face_saliency,
+)
 from training.second_opinion import starter_lesson
 from training.wording import model_line
 
@@ -112,6 +123,11 @@ def _around(frame: np.ndarray, box: list[int] | None, margin: float = 0.35) -> n
     return frame[max(0, y - m) : y + h + m, max(0, x - m) : x + w + m]
 
 
+def _method(pred: Prediction) -> str:
+    """The method of ``pred``'s saliency in words."""
+    return method_words(pred.details["saliency"]["method"])
+
+
 def _bare(ax: Axes) -> None:
     ax.set_xticks([])
     ax.set_yticks([])
@@ -124,8 +140,12 @@ class PredictView(ttk.Frame):
     For tests and later updates it keeps ``prediction`` and its ``kind`` (None before the
     first prediction), ``bars`` (name → ``BarContainer``: ``"image"``, ``"audio"``, or
     ``"face"``, ``"speech"`` and ``"fused"`` for a video), ``timeline`` (class → line, video
-    only) and ``shown`` (how many predictions have been drawn); the Tk thread may read those
-    once the renderer is idle.
+    only), ``overlays`` (where saliency is drawn → its image: ``"photo"`` and ``"crop"``,
+    ``"spectrogram"``, or ``"frame N"``; empty with Explain off) and ``shown`` (how many
+    predictions have been drawn); the Tk thread may read those once the renderer is idle.
+
+    ``on_explain(pred)``, set by the window, computes the saliency of the prediction shown
+    when Explain is switched on and it has none yet (a job that ends in ``show``).
     """
 
     def __init__(self, master: tk.Misc, renderer: ChartRenderer) -> None:
@@ -136,6 +156,12 @@ class PredictView(ttk.Frame):
         # Shown for a recording or a clip only (see ``show``), packed before the header so
         # a long header wraps beside it instead of pushing it out of sight.
         self.play_button = PlayButton(top, self.playable)
+        self.explain_var = tk.BooleanVar(value=False)
+        self.explain_toggle = ttk.Checkbutton(
+            top, text="Explain", variable=self.explain_var, command=self._explain_toggled
+        )
+        self.explain_toggle.pack(side=tk.RIGHT, padx=8, pady=6)
+        self.on_explain = None  # set by the window
         header = ttk.Label(
             top, textvariable=self.header_var, anchor="w", justify="left", padding=(8, 6)
         )
@@ -172,6 +198,7 @@ class PredictView(ttk.Frame):
         self.kind: str | None = None
         self.bars: dict[str, BarContainer] = {}  # renderer thread
         self.timeline: dict[str, Line2D] = {}  # renderer thread
+        self.overlays: dict[str, AxesImage] = {}  # renderer thread
         self.shown = 0  # predictions drawn so far (renderer thread; tests wait on it)
         self.chart.update(self._placeholder)
 
@@ -184,10 +211,24 @@ class PredictView(ttk.Frame):
     def figure(self) -> Figure:
         return self.chart.figure
 
+    def explaining(self) -> bool:
+        """Whether Explain is on: predictions should come with saliency."""
+        return self.explain_var.get()
+
+    def _explain_toggled(self) -> None:
+        pred = self.prediction
+        if pred is None:
+            return
+        if self.explaining() and "saliency" not in pred.details and self.on_explain:
+            self.on_explain(pred)  # shown again once computed
+        else:
+            self.show(pred)
+
     def show(self, pred: Prediction) -> None:
         """Replace the chart with ``pred`` (an image, audio or video prediction)."""
         draw = {"image": self._image, "audio": self._audio, "video": self._video}[pred.kind]
         self.play_button.stop()  # Play now means the file shown
+        explain = self.explaining() and "saliency" in pred.details
         self.prediction, self.kind = pred, pred.kind
         if pred.kind in ("audio", "video"):
             self.play_button.pack(side=tk.RIGHT, padx=8, pady=6, before=self.header_label)
@@ -208,8 +249,9 @@ class PredictView(ttk.Frame):
             fig.clear()
             bars: dict[str, BarContainer] = {}
             timeline: dict[str, Line2D] = {}
-            draw(fig, pred, bars, timeline)
-            self.bars, self.timeline = bars, timeline
+            overlays: dict[str, AxesImage] = {} if explain else None
+            draw(fig, pred, bars, timeline, overlays)
+            self.bars, self.timeline, self.overlays = bars, timeline, overlays or {}
             self.shown += 1
 
         self.chart.update(redraw)
@@ -222,7 +264,9 @@ class PredictView(ttk.Frame):
         ax.text(0.5, 0.5, placeholder_text(), ha="center", va="center", fontsize=11, color="0.3")
         ax.set_axis_off()
 
-    def _image(self, fig: Figure, pred: Prediction, bars: dict, timeline: dict) -> None:
+    def _image(
+        self, fig: Figure, pred: Prediction, bars: dict, timeline: dict, overlays: dict | None
+    ) -> None:
         image, box = pred.arrays["image"], pred.details.get("box")
         w, h = pred.details.get("size") or (image.shape[1], image.shape[0])
         ax_starter = None
@@ -263,6 +307,11 @@ class PredictView(ttk.Frame):
         ax_crop.imshow(pred.arrays["face"], cmap="gray", vmin=0, vmax=255)
         ax_crop.set_title("What the model saw (48×48 gray)", fontsize=10)
         _bare(ax_crop)
+        if overlays is not None:  # Explain: the face's saliency over the crop and the photo
+            sal = pred.arrays["face_saliency"]
+            overlays["crop"] = overlay_saliency(ax_crop, sal, (-0.5, 47.5, 47.5, -0.5))
+            overlays["photo"] = overlay_on_photo(ax_photo, sal, box, (w, h))
+            ax_crop.set_title(f"What mattered ({_method(pred)})", fontsize=10)
 
         top, p = _top(pred.probabilities)
         bars["image"] = plot_probabilities(
@@ -282,7 +331,9 @@ class PredictView(ttk.Frame):
             ax, probs, title=_starter_title(pred), color=STARTER_COLOR
         )
 
-    def _audio(self, fig: Figure, pred: Prediction, bars: dict, timeline: dict) -> None:
+    def _audio(
+        self, fig: Figure, pred: Prediction, bars: dict, timeline: dict, overlays: dict | None
+    ) -> None:
         if pred.starter is not None:  # the two answers side by side on the right
             grid = fig.add_gridspec(2, 3, width_ratios=(1.6, 0.8, 0.8))
             self._starter_bars(fig.add_subplot(grid[:, 2]), pred, bars)
@@ -300,6 +351,12 @@ class PredictView(ttk.Frame):
             title=f"Waveform: {len(y) / params.sample_rate:.1f} s at {params.sample_rate // 1000} kHz",
         )
         self._spectrogram(fig, ax_spec, pred, params)
+        if overlays is not None:  # Explain: what mattered in the window the model heard
+            sal = pred.arrays["features_saliency"]
+            overlays["spectrogram"] = overlay_on_spectrogram(ax_spec, sal, params)
+            ax_spec.set_title(
+                f"{ax_spec.get_title()}: what mattered ({_method(pred)})", fontsize=10
+            )
         top, p = _top(pred.probabilities)
         n = pred.details.get("windows", 1)
         bars["audio"] = plot_probabilities(
@@ -321,15 +378,26 @@ class PredictView(ttk.Frame):
         bar.set_label("dB" if params.kind == "logmel" else "value", fontsize=8)
         bar.ax.tick_params(labelsize=7)
 
-    def _video(self, fig: Figure, pred: Prediction, bars: dict, timeline: dict) -> None:
+    def _video(
+        self, fig: Figure, pred: Prediction, bars: dict, timeline: dict, overlays: dict | None
+    ) -> None:
         frames_info = pred.details["frames"]
+        # Explain: each sampled face the model saw with its saliency (faces are those of
+        # the frames with one found, in order).
+        face_of = np.cumsum([f["face_found"] for f in frames_info]) - 1
         shown = np.unique(np.linspace(0, len(frames_info) - 1, MAX_FRAMES).round().astype(int))
         outer = fig.add_gridspec(3, 1, height_ratios=(1.0, 1.0, 1.8))
         row = outer[0].subgridspec(1, len(shown))
         for k, i in enumerate(shown):
             ax = fig.add_subplot(row[0, k])
             info = frames_info[i]
-            ax.imshow(_around(pred.arrays["frames"][i], info["box"]), cmap="gray", vmin=0, vmax=255)
+            if overlays is not None and info["face_found"]:
+                j = face_of[i]
+                face, sal = pred.arrays["faces"][j], pred.arrays["faces_saliency"][j]
+                overlays[f"frame {i}"] = plot_face_saliency(ax, face, sal)
+            else:
+                frame = _around(pred.arrays["frames"][i], info["box"])
+                ax.imshow(frame, cmap="gray", vmin=0, vmax=255)
             probs = info["probabilities"]
             said = _top(probs)[0] if probs else "no face"
             ax.set_title(
@@ -349,7 +417,11 @@ class PredictView(ttk.Frame):
                 list(face.mean),
             )
         )
-        ax_time.set_title("Face model, frame by frame", fontsize=10)
+        ax_time.set_title(
+            "Face model, frame by frame"
+            + (f" (faces: what mattered, {_method(pred)})" if overlays is not None else ""),
+            fontsize=10,
+        )
 
         # Left to right: the two models, then what fusing them gives (the headline).
         # With a demo-trained model: the starter models' fused answer as a fourth chart.

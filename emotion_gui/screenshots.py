@@ -4,7 +4,8 @@ Starts a private Xvfb screen (1280x800, like a classroom laptop) unless a displa
 opens the workbench on the built-in demo data and presses its buttons the way a teacher
 would: train the facial CNN (a shot mid-training), train the speech CNN, train a fusion
 model that starts from both, open the results and the comparison, then predict a face, a
-recording and a video clip of the held-out demo actors (the clip with the fused answer).
+recording and a video clip of the held-out demo actors (the clip with the fused answer),
+and the face again with Explain on (saliency over it).
 Each view is saved as ``screenshots/*.png`` once it is drawn. First, before anything is
 trained, a real RAVDESS clip from ``../shared/data`` is predicted by the starter models
 in ``pretrained/``, and their held-out scores are compared (``--starter-only`` stops
@@ -151,6 +152,17 @@ def leakage_shot(app, root: tk.Tk, results: Path | None = None) -> Path:
     return path
 
 
+def explain_shot(app, root: tk.Tk, face: Path) -> Path:
+    """``face`` predicted with Explain on: the saliency over the crop and the photo."""
+    view = app.predict_view
+    view.explain_var.set(True)
+    shown = view.chart.shown
+    app.predict(face)
+    settle(root, lambda: view.chart.shown > shown and app.renderer.idle())
+    view.explain_var.set(False)
+    return grab(root, "predict-image-explain")
+
+
 def main(argv: list[str] | None = None) -> int:
     """All the screenshots; ``--starter-only``: just the starter models' video prediction;
     ``--projector``: just the 1024x768 views."""
@@ -271,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
             app.predict(path)
             settle(root, lambda s=shown: app.predict_view.chart.shown > s and idle())
             grab(root, name)
+        explain_shot(app, root, face)
 
         # With the real data beside the project: the same window on FER-2013 and RAVDESS,
         # short quick-preset trainings, and the comparison with the human baselines.
