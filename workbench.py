@@ -83,7 +83,21 @@ def build_parser() -> argparse.ArgumentParser:
 PROJECT_PACKAGES = {"cli", "datasets", "models", "training", "emotion_gui", "workbench"}
 
 
+def quiet_libraries() -> None:
+    """Keep the terminal to the workbench's own words: libraries' warnings (PIL's
+    decompression-bomb warning, scikit-learn's UserWarnings…) and OpenCV's ``[ WARN ]``
+    log lines would come before the one sentence that says what is wrong and what to do.
+    ``WORKBENCH_DEBUG=1`` shows them."""
+    if os.environ.get("WORKBENCH_DEBUG"):
+        return
+    import warnings
+
+    warnings.simplefilter("ignore")
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # read when cv2 is first imported
+
+
 def main(argv: list[str] | None = None) -> int:
+    quiet_libraries()
     try:
         args = build_parser().parse_args(argv)
         return getattr(args, "func", cmd_gui)(args)

@@ -488,3 +488,27 @@ def test_a_picture_name_matplotlib_cannot_write_is_refused_before_writing(
     assert workbench.main(["compare", str(trained_run), "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith(f"error: Cannot write '{out}': matplotlib does not write .xyz")
+
+
+def test_library_warnings_stay_off_the_terminal(tmp_path):
+    from PIL import Image
+
+    bomb = tmp_path / "huge.png"  # just over PIL's decompression-bomb warning limit
+    Image.fromarray(np.zeros((9500, 9500), np.uint8)).save(bomb)
+    model = ROOT / "pretrained" / "face_fer2013.pt"
+    command = [
+        sys.executable,
+        str(ROOT / "workbench.py"),
+        "predict",
+        str(bomb),
+        "--model",
+        str(model),
+    ]
+    env = {k: v for k, v in os.environ.items() if k != "WORKBENCH_DEBUG"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: No face found in") and done.stderr.count("\n") == 1
+    loud = subprocess.run(
+        command, capture_output=True, text=True, env={**env, "WORKBENCH_DEBUG": "1"}, timeout=300
+    )
+    assert "DecompressionBombWarning" in loud.stderr  # what was kept off is really there
