@@ -61,6 +61,8 @@ class FaceReader(DataReader):
             val_fraction=self.settings.val_fraction,
             seed=self.settings.seed,
         )
+        sources = self.data.sources
+        self.remember(name, [{"row": int(j), "source": str(sources[j])} for j in ds.indices])
         return TensorSet(ds.images, ds.labels) if len(ds) else None
 
 
@@ -125,12 +127,13 @@ class FaceTask(Task):
             )
         if "train_fingerprints" in saved:
             seen = count_seen(items.x, saved["train_fingerprints"])
-            return EvalItems(split, items, seen == 0, {"seen_in_training": seen})
+            seen_in = {"seen_in_training": seen}
+            return EvalItems(split, items, seen == 0, seen_in, reader.identities(split))
         same_data = saved.get("path") == str(paths[0])
         held_out = {"train": False, "val": True, "test": True}.get(
             split, None if same_data else True
         )
-        return EvalItems(split, items, held_out, {})
+        return EvalItems(split, items, held_out, {}, reader.identities(split))
 
     def starter_split(self, split: dict) -> dict:
         """Fingerprints of the training images, so ``evaluate`` can count the ones any
