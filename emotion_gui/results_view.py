@@ -101,6 +101,15 @@ class ResultsView(ttk.Frame):
             justify=tk.LEFT,
             wraplength=320,
         ).pack(anchor="w", pady=(6, 0))
+        # Behind the numbers (gallery.py): a click on a cell opens its held-out items.
+        ttk.Label(side, text="Click a cell to see its items.", foreground="gray30").pack(
+            anchor="w", pady=(6, 0)
+        )
+        ttk.Button(
+            side,
+            text="Embedding map",
+            command=lambda: self.event_generate("<<EmbeddingMap>>"),
+        ).pack(anchor="w", pady=(6, 0))
 
     def _fit_columns(self) -> None:
         """Columns as wide as their headings or their longest entries, in the fonts that
