@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -107,3 +108,26 @@ def test_unknown_emotion_is_one_sentence(speech_run, tmp_path):
     cmd += ["--true", "bored", "--predicted", "happy", "--out", str(tmp_path / "x.png")]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 2 and "does not answer 'bored'" in done.stderr
+
+
+@pytest.mark.parametrize("pairing", ["takes", "class"])
+def test_fusion_items_show_a_face_and_a_voice(small_demo, tmp_path, pairing):
+    from training.embeddings import embedding_map
+
+    run = tmp_path / "run"
+    opts = TrainOptions(kind="fusion", data=str(small_demo), epochs=1, n_frames=2, out=str(run))
+    train_model(replace(opts, pairing=pairing))
+    got = held_out_items(run, small_demo)
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert got.confusion().tolist() == metrics["confusion"]
+    assert got.faces.shape == (len(got), 48, 48)
+    assert got.spectrograms.shape[0] == len(got) and got.embeddings.shape[0] == len(got)
+    ident = got.ids[0]
+    assert set(ident) == ({"path", "actor"} if pairing == "takes" else {"face", "speech"})
+    assert set(embedding_map(got)["colours"]) == {"emotion", "actor"}
+    if pairing == "takes":  # late fusion averages two answers: no single embedding to map
+        train_model(replace(opts, fusion="late", out=str(tmp_path / "late")))
+        late = held_out_items(tmp_path / "late", small_demo)
+        assert late.embeddings is None
+        with pytest.raises(WorkbenchError, match="no single embedding"):
+            embedding_map(late)
