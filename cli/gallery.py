@@ -21,14 +21,14 @@ def _data(args: argparse.Namespace):
 def cmd_examples(args: argparse.Namespace) -> int:
     from matplotlib.figure import Figure
 
-    from training.gallery import plot_cell
+    from training.gallery import cell_figure_size, plot_cell
     from training.held_out import held_out_items
     from training.plots import save_figure
 
     held = held_out_items(args.model, _data(args))
     held.class_index(args.true)  # an unknown emotion is one sentence before any drawing
     held.class_index(args.predicted)
-    fig = Figure(figsize=(10, 7.5), layout="constrained")
+    fig = Figure(figsize=cell_figure_size(held, args.true, args.predicted), layout="constrained")
     idx = plot_cell(fig, held, args.true, args.predicted)
     save_figure(fig, args.out)
     if args.json:

@@ -78,6 +78,7 @@ def attach(app) -> None:
             open_cell(app, view.run, classes[cell[0]], classes[cell[1]])
 
     view.chart.canvas.bind("<Button-1>", clicked)
+    view.chart.canvas.configure(cursor="hand2")  # the cells can be clicked
     view.bind("<<EmbeddingMap>>", lambda _e: view.run is not None and open_map(app, view.run))
 
 

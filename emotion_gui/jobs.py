@@ -31,6 +31,7 @@ BUSY_WORDS = {
     "predict": "A prediction is still running",
     "live": "The live session is still running (press Stop in the Live tab)",
     "record": "A recording is still being saved",
+    "gallery": "The held-out items are still being read",
 }
 FAILURE_WORDS = {
     "data": "Loading the data failed",
@@ -38,6 +39,7 @@ FAILURE_WORDS = {
     "predict": "The prediction failed",
     "live": "The live session stopped with an error",
     "record": "Saving the recording failed",
+    "gallery": "Reading the held-out items failed",
 }
 log = logging.getLogger(__name__)
 

@@ -24,13 +24,14 @@ def cell_items(held: HeldOut, true: str, predicted: str) -> np.ndarray:
 
 
 def item_name(held: HeldOut, i: int) -> str:
-    """A short name for item ``i``: FER row, a recording's file name, or both for a pair."""
+    """A short name for item ``i``: a face's file name (or CSV line), a recording's file
+    name, or both for a pair."""
     ident = held.ids[i]
     parts = [ident.get("face", ident), ident.get("speech", ident)]
     names = []
     for part in parts if "face" in ident else parts[:1]:
-        if "row" in part:
-            names.append(f"FER row {part['row']}")
+        if "source" in part:
+            names.append(part["source"].rsplit("/", 1)[-1])
         elif "path" in part:
             names.append(part["path"].rsplit("/", 1)[-1])
     return " + ".join(names)
@@ -55,6 +56,17 @@ def spectrogram_rgb(spectrogram: np.ndarray, height: int = 48) -> np.ndarray:
     return (colormaps["magma"](s[np.ix_(rows, cols)])[..., :3] * 255).astype(np.uint8)
 
 
+def _columns(held: HeldOut) -> int:
+    """Items per row: eight faces, or four recordings (or pairs)."""
+    return 8 if held.spectrograms is None else 4
+
+
+def cell_figure_size(held: HeldOut, true: str, predicted: str) -> tuple[float, float]:
+    """Inches for ``plot_cell``'s figure: rows of items 1.4 in high, 10 in wide."""
+    n = min(len(held.cell(true, predicted)), FIGURE_LIMIT)
+    return 10.0, 0.7 + 1.4 * max(1, -(-n // _columns(held)))
+
+
 def plot_cell(fig: Figure, held: HeldOut, true: str, predicted: str) -> np.ndarray:
     """Draw the cell's items (up to ``FIGURE_LIMIT``) on ``fig``: each face and/or
     spectrogram with its name and two likeliest emotions. Returns the items' indices."""
@@ -73,7 +85,7 @@ def plot_cell(fig: Figure, held: HeldOut, true: str, predicted: str) -> np.ndarr
         return idx
     faces, sounds = held.faces is not None, held.spectrograms is not None
     per_item = faces + sounds
-    cols = 8 if per_item == 1 and faces else 4
+    cols = _columns(held)
     rows = -(-len(shown) // cols)
     grid = fig.add_gridspec(rows, cols * per_item)
     for n, i in enumerate(shown):
