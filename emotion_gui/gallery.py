@@ -31,9 +31,11 @@ from .charts import ChartCanvas
 from .jobs import BackgroundJob
 from .layout import ScrollPanel
 from .play_button import PlayButton
+from .widgets import wrap_to_width
 
 FACE_PX = 96  # a 48x48 face shown twice its size
-COLUMNS = 6  # faces per row
+SPECTROGRAM_PX = (240, 64)  # a recording's thumbnail (3 s of log-mel)
+COLUMNS = 5  # faces per row
 _kept: dict[str, tuple[float, HeldOut]] = {}  # model file -> (its mtime, its items)
 _kept_lock = threading.Lock()
 
@@ -124,14 +126,13 @@ class GalleryWindow(tk.Toplevel):
         self.items = cell_items(held, true, predicted)
         what = "right" if true == predicted else "mistaken"
         self.title(f"True {true}, predicted {predicted}: {len(self.items)} held-out items")
-        self.geometry("820x600")
-        ttk.Label(
+        summary = ttk.Label(
             self,
             text=f"{len(self.items)} of the {len(held)} held-out items ({held.split} split) are "
             f"{true} and the model called them {predicted} ({what}); the most confident first.",
             padding=8,
-            wraplength=780,
-        ).pack(side=tk.TOP, fill=tk.X)
+        )
+        wrap_to_width(summary).pack(side=tk.TOP, fill=tk.X)
         panel = ScrollPanel(self)
         panel.pack(fill=tk.BOTH, expand=True)
         self.photos: list[ImageTk.PhotoImage] = []  # Tk shows them only while referenced
@@ -148,6 +149,9 @@ class GalleryWindow(tk.Toplevel):
             self.cells.append(cell)
         if not len(self.items):
             ttk.Label(panel.interior, text="No held-out item in this cell.").grid()
+        self.update_idletasks()  # as wide as the items, at most 600 px high (it scrolls)
+        width = min(panel.interior.winfo_reqwidth() + 24, self.winfo_screenwidth() - 40)
+        self.geometry(f"{max(width, 480)}x{min(600, self.winfo_screenheight() - 80)}")
         shown(app, self, f"{len(self.items)} held-out items: true {true}, predicted {predicted}.")
 
     def _photo(self, master: tk.Misc, rgb: np.ndarray, size: tuple[int, int]) -> ttk.Label:
@@ -161,8 +165,8 @@ class GalleryWindow(tk.Toplevel):
         if faces:
             self._photo(cell, held.faces[i], (FACE_PX, FACE_PX)).pack(side=side, padx=2)
         if sounds:
-            rgb = spectrogram_rgb(held.spectrograms[i], FACE_PX // 2)
-            self._photo(cell, rgb, (rgb.shape[1] * 2, FACE_PX)).pack(side=side, padx=2)
+            rgb = spectrogram_rgb(held.spectrograms[i], SPECTROGRAM_PX[1])
+            self._photo(cell, rgb, SPECTROGRAM_PX).pack(side=side, padx=2)
             ident = held.ids[i]
             path = Path((ident.get("speech") or ident)["path"])
             button = PlayButton(cell, lambda p=path: p)
@@ -195,13 +199,13 @@ class EmbeddingWindow(tk.Toplevel):
             self.switches[name].pack(side=tk.LEFT, padx=4)
         if "actor" not in result["colours"]:
             self.switches["actor"].state(["disabled"])  # faces: no actors
-        ttk.Label(
+        explain = ttk.Label(
             self,
             text=f"The model's last-layer embeddings of its {n} held-out items{fold}, laid out "
             "by PCA. Silhouette: near 1, tight separate groups; near 0, mixed.",
             padding=(8, 0),
-            wraplength=720,
-        ).pack(side=tk.TOP, fill=tk.X)
+        )
+        wrap_to_width(explain).pack(side=tk.TOP, fill=tk.X)
         self.renderer = app.renderer
         self.chart = ChartCanvas(self, app.renderer)
         self.chart.pack(fill=tk.BOTH, expand=True)
