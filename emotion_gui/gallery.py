@@ -131,8 +131,9 @@ class GalleryWindow(tk.Toplevel):
             text=f"{len(self.items)} of the {len(held)} held-out items ({held.split} split) are "
             f"{true} and the model called them {predicted} ({what}); the most confident first.",
             padding=8,
+            wraplength=800,
         )
-        wrap_to_width(summary).pack(side=tk.TOP, fill=tk.X)
+        summary.pack(side=tk.TOP, fill=tk.X)
         panel = ScrollPanel(self)
         panel.pack(fill=tk.BOTH, expand=True)
         self.photos: list[ImageTk.PhotoImage] = []  # Tk shows them only while referenced
@@ -149,9 +150,7 @@ class GalleryWindow(tk.Toplevel):
             self.cells.append(cell)
         if not len(self.items):
             ttk.Label(panel.interior, text="No held-out item in this cell.").grid()
-        self.update_idletasks()  # as wide as the items, at most 600 px high (it scrolls)
-        width = min(panel.interior.winfo_reqwidth() + 24, self.winfo_screenwidth() - 40)
-        self.geometry(f"{max(width, 480)}x{min(600, self.winfo_screenheight() - 80)}")
+        self.geometry("840x600")  # five faces a row, or a recording's row; it scrolls
         shown(app, self, f"{len(self.items)} held-out items: true {true}, predicted {predicted}.")
 
     def _photo(self, master: tk.Misc, rgb: np.ndarray, size: tuple[int, int]) -> ttk.Label:
