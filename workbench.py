@@ -53,7 +53,7 @@ def cmd_gui(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every command (``args.func`` runs the one given; none: the window)."""
-    from cli import compare, data, demo, evaluate, explain, live, predict, train
+    from cli import compare, data, demo, evaluate, explain, gallery, live, predict, train
 
     p = argparse.ArgumentParser(
         prog="workbench.py",
@@ -74,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
         evaluate.add_export,
         data.add_data_info,
         data.add_make_demo_data,
+        gallery.add_examples,
+        gallery.add_embeddings,
     ):
         add(sub)
     return p

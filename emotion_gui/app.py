@@ -29,6 +29,7 @@ from training.predict import IMAGE_SUFFIXES, predict_file
 from training.records import Run
 from training.second_opinion import compare_with_starter
 
+from . import gallery
 from . import state as st
 from .charts import ChartRenderer
 from .commands import TRAIN, build_menus, build_side
@@ -110,6 +111,7 @@ class WorkbenchApp:
         self.compare_view, self.predict_view, self.live_view = views[3:]
         self.predict_view.on_explain = self.explain_shown
         build_menus(self.root, self)
+        gallery.attach(self)  # confusion cells and the embedding map open their windows
 
     # What tests, screenshots and ``main`` read: the state's and the runner's.
     loaded = property(lambda self: self.state.loaded)
@@ -423,6 +425,7 @@ class WorkbenchApp:
             handlers = {"data": self._data_loaded, "predict": self._predicted}
             handlers.update(live=self._live_done, record=self._recorded)
             handlers.update(lesson=self.show_lesson)
+            handlers.update(gallery=lambda show: show())  # opens its window (gallery.py)
             handlers[ev.job](ev.payload)
 
     def _job_failed(self, ev: JobEvent) -> None:

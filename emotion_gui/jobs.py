@@ -32,6 +32,7 @@ BUSY_WORDS = {
     "live": "The live session is still running (press Stop in the Live tab)",
     "record": "A recording is still being saved",
     "lesson": "The leakage lesson is still training",
+    "gallery": "The held-out items are still being read",
 }
 FAILURE_WORDS = {
     "data": "Loading the data failed",
@@ -40,6 +41,7 @@ FAILURE_WORDS = {
     "live": "The live session stopped with an error",
     "record": "Saving the recording failed",
     "lesson": "The leakage lesson stopped with an error",
+    "gallery": "Reading the held-out items failed",
 }
 log = logging.getLogger(__name__)
 

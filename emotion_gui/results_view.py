@@ -105,6 +105,15 @@ class ResultsView(ttk.Frame):
         if on_leakage is not None:  # train twice: split at random, then by actor
             self.leakage_button = ttk.Button(side, text="Leakage lesson", command=on_leakage)
             self.leakage_button.pack(anchor="w", pady=(8, 0))
+        # Behind the numbers (gallery.py): a click on a cell opens its held-out items.
+        ttk.Label(side, text="Click a cell to see its items.", foreground="gray30").pack(
+            anchor="w", pady=(6, 0)
+        )
+        ttk.Button(
+            side,
+            text="Embedding map",
+            command=lambda: self.event_generate("<<EmbeddingMap>>"),
+        ).pack(anchor="w", pady=(6, 0))
 
     def _fit_columns(self) -> None:
         """Columns as wide as their headings or their longest entries, in the fonts that

@@ -16,9 +16,11 @@ RAVDESS, trains a short quick run of each (about 5 more minutes) and shows the c
 with the human baselines. Runs go to a temporary folder unless
 ``WORKBENCH_RUNS_DIR`` is set, so the screenshots never change your runs/. Last, the
 window on a 1024x768 screen (a classroom projector), with and without larger text
-(``--projector`` takes only these). ``--leakage`` takes only the leakage lesson window:
-Results ▸ Leakage lesson run on the demo data (about two minutes), or with
-``--leakage RESULTS_JSON`` a lesson already run (``experiment leakage`` on the real data).
+(``--projector`` takes only these). Then, with the real data, a confusion cell's held-out items
+and the embedding map of the starter models (``--gallery`` takes only these). ``--leakage``
+takes only the leakage lesson window: Results ▸ Leakage lesson run on the demo data (about
+two minutes), or with ``--leakage RESULTS_JSON`` a lesson already run (``experiment
+leakage`` on the real data).
 """
 
 from __future__ import annotations
@@ -163,6 +165,75 @@ def explain_shot(app, root: tk.Tk, face: Path) -> Path:
     return grab(root, "predict-image-explain")
 
 
+def gallery_shots(app, root: tk.Tk) -> list[Path]:
+    """Behind the starter models' numbers, on the real data: the face model's and the
+    speech model's most frequent mistake (the largest off-diagonal cell) opened from the
+    Results tab, and the speech model's embedding map coloured by actor (``--gallery``
+    takes only these; the face model's held-out images take a few minutes)."""
+    from training.checkpoint import read_checkpoint
+
+    from .gallery import EmbeddingWindow, GalleryWindow, open_cell
+
+    idle = app.renderer.idle
+
+    def opened(cls) -> list:
+        return [w for w in root.winfo_children() if isinstance(w, cls)]
+
+    paths = []
+    starters = {r.kind: r for r in app.runs if r.starter}
+    for kind in ("face", "speech"):
+        run = starters.get(kind)
+        data = run and (read_checkpoint(run.model).get("split") or {}).get("path")
+        if not data or not Path(data).exists():
+            print(f"no {kind} starter model or its data: skipped its gallery")
+            continue
+        app.results_view.show(run)
+        app.tabs.select(app.results_view)
+        cm = run.metrics["confusion"]
+        n = len(cm)
+        t, p = max(
+            ((i, j) for i in range(n) for j in range(n) if i != j), key=lambda c: cm[c[0]][c[1]]
+        )
+        classes = run.metrics["classes"]
+        open_cell(app, run, classes[t], classes[p])
+        settle(root, lambda: opened(GalleryWindow) and not app.jobs and idle(), timeout=900)
+        window = opened(GalleryWindow)[0]
+        paths.append(grab(window, f"gallery-{kind}"))
+        window.destroy()
+        if kind == "speech":
+            app.results_view.event_generate("<<EmbeddingMap>>")
+            settle(root, lambda: opened(EmbeddingWindow) and idle(), timeout=900)
+            window = opened(EmbeddingWindow)[0]
+            window.switches["actor"].invoke()
+            settle(root, idle)
+            paths.append(grab(window, "embedding-map-actor"))
+            window.destroy()
+    return paths
+
+
+def gallery_only() -> int:
+    """Just the gallery and embedding-map shots, with the starter models (a few minutes)."""
+    from datasets.sources import demo_sources
+
+    from .app import WorkbenchApp
+    from .xvfb import start_xvfb
+
+    xvfb = None if os.environ.get("DISPLAY") else start_xvfb()
+    if xvfb is None and not os.environ.get("DISPLAY"):
+        sys.exit("Screenshots need a display or Xvfb (apt-get install xvfb).")
+    try:
+        OUT.mkdir(exist_ok=True)
+        root = tk.Tk()
+        app = WorkbenchApp(root, demo_sources())
+        settle(root, lambda: app.loaded is not None and app.renderer.idle())
+        gallery_shots(app, root)
+        app.close()
+    finally:
+        if xvfb:
+            xvfb.terminate()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """All the screenshots; ``--starter-only``: just the starter models' video prediction;
     ``--projector``: just the 1024x768 views."""
@@ -172,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
 
     args = sys.argv[1:] if argv is None else argv
     starter_only = "--starter-only" in args
+    if "--gallery" in args:
+        return gallery_only()
     if "--projector" in args:
         OUT.mkdir(exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="workbench-screenshots-") as runs:
@@ -304,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
             grab(root, "comparison-real-data")
         else:
             print(f"no real data at {shared}: skipped the real-data screenshots")
+        gallery_shots(app, root)
         app.close()
         projector()  # the same runs, on a 1024x768 screen
     finally:

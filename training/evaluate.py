@@ -18,7 +18,7 @@ from datasets.ravdess import ActorSplit
 
 from .checkpoint import load_checkpoint
 from .metrics import classification_metrics, evaluate_model, predict_proba
-from .tasks import task_for
+from .tasks import EvalItems, task_for
 
 EVAL_SPLITS = ("auto", "all", "train", "val", "test", "cv")
 
@@ -61,19 +61,27 @@ def evaluate_checkpoint(
     return metrics
 
 
-def _evaluate_folds(loaded, task, paths: list[Path], folds: list[dict]) -> dict:
-    """The cross-validation of an ensemble re-measured from the file itself: each member
-    on the test actors of its own fold, which it never heard, pooled over the members."""
+def fold_items(loaded, task, paths: list[Path], folds: list[dict]):
+    """Each member of a cross-validation ensemble with the test actors of its own fold
+    that ``paths`` holds and their items (``EvalItems``, identities included): what it
+    never heard. Folds whose test actors are absent are left out."""
     reader = task.read(paths, task.saved_settings(loaded))
-    true, pred, rows = [], [], []
     for member, fold in zip(loaded.model.members, folds):
         test = tuple(a for a in fold["test"] if a in reader.present)
         if not test:
             continue
         reader.actor_split = ActorSplit((), (), test)
         items = reader.split("test")
-        probs, _ = predict_proba(member, items)
-        y, p = items.y.numpy(), probs.argmax(1)
+        yield member, test, EvalItems("test", items, True, {}, reader.identities("test"))
+
+
+def _evaluate_folds(loaded, task, paths: list[Path], folds: list[dict]) -> dict:
+    """The cross-validation of an ensemble re-measured from the file itself: each member
+    on the test actors of its own fold, which it never heard, pooled over the members."""
+    true, pred, rows = [], [], []
+    for member, test, got in fold_items(loaded, task, paths, folds):
+        probs, _ = predict_proba(member, got.items)
+        y, p = got.items.y.numpy(), probs.argmax(1)
         m = classification_metrics(y, p, loaded.classes)
         rows.append(
             {"test_actors": list(test), **{k: m[k] for k in ("accuracy", "uar", "n_items")}}

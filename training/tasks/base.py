@@ -65,6 +65,16 @@ class DataReader:
         """Speech: the training features' statistics the network standardises with."""
         return None
 
+    def identities(self, name: str) -> list[dict]:
+        """Who the items of the last ``split(name)`` are, in order: a face's FER-2013
+        ``row`` and ``source``, a recording's ``path`` and ``actor``, a pair's ``face``
+        and ``speech`` (the gallery and the embedding map name their items by these)."""
+        return self.__dict__.get("_identities", {}).get(name, [])
+
+    def remember(self, name: str, identities: list[dict]) -> None:
+        """Keep the identities of split ``name``'s items (see ``identities``)."""
+        self.__dict__.setdefault("_identities", {})[name] = identities
+
 
 @dataclass
 class EvalItems:
@@ -75,6 +85,7 @@ class EvalItems:
     items: Split
     held_out: bool | None
     extra: dict  # more keys for the metrics (seen_in_training, members…)
+    ids: list[dict] | None = None  # each item's identity (``DataReader.identities``)
 
 
 class Task:

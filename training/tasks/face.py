@@ -67,6 +67,8 @@ class FaceReader(DataReader):
             seed=self.settings.seed,
             by_content=not self.settings.random_split,
         )
+        sources = self.data.sources
+        self.remember(name, [{"row": int(j), "source": str(sources[j])} for j in ds.indices])
         return TensorSet(ds.images, ds.labels) if len(ds) else None
 
 
@@ -131,12 +133,13 @@ class FaceTask(Task):
             )
         if "train_fingerprints" in saved:
             seen = count_seen(items.x, saved["train_fingerprints"])
-            return EvalItems(split, items, seen == 0, {"seen_in_training": seen})
+            seen_in = {"seen_in_training": seen}
+            return EvalItems(split, items, seen == 0, seen_in, reader.identities(split))
         same_data = saved.get("path") == str(paths[0])
         held_out = {"train": False, "val": True, "test": True}.get(
             split, None if same_data else True
         )
-        return EvalItems(split, items, held_out, {})
+        return EvalItems(split, items, held_out, {}, reader.identities(split))
 
     def starter_split(self, split: dict) -> dict:
         """Fingerprints of the training images, so ``evaluate`` can count the ones any

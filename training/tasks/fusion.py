@@ -95,6 +95,10 @@ class TakesReader(DataReader):
             idx = subset(takes.labels.numpy(), self.settings.fraction, self.settings.seed)
         if not len(idx):
             return None
+        self.remember(
+            name,
+            [{"path": str(c.path), "actor": c.actor} for c in map(takes.clips.__getitem__, idx)],
+        )
         x = {"faces": takes.faces[idx], "found": takes.found[idx], "features": takes.features[idx]}
         return TensorSet(x, takes.labels[idx])
 
@@ -141,13 +145,17 @@ class PairedReader(DataReader):
         return self.faces.skipped_files() + self.speech.skipped_files()
 
     def face_split(self, name: str) -> TensorSet | None:
+        """The faces of split ``name``; ``face_ids`` says who they are."""
         if self.face_test == "PrivateTest" or name not in ("val", "test"):
-            return self.faces.split(name)
+            faces = self.faces.split(name)
+            self.face_ids = self.faces.identities(name)
+            return faces
         val = self.faces.split("val")
         if val is None:
             return None
         first, second = halves(val.y.numpy(), self.settings.seed)
         keep = first if name == "val" else second
+        self.face_ids = [self.faces.identities("val")[k] for k in keep]
         return TensorSet(val.x[keep], val.y[keep])
 
     def split(self, name: str) -> PairedSet | None:
@@ -168,7 +176,16 @@ class PairedReader(DataReader):
             per_class="smaller" if name == "train" else "larger",
         )
         self.counts[name] = {"pairs": len(pairing), "faces": len(f_idx), "utterances": len(s_idx)}
-        return PairedSet(faces.x[f_idx], speech.x[s_idx], pairing)
+        pairs = PairedSet(faces.x[f_idx], speech.x[s_idx], pairing)
+        face_ids, speech_ids = self.face_ids, self.speech.identities(name)
+        self.remember(
+            name,
+            [
+                {"face": face_ids[f_idx[f]], "speech": speech_ids[s_idx[s]]}
+                for f, s in zip(pairs.face_idx.tolist(), pairs.speech_idx.tolist())
+            ],
+        )
+        return pairs
 
     @property
     def source(self) -> dict:
@@ -299,11 +316,12 @@ class FusionTask(Task):
             )
         trained = [Path(p).resolve() for p in saved.get("path", [])]
         same = [Path(p).resolve() for p in paths] == trained
+        ids = reader.identities(split)
         if split != "all":
-            return EvalItems(split, items, split != "train" if same else None, {})
+            return EvalItems(split, items, split != "train" if same else None, {}, ids)
         held_out = False if same else _unseen(reader, saved)
         members = _member_scores(loaded, items, reader) if isinstance(reader, PairedReader) else []
-        return EvalItems(split, items, held_out, {"members": members} if members else {})
+        return EvalItems(split, items, held_out, {"members": members} if members else {}, ids)
 
     def items_words(self, word: str, who: str, n: str, data: dict) -> str:
         if data.get("pairing") == "class":

@@ -103,6 +103,7 @@ class SpeechReader(DataReader):
             progress=self.settings.progress,
         )
         self.skipped += ds.skipped
+        self.remember(name, [{"path": str(c.path), "actor": c.actor} for c in ds.clips])
         return ds
 
     def skipped_files(self) -> list[dict]:
@@ -208,7 +209,8 @@ class SpeechTask(Task):
             )
         ds = reader.speech(split)
         held_out = not (set(wanted) & present & trained_on)
-        return EvalItems(split, TensorSet(ds.features, ds.labels), held_out, {})
+        items = TensorSet(ds.features, ds.labels)
+        return EvalItems(split, items, held_out, {}, reader.identities(split))
 
     def items_words(self, word: str, who: str, n: str, data: dict) -> str:
         return f"{who}: {n} clips"
