@@ -102,9 +102,6 @@ class ResultsView(ttk.Frame):
             justify=tk.LEFT,
             wraplength=320,
         ).pack(anchor="w", pady=(6, 0))
-        if on_leakage is not None:  # train twice: split at random, then by actor
-            self.leakage_button = ttk.Button(side, text="Leakage lesson", command=on_leakage)
-            self.leakage_button.pack(anchor="w", pady=(8, 0))
         # Behind the numbers (gallery.py): a click on a cell opens its held-out items.
         ttk.Label(side, text="Click a cell to see its items.", foreground="gray30").pack(
             anchor="w", pady=(6, 0)
@@ -114,6 +111,9 @@ class ResultsView(ttk.Frame):
             text="Embedding map",
             command=lambda: self.event_generate("<<EmbeddingMap>>"),
         ).pack(anchor="w", pady=(6, 0))
+        if on_leakage is not None:  # train twice: split at random, then by actor
+            self.leakage_button = ttk.Button(side, text="Leakage lesson", command=on_leakage)
+            self.leakage_button.pack(anchor="w", pady=(8, 0))
 
     def _fit_columns(self) -> None:
         """Columns as wide as their headings or their longest entries, in the fonts that
