@@ -33,9 +33,7 @@ def cmd_examples(args: argparse.Namespace) -> int:
     save_figure(fig, args.out)
     if args.json:
         answer = {
-            "model": str(held.model),
-            "data": [str(p) for p in held.data],
-            "split": held.split,
+            **_about(held),
             "true": args.true,
             "predicted": args.predicted,
             "n_items": len(idx),
@@ -49,6 +47,11 @@ def cmd_examples(args: argparse.Namespace) -> int:
             f"and were called {args.predicted}; picture: {args.out}"
         )
     return 0
+
+
+def _about(held) -> dict:
+    """What every answer of these commands starts with: the model, its data and split."""
+    return {"model": str(held.model), "data": [str(p) for p in held.data], "split": held.split}
 
 
 def cmd_embeddings(args: argparse.Namespace) -> int:
@@ -72,9 +75,7 @@ def cmd_embeddings(args: argparse.Namespace) -> int:
     save_figure(fig, args.out)
     if args.json:
         answer = {
-            "model": str(held.model),
-            "data": [str(p) for p in held.data],
-            "split": held.split,
+            **_about(held),
             "method": args.method,
             "silhouette_on": "embeddings (all dimensions) and the 2-D map, Euclidean",
             "silhouette": result["silhouette"],

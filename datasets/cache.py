@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import threading
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from . import paths
+from .errors import WorkbenchError, write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -44,14 +43,13 @@ def resolve_dir(cache_dir: str | Path | None, sub: str) -> Path:
 
 
 def _atomic_write(path: Path, write) -> None:
-    tmp = path.with_name(f"{path.stem}.{os.getpid()}-{threading.get_ident()}.tmp{path.suffix}")
+    """``write_atomically``, where a read-only or full cache folder only costs speed,
+    never correctness: the entry is simply not kept."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        write(tmp)
-        os.replace(tmp, path)
-    except OSError:
-        # A read-only or full cache folder only costs speed, never correctness.
-        tmp.unlink(missing_ok=True)
+        write_atomically(path, write)
+    except (OSError, WorkbenchError):
+        pass
 
 
 def save_npz(path: Path, **arrays: np.ndarray) -> None:

@@ -32,9 +32,12 @@ def write_atomically(path: str | Path, write) -> None:
     import errno
     import os
     import shutil
+    import threading
 
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp{path.suffix}")
+    # Unique per process and thread (caches are written from worker threads); the same
+    # suffix, as numpy adds .npy/.npz to a name without one.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp{path.suffix}")
     try:
         write(tmp)
         os.replace(tmp, path)

@@ -78,18 +78,12 @@ def leakage_kind(data: str | Path | None) -> str:
     )
 
 
-def leakage(
-    base: TrainOptions,
-    *,
-    out: str | Path | None = None,
-    callbacks: Sequence[Callback] = (),
-    stop_event: threading.Event | None = None,
-    status: Callable[[str], None] | None = None,
-) -> dict:
+def leakage(base: TrainOptions, **how) -> dict:
     """The lesson for ``base.data``: ``speech_leakage`` for RAVDESS, ``face_leakage`` for
-    FER-2013 (``base`` holds the shared settings: data, preset, epochs, seed, device)."""
+    FER-2013 (``base`` holds the shared settings: data, preset, epochs, seed, device;
+    ``how`` their ``out``, ``callbacks``, ``stop_event`` and ``status``)."""
     run = speech_leakage if leakage_kind(base.data) == "speech" else face_leakage
-    return run(base, out=out, callbacks=callbacks, stop_event=stop_event, status=status)
+    return run(base, **how)
 
 
 def _scores(metrics: dict) -> dict:

@@ -196,9 +196,12 @@ def audio_windows(y: np.ndarray, params: FeatureParams) -> np.ndarray:
     is normalised over the whole (trimmed) recording, as training normalised each utterance.
     """
     y = prepare(y, params)
-    return np.stack(
-        [fix_length(y[s : s + params.n_samples], params.n_samples) for s in starts_of(y, params)]
-    )
+    return windows_at(y, starts_of(y, params), params.n_samples)
+
+
+def windows_at(y: np.ndarray, starts: list[int], n: int) -> np.ndarray:
+    """(len(starts), n) windows of ``y`` from ``starts`` (a short recording zero-padded)."""
+    return np.stack([fix_length(y[s : s + n], n) for s in starts])
 
 
 def starts_of(y: np.ndarray, params: FeatureParams) -> list[int]:
@@ -245,7 +248,7 @@ def hear(
     probs = np.zeros((len(starts), len(loaded.classes)), np.float64)
     first = None
     for i in range(0, len(starts), WINDOW_BATCH):
-        batch = np.stack([fix_length(y[s : s + n], n) for s in starts[i : i + WINDOW_BATCH]])
+        batch = windows_at(y, starts[i : i + WINDOW_BATCH], n)
         feats = compute_features(batch, params)  # (B, n_bins, n_frames)
         first = feats[0] if first is None else first
         probs[i : i + len(batch)] = softmax_batch(loaded, torch.from_numpy(feats).unsqueeze(1))
