@@ -38,7 +38,7 @@ def explanation_json(pred) -> dict:
             if f["face_found"]
         ]
         out["face_model"] = pred.face.model
-        out["speech"] = {
+        out["speech"] = pred.speech and {  # None for a clip with no sound
             "model": pred.speech.model,
             "top": pred.speech.top,
             "probabilities": pred.speech.probabilities,
@@ -60,7 +60,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
         return 0
     said = pred.details["saliency"]
     print(f"{pred.file}: {pred.top} ({pred.probabilities[pred.top]:.0%})  (model: {pred.model})")
-    if pred.kind == "video":
+    if pred.kind == "video" and pred.speech is None:
+        print(
+            f"saliency: each sampled face for its frame's answer ({said['method']}); the clip "
+            "has no sound, so the face model answered alone"
+        )
+    elif pred.kind == "video":
         print(
             f"saliency: each sampled face for its frame's answer ({said['method']}), the sound "
             f"for the speech model's {pred.speech.top} ({said['speech_method']}); the fused "

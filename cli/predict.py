@@ -42,15 +42,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     mean = face.mean
     face_top = max(mean, key=mean.get)
     print(pred.file)
-    print(
-        f"fused: {pred.top} {pred.probabilities[pred.top]:.0%}  ({fused.method}"
-        + (f"; model: {fused.model}, trained on {fused.trained_on}" if fused.model else "")
-        + ")"
-    )
-    if fused.note:
-        print(f"  ({fused.note})")
-    _print_warnings(pred.warnings)
-    _print_bars(pred.probabilities)
+    if fused is None:  # no sound to hear: the face model alone
+        print(f"face model alone: {pred.top} {pred.probabilities[pred.top]:.0%}")
+        _print_warnings(pred.warnings)
+    else:
+        _print_fused(pred)
     print(
         f"face: {face_top} {mean[face_top]:.0%}, the mean over the "
         f"{face.frames_with_face} of {face.frames_sampled} sampled frames with a face  "
@@ -62,6 +58,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         probs = f["probabilities"]
         said = f"{max(probs, key=probs.get)} {max(probs.values()):.0%}" if probs else "no face"
         print(f"    {f['time']:5.2f} s  {said}")
+    if speech is None:
+        return 0
     top = speech.top
     print(
         f"speech: {top} {speech.probabilities[top]:.0%}, {speech.seconds:.1f} s of sound "
@@ -70,6 +68,20 @@ def cmd_predict(args: argparse.Namespace) -> int:
     )
     _print_bars(speech.probabilities)
     return 0
+
+
+def _print_fused(pred) -> None:
+    """A clip's fused answer: how it was fused, the warnings and its bars."""
+    fused = pred.fused
+    print(
+        f"fused: {pred.top} {pred.probabilities[pred.top]:.0%}  ({fused.method}"
+        + (f"; model: {fused.model}, trained on {fused.trained_on}" if fused.model else "")
+        + ")"
+    )
+    if fused.note:
+        print(f"  ({fused.note})")
+    _print_warnings(pred.warnings)
+    _print_bars(pred.probabilities)
 
 
 def add_predict(subparsers) -> None:

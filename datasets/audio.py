@@ -25,7 +25,7 @@ import torch
 import torchaudio
 
 from . import cache
-from .errors import WorkbenchError, describe
+from .errors import NoSoundError, WorkbenchError, describe
 
 AUDIO_HINT = "choose a WAV or FLAC recording instead"
 # Bump when reading, windowing or feature code changes: old cache entries are then ignored.
@@ -119,15 +119,17 @@ def resample(y: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
 
 
 def require_sound(y: np.ndarray, sr: int, path: str | Path, *, min_seconds: float = 0.25) -> None:
-    """Raise ``WorkbenchError`` when a recording is too short or silent to classify."""
+    """Raise ``NoSoundError`` when a recording is too short or silent to classify."""
     if len(y) < min_seconds * sr:
-        raise WorkbenchError(
+        raise NoSoundError(
             f"Audio file {describe(path)} lasts only {len(y) / sr:.2f} s; "
-            f"record at least {min_seconds} s of speech."
+            f"record at least {min_seconds} s of speech.",
+            reason=f"its sound lasts only {len(y) / sr:.2f} s",
         )
     if float(np.abs(y).max()) < 1e-4:
-        raise WorkbenchError(
-            f"Audio file {describe(path)} is silent; check the microphone and record again."
+        raise NoSoundError(
+            f"Audio file {describe(path)} is silent; check the microphone and record again.",
+            reason="its sound is silent",
         )
 
 

@@ -18,6 +18,16 @@ class NoFaceError(WorkbenchError):
     """No face was found in an image or a video clip."""
 
 
+class NoSoundError(WorkbenchError):
+    """A recording or a clip has no sound to hear: no sound track, or one that is silent
+    or too short. ``reason`` says which in a few words ("it has no sound track and no
+    matching RAVDESS 03- recording"), for a video's face-only answer to quote."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 def describe(path: str | Path) -> str:
     """Quote a path the way every message does."""
     return f"'{Path(path)}'"

@@ -21,7 +21,7 @@ import cv2  # noqa: E402
 import numpy as np
 
 from .audio import read_audio, resample
-from .errors import NoFaceError, WorkbenchError, describe
+from .errors import NoFaceError, NoSoundError, WorkbenchError, describe
 from .faces import Box, FaceDetector, default_detector
 from .ravdess import parse_name
 
@@ -181,9 +181,10 @@ def read_track_audio(path: str | Path, sr: int = 16_000) -> np.ndarray:
     try:
         with av.open(str(path)) as container:
             if not container.streams.audio:
-                raise WorkbenchError(
+                raise NoSoundError(
                     f"Video {describe(path)} has no audio track and no matching RAVDESS "
-                    "audio file (03-…wav) was found; put the take's WAV next to the clip."
+                    "audio file (03-…wav) was found; put the take's WAV next to the clip.",
+                    reason="it has no sound track and no matching RAVDESS 03- recording",
                 )
             stream = container.streams.audio[0]
             native = stream.rate
@@ -204,7 +205,10 @@ def read_track_audio(path: str | Path, sr: int = 16_000) -> np.ndarray:
             f"Cannot decode the audio of {describe(path)} ({exc}); {VIDEO_HINT}."
         ) from None
     if not chunks:
-        raise WorkbenchError(f"The audio track of {describe(path)} is empty; {VIDEO_HINT}.")
+        raise NoSoundError(
+            f"The audio track of {describe(path)} is empty; {VIDEO_HINT}.",
+            reason="its sound track is empty",
+        )
     return resample(np.concatenate(chunks), native, sr)
 
 

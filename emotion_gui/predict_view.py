@@ -81,6 +81,12 @@ def header_text(pred: Prediction) -> str:
         return f"{name}: {top} ({p:.0%})\n" + model_line("Model", pred.model, pred.trained_on)
     fused, face, speech = pred.fused, pred.face, pred.speech
     f_top, f_p = _top(face.mean)
+    if speech is None:  # a clip with no sound: the face model alone
+        return (
+            f"{name}: {top} ({p:.0%}) by the face model alone, mean of "
+            f"{face.frames_with_face} of {face.frames_sampled} frames · no sound to hear\n"
+            + model_line("Face model", face.model, face.trained_on)
+        )
     s_top, s_p = _top(speech.probabilities)
     lines = [
         f"{name}: {top} ({p:.0%}) fused · face {f_top} ({f_p:.0%}, mean of "
@@ -126,6 +132,11 @@ def _around(frame: np.ndarray, box: list[int] | None, margin: float = 0.35) -> n
 def _method(pred: Prediction) -> str:
     """The method of ``pred``'s saliency in words."""
     return method_words(pred.details["saliency"]["method"])
+
+
+def _has_sound(pred: Prediction) -> bool:
+    """Whether a prediction heard sound: a recording, or a clip with sound."""
+    return pred.kind == "audio" or (pred.kind == "video" and pred.speech is not None)
 
 
 def _bare(ax: Axes) -> None:
@@ -203,9 +214,10 @@ class PredictView(ttk.Frame):
         self.chart.update(self._placeholder)
 
     def playable(self) -> Path | None:
-        """The file Play plays: the recording or clip predicted (None for a photo)."""
+        """The file Play plays: the recording or clip predicted (None for a photo or a
+        clip with no sound)."""
         pred = self.prediction
-        return Path(pred.file) if pred is not None and pred.kind != "image" else None
+        return Path(pred.file) if pred is not None and _has_sound(pred) else None
 
     @property
     def figure(self) -> Figure:
@@ -230,7 +242,7 @@ class PredictView(ttk.Frame):
         self.play_button.stop()  # Play now means the file shown
         explain = self.explaining() and "saliency" in pred.details
         self.prediction, self.kind = pred, pred.kind
-        if pred.kind in ("audio", "video"):
+        if _has_sound(pred):
             self.play_button.pack(side=tk.RIGHT, padx=8, pady=6, before=self.header_label)
         else:
             self.play_button.pack_forget()
@@ -331,6 +343,38 @@ class PredictView(ttk.Frame):
             ax, probs, title=_starter_title(pred), color=STARTER_COLOR
         )
 
+    def _face_alone(self, fig: Figure, spec, pred: Prediction, bars: dict) -> None:
+        """A clip with no sound: the face model's mean answer (the headline), a note in the
+        speech and fused charts' place, and the starter models' answer when shown."""
+        bottom = spec.subgridspec(1, 3)
+        face = pred.face
+        top, p = _top(face.mean)
+        ax_face = fig.add_subplot(bottom[0, 0])
+        bars["face"] = plot_probabilities(
+            ax_face,
+            face.mean,
+            title=f"Face alone: {top} ({p:.0%})\nmean of {face.frames_with_face} frames",
+            color=FACE_COLOR,
+        )
+        ax_face.title.set_fontweight("bold")
+        if pred.starter is not None:
+            self._starter_bars(fig.add_subplot(bottom[0, 2]), pred, bars)
+        ax_note = fig.add_subplot(bottom[0, 1] if pred.starter is not None else bottom[0, 1:])
+        ax_note.text(
+            0.5,
+            0.5,
+            "No sound to hear\n\nThe speech and fused answers need\na clip with sound, or the "
+            "take's\nRAVDESS 03- recording beside it.",
+            ha="center",
+            va="center",
+            fontsize=9,
+            color="0.35",
+            wrap=True,
+        )
+        _bare(ax_note)
+        for side in ax_note.spines.values():
+            side.set_visible(False)
+
     def _audio(
         self, fig: Figure, pred: Prediction, bars: dict, timeline: dict, overlays: dict | None
     ) -> None:
@@ -423,6 +467,9 @@ class PredictView(ttk.Frame):
             fontsize=10,
         )
 
+        if pred.speech is None:
+            self._face_alone(fig, outer[2], pred, bars)
+            return
         # Left to right: the two models, then what fusing them gives (the headline).
         # With a demo-trained model: the starter models' fused answer as a fourth chart.
         bottom = outer[2].subgridspec(1, 4 if pred.starter is not None else 3)

@@ -171,6 +171,8 @@ def epoch_status(record: dict) -> str:
 def prediction_status(pred: Prediction) -> str:
     """'clip.mp4: happy (fused by …)', with how many warnings the Predict tab shows."""
     how = f"fused by {pred.fused.method}" if pred.fused is not None else None
+    if pred.kind == "video" and pred.fused is None:
+        how = "the face model alone: the clip has no sound"
     n = len(pred.warnings)
     warned = f" — {n} warning{'s' if n > 1 else ''} above the chart" if n else ""
     return f"{Path(pred.file).name}: {pred.top} ({how or f'model {pred.model}'}){warned}"

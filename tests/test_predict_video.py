@@ -162,14 +162,42 @@ def test_a_file_named_mp4_that_is_no_video_is_one_sentence(tmp_path, models, con
     assert message.endswith(".") and "\n" not in message
 
 
-def test_clip_without_sound_or_take_audio_is_refused(tmp_path, clip, models):
-    # The clip without the 03-…wav beside it, and no sound track. Two folders down, so the
-    # search one folder up stays inside this test's own folder (not other tests' files).
+def _silent_clip(tmp_path: Path, clip: Path) -> Path:
+    """The clip without the 03-…wav beside it, and no sound track. Two folders down, so the
+    search one folder up stays inside this test's own folder (not other tests' files)."""
     alone = tmp_path / "lonely" / "Actor_01" / clip.name
     alone.parent.mkdir(parents=True)
     alone.write_bytes(clip.read_bytes())
-    with pytest.raises(WorkbenchError, match=rf"{alone.name}' has no audio track"):
-        predict_video(alone, **models)
+    return alone
+
+
+def test_clip_without_sound_is_answered_by_the_face_model_alone(tmp_path, clip, models):
+    alone = _silent_clip(tmp_path, clip)
+    pred = predict_video(alone, **models)
+    with_sound = predict_video(clip, **models)
+    assert pred.speech is None and pred.fused is None
+    assert pred.probabilities == pred.face.mean == with_sound.face.mean  # the same faces
+    assert pred.model == pred.face.model == str(models["face_model"] / "best.pt")
+    assert "no sound to hear (it has no sound track" in pred.warnings[0]
+    frames = pred.details["frames"]  # frame by frame, as with sound
+    assert [f["probabilities"] for f in frames] == [
+        f["probabilities"] for f in with_sound.details["frames"]
+    ]
+    out = json.loads(json.dumps(pred.to_dict(), allow_nan=False))
+    assert "speech" not in out and "fused" not in out and out["face"]["mean"] == pred.probabilities
+
+
+def test_a_silent_clip_is_explained_by_its_faces(tmp_path, clip, models):
+    from training.explain import explain_prediction
+    from training.saliency_plots import explanation_figure
+
+    pred = explain_prediction(predict_video(_silent_clip(tmp_path, clip), **models), "gradcam")
+    sal = pred.arrays["faces_saliency"]
+    assert sal.shape == (pred.face.frames_with_face, 48, 48) and np.isfinite(sal).all()
+    assert "speech_method" not in pred.details["saliency"]
+    fig = explanation_figure(pred)
+    assert "face model alone (no sound)" in fig.get_suptitle()
+    assert any("no sound" in ax.get_title() for ax in fig.axes)
 
 
 def test_clip_without_a_face_is_refused(tmp_path, models):
@@ -233,6 +261,25 @@ def test_cli_predict_clip_text_names_both_models_and_every_frame(clip, runs, cap
     assert sum(line.strip().startswith(tuple("0123456789")) for line in out.splitlines()) == 8
 
 
+def test_cli_predict_silent_clip_answers_with_the_face_model_and_says_so(
+    tmp_path,
+    clip,
+    runs,  # noqa: F811
+    capsys,
+):
+    alone = _silent_clip(tmp_path, clip)
+    argv = ["predict", str(alone), "--model", str(runs["face"]), "--speech-model"]
+    assert workbench.main([*argv, str(runs["speech"])]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].startswith("face model alone: ")
+    assert out[2].startswith("warning: There was no sound to hear")
+    assert not any(line.startswith(("speech:", "fused:")) for line in out)
+    assert sum(line.strip().startswith(tuple("0123456789")) for line in out) == 8  # per frame
+    assert workbench.main([*argv, str(runs["speech"]), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert "speech" not in d and d["probabilities"] == d["face"]["mean"]
+
+
 def _bad_clips(tmp_path, clip):
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(np.random.default_rng(0).bytes(4096))
@@ -244,11 +291,10 @@ def _bad_clips(tmp_path, clip):
     return {
         "broken.mp4": (bad, "is not a video"),
         "wall.mp4": (blank, "No face found"),
-        "silent": (alone, "has no audio track"),
     }
 
 
-@pytest.mark.parametrize("which", ["broken.mp4", "wall.mp4", "silent"])
+@pytest.mark.parametrize("which", ["broken.mp4", "wall.mp4"])
 def test_cli_bad_clip_exits_2_with_one_sentence(tmp_path, runs, capsys, clip, fusion_run, which):  # noqa: F811
     path, words = _bad_clips(tmp_path, clip)[which]
     argv = ["predict", str(path), "--fusion-model", str(fusion_run), "--model", str(runs["face"])]
@@ -393,6 +439,7 @@ def test_predict_view_draws_each_kind(display, tmp_path, clip, models):
         predict_image(photo, model=models["face_model"]),
         predict_audio(wav, model=models["speech_model"]),
         predict_video(clip, **models),
+        predict_video(_silent_clip(tmp_path, clip), **models),
     ]
     root = tk.Tk()
     root.geometry("960x640")
@@ -410,7 +457,16 @@ def test_predict_view_draws_each_kind(display, tmp_path, clip, models):
             assert header.startswith(f"{Path(pred.file).name}: ")
             assert f"{pred.model} — trained on {pred.trained_on}" in header
             pump(root, lambda n=before: renderer.idle() and view.chart.shown > n)
-            if pred.kind == "video":
+            playable = pred.kind == "audio" or pred.speech is not None
+            assert (view.play_button.winfo_manager() == "pack") == playable
+            if pred.kind == "video" and pred.speech is None:  # the face model alone
+                wanted = {"face": pred.face.mean}
+                assert "by the face model alone" in header and "Speech model" not in header
+                assert "There was no sound to hear" in view.warnings_var.get()
+                assert any(
+                    "No sound to hear" in t.get_text() for a in view.figure.axes for t in a.texts
+                )
+            elif pred.kind == "video":
                 wanted = {
                     "face": pred.face.mean,
                     "speech": pred.speech.probabilities,
@@ -419,7 +475,7 @@ def test_predict_view_draws_each_kind(display, tmp_path, clip, models):
                 assert f"Speech model: {pred.speech.model}" in header
                 assert f"Fused by {pred.fused.method}" in header
                 assert list(view.timeline) == list(FER_CLASSES)
-            else:
+            if pred.kind != "video":
                 wanted = {pred.kind: pred.probabilities}
                 assert view.timeline == {}
             assert set(view.bars) == set(wanted)
@@ -427,8 +483,11 @@ def test_predict_view_draws_each_kind(display, tmp_path, clip, models):
                 widths = [b.get_width() for b in view.bars[name]]
                 assert widths == pytest.approx(list(probs.values()))
         assert view.shown == len(preds)
-        # The video shows the eight sampled frames above the timeline and three bar charts:
-        # face, speech and fused.
+        # A silent video shows the eight sampled frames above the timeline, the face model's
+        # bars and the note in the speech and fused charts' place.
+        assert len(view.figure.axes) == 8 + 1 + 2
+        view.show(preds[2])  # with sound: three bar charts, face, speech and fused
+        pump(root, lambda: renderer.idle() and view.shown == len(preds) + 1)
         assert len(view.figure.axes) == 8 + 1 + 3
     finally:
         renderer.close()

@@ -249,7 +249,7 @@ def explain_prediction(
             targets=[_index(face, p) for p in per_frame],
         )
         said = {"method": used, "explains": {"faces": "each frame's answer"}}
-        if clip_sound:
+        if clip_sound and pred.speech is not None:  # a silent clip has no sound to explain
             speech = load_model(pred.speech.model, "speech", "a video's sound")
             arrays["features_saliency"], said["speech_method"] = _explain_speech(
                 speech, pred, pred.speech.probabilities, method

@@ -32,7 +32,7 @@ from datasets.audio import (
     require_sound,
     resample,
 )
-from datasets.errors import WorkbenchError, describe
+from datasets.errors import NoSoundError, WorkbenchError, describe
 from datasets.faces import default_detector
 from datasets.images import read_gray
 from datasets.labels import RAVDESS_TO_FER
@@ -367,17 +367,20 @@ def predict_video(
 
     The headline ``probabilities`` are the fused ones: from ``fusion_model`` (default: the
     latest finished fusion run), or, when there is none, the equal-weight average of the
-    face and speech results (``fused.method`` says which). Raises
-    ``NoFaceError`` when no sampled frame has a face and ``WorkbenchError`` for an
-    unreadable clip or one without sound (no audio track and no matching RAVDESS ``03-``
-    recording).
+    face and speech results (``fused.method`` says which). A clip with no sound to hear (no
+    sound track and no matching RAVDESS ``03-`` recording, or a silent one: a webcam or
+    phone video, a RAVDESS ``02-`` video-only clip on its own) is answered by the face
+    model alone, frame by frame, with a warning that says so: its ``speech`` and ``fused``
+    are None. Raises ``NoFaceError`` when no sampled frame has a face and
+    ``WorkbenchError`` for an unreadable clip.
 
     The parts: ``face`` (``FacePart``), ``speech`` (``SpeechPart``) and ``fused``
     (``FusedPart``; its ``model`` is None for the fallback). ``details`` (JSON-safe):
     ``frames`` — per sampled frame ``time`` (s), ``face_found``, ``box`` [x, y, w, h] or
     None, ``probabilities`` or None. ``arrays``: ``frames`` (list of the sampled
     (H, W) uint8 grayscale frames), ``faces`` (F, 48, 48) uint8, ``found`` (N,) bool,
-    ``times`` (N,) s, ``waveform`` (16 kHz float32) and ``features`` (first window's).
+    ``times`` (N,) s, and with sound ``waveform`` (16 kHz float32) and ``features`` (first
+    window's).
     """
     face = load_model(face_model, "face", "a video's frames")
     speech = load_model(speech_model, "speech", "a video's sound")
@@ -386,12 +389,6 @@ def predict_video(
     clip = clip_faces(path, n_frames)
     per_face = softmax_batch(face, faces_input(clip.faces))  # (F, C), one forward pass
     mean = as_distribution(face.classes, per_face.mean(0))
-
-    params = _feature_params(speech)
-    y, audio_from = clip_audio(path, params.sample_rate)
-    require_sound(y, params.sample_rate, audio_from)
-    heard = hear(speech, y, params)
-
     rows = iter(per_face)
     frames = []
     for t, found, box in zip(clip.times, clip.found, clip.boxes):
@@ -403,6 +400,38 @@ def predict_video(
                 "probabilities": as_distribution(face.classes, next(rows)) if found else None,
             }
         )
+    face_part = FacePart(
+        model=str(face.path),
+        trained_on=trained_on(face),
+        mean=mean,
+        frames_with_face=int(clip.found.sum()),
+        frames_sampled=len(clip.frames),
+    )
+    arrays = {"frames": clip.frames, "faces": clip.faces, "found": clip.found, "times": clip.times}
+    sides = [
+        quality.face_side(b, f.shape) for f, b, ok in zip(clip.frames, clip.boxes, clip.found) if ok
+    ]
+    face_warnings = quality.face_warnings(clip.faces, sides)
+
+    params = _feature_params(speech)
+    try:
+        y, audio_from = clip_audio(path, params.sample_rate)
+        require_sound(y, params.sample_rate, audio_from)
+    except NoSoundError as exc:  # a silent clip: the face model answers alone
+        demo, warnings = _demo_check(path, "video", {"face": face})
+        return Prediction(
+            kind="video",
+            file=str(path),
+            model=str(face.path),
+            trained_on=trained_on(face),
+            warnings=[quality.no_sound_warning(exc.reason), *warnings, *face_warnings],
+            demo_models=demo,
+            probabilities=mean,
+            details={"frames": frames},
+            face=face_part,
+            arrays=arrays,
+        )
+    heard = hear(speech, y, params)
     if fusion is not None:
         fused_probs = fuse(fusion, clip.faces, clip.found, y, params.sample_rate)
         note = (fusion.payload.get("split") or {}).get("note", "")
@@ -426,10 +455,7 @@ def predict_video(
         )
     models = {"face": face, "speech": speech, **({"fusion": fusion} if fusion else {})}
     demo, warnings = _demo_check(path, "video", models)
-    sides = [
-        quality.face_side(b, f.shape) for f, b, ok in zip(clip.frames, clip.boxes, clip.found) if ok
-    ]
-    warnings += quality.face_warnings(clip.faces, sides)
+    warnings += face_warnings
     warnings += quality.audio_warnings(y, params.sample_rate, what="The clip's sound")
     return Prediction(
         kind="video",
@@ -441,13 +467,7 @@ def predict_video(
         probabilities=fused_probs,
         details={"frames": frames},
         fused=fused,
-        face=FacePart(
-            model=str(face.path),
-            trained_on=trained_on(face),
-            mean=mean,
-            frames_with_face=int(clip.found.sum()),
-            frames_sampled=len(clip.frames),
-        ),
+        face=face_part,
         speech=SpeechPart(
             model=str(speech.path),
             trained_on=trained_on(speech),
@@ -457,14 +477,7 @@ def predict_video(
             seconds=round(len(y) / params.sample_rate, 2),
             windows=heard.windows,
         ),
-        arrays={
-            "frames": clip.frames,
-            "faces": clip.faces,
-            "found": clip.found,
-            "times": clip.times,
-            "waveform": y,
-            "features": heard.features,
-        },
+        arrays={**arrays, "waveform": y, "features": heard.features},
         feature_params=params,
     )
 

@@ -4,6 +4,7 @@ probabilities suggest.
 * A model trained on the built-in synthetic demo data answering a real photo or recording.
 * A recording that is very quiet, clipped, or mostly silence.
 * A face that is tiny (few pixels across) or blurred.
+* A video with no sound to hear, answered by its faces alone.
 
 Every check is a pure function of numbers the prediction already has; each warning is one
 sentence that says what is wrong and what to do. The thresholds were chosen by measuring
@@ -182,6 +183,16 @@ def face_warnings(faces: np.ndarray, sides: Sequence[int], *, what: str = "The f
             "sharper picture."
         )
     return warnings
+
+
+def no_sound_warning(reason: str) -> str:
+    """A video answered by the face model alone: why there was no sound (``reason``, from
+    ``NoSoundError``) and how to get the speech and fused answers too."""
+    return (
+        f"There was no sound to hear ({reason}), so only the face model answered, frame by "
+        "frame; for the speech and fused answers use a clip with sound, or put the take's "
+        "RAVDESS 03- recording beside it."
+    )
 
 
 def demo_model_warning(models: Sequence[str], data: str, starters: Sequence[str], real: str) -> str:

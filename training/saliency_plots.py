@@ -117,7 +117,12 @@ def explanation_figure(pred: Prediction) -> Figure:
     fig = Figure(figsize=(11, 5.2 if pred.kind != "video" else 6.6), layout="constrained")
     said = pred.details["saliency"]
     answer = f"{Path(pred.file).name}: {pred.top} ({pred.probabilities[pred.top]:.0%})"
-    if pred.kind == "video":
+    if pred.kind == "video" and pred.speech is None:
+        fig.suptitle(
+            f"{answer} by the face model alone (no sound) — saliency by "
+            f"{method_words(said['method'])}"
+        )
+    elif pred.kind == "video":
         fig.suptitle(
             f"{answer} fused — saliency of the faces by {method_words(said['method'])}, "
             f"of the sound by {method_words(said['speech_method'])}"
@@ -165,9 +170,16 @@ def explanation_figure(pred: Prediction) -> Figure:
                 sal[i],
                 title=f"{info[i]['time']:.1f} s\n{max(probs, key=probs.get)}",
             )
+        speech = pred.speech
+        if speech is None:  # a silent clip: the face model's mean answer instead
+            plot_probabilities(
+                fig.add_subplot(grid[1]),
+                pred.face.mean,
+                title="Face model, mean of the frames (the clip has no sound)",
+            )
+            return fig
         bottom = grid[1].subgridspec(2, 2, width_ratios=(1.6, 1))
         axes = [fig.add_subplot(bottom[0, 0]), fig.add_subplot(bottom[1, 0])]
-        speech = pred.speech
         _spectrogram_pair(axes, pred, speech.top)
         plot_probabilities(
             fig.add_subplot(bottom[:, 1]), speech.probabilities, title="Speech model"
