@@ -8,7 +8,8 @@ recording and a video clip of the held-out demo actors (the clip with the fused 
 and the face again with Explain on (saliency over it).
 Each view is saved as ``screenshots/*.png`` once it is drawn. First, before anything is
 trained, a real RAVDESS clip from ``../shared/data`` is predicted by the starter models
-in ``pretrained/``, and their held-out scores are compared (``--starter-only`` stops
+in ``pretrained/`` (and its picture alone, as a silent webcam video: the face model
+answers by itself), and their held-out scores are compared (``--starter-only`` stops
 there), and the Live tab shows a real take in the camera's and the microphone's places. Takes about four minutes on
 a 2-core CPU, most of it training. When the real data sits beside the
 project (``../shared/data``, or ``WORKBENCH_SHARED_DATA``), it also loads FER-2013 and
@@ -234,6 +235,20 @@ def gallery_only() -> int:
     return 0
 
 
+def without_sound(clip: Path, out: Path) -> Path:
+    """A copy of ``clip``'s picture alone (its video stream, not re-encoded), at ``out``."""
+    import av
+
+    with av.open(str(clip)) as src, av.open(str(out), "w") as dst:
+        video = src.streams.video[0]
+        copy = dst.add_stream_from_template(video)
+        for packet in src.demux(video):
+            if packet.dts is not None:
+                packet.stream = copy
+                dst.mux(packet)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """All the screenshots; ``--starter-only``: just the starter models' video prediction;
     ``--projector``: just the 1024x768 views."""
@@ -307,6 +322,12 @@ def main(argv: list[str] | None = None) -> int:
             app.predict(real_clips[0])
             settle(root, lambda: app.predict_view.chart.shown > shown and idle())
             grab(root, "predict-video-starter")
+            # The same take as a webcam or phone video with no sound: the face model alone.
+            silent = without_sound(real_clips[0], Path(scratch.name) / "webcam-no-sound.mp4")
+            shown = app.predict_view.chart.shown
+            app.predict(silent)
+            settle(root, lambda: app.predict_view.chart.shown > shown and idle())
+            grab(root, "predict-video-no-sound")
             # The starter models' own held-out results, shown before anything is trained.
             app.show_comparison()
             settle(root, idle)
