@@ -31,6 +31,7 @@ from datasets.audio import (
     read_audio,
     require_sound,
     resample,
+    window,
 )
 from datasets.errors import NoSoundError, WorkbenchError, describe
 from datasets.faces import default_detector
@@ -42,6 +43,7 @@ from datasets.video import clip_audio, clip_faces
 from . import quality, wording
 from .checkpoint import LoadedModel, load_checkpoint, read_checkpoint, resolve_checkpoint
 from .data import as_float
+from .onnx_model import is_onnx, load_onnx, onnx_kind
 from .records import FacePart, FusedPart, Prediction, SpeechPart
 from .runs import default_fusion_model, default_model, starter_model
 
@@ -52,6 +54,8 @@ DISPLAY_SIDE = 1600  # px: larger photos are shown from a scaled-down copy
 
 @lru_cache(maxsize=8)
 def _load(path: str, mtime_ns: int, kind: str, purpose: str) -> LoadedModel:
+    if is_onnx(path):  # an exported graph, run by ONNX Runtime
+        return load_onnx(path, kind=kind, purpose=purpose)
     return load_checkpoint(path, kind=kind, purpose=purpose)
 
 
@@ -251,7 +255,7 @@ def hear(
         batch = windows_at(y, starts[i : i + WINDOW_BATCH], n)
         feats = compute_features(batch, params)  # (B, n_bins, n_frames)
         first = feats[0] if first is None else first
-        probs[i : i + len(batch)] = softmax_batch(loaded, torch.from_numpy(feats).unsqueeze(1))
+        probs[i : i + len(batch)] = softmax_batch(loaded, speech_input(loaded, batch, feats))
         if progress is not None:
             progress(min(i + WINDOW_BATCH, len(starts)), len(starts))
     segments = None
@@ -274,6 +278,15 @@ def hear(
                     }
                 )
     return Heard(as_distribution(loaded.classes, probs.mean(0)), len(starts), first, segments)
+
+
+def speech_input(loaded: LoadedModel, windows: np.ndarray, feats: np.ndarray) -> torch.Tensor:
+    """The speech network's input for (B, n_samples) analysis ``windows`` and their ``feats``
+    (B, n_bins, n_frames): the features with a channel axis, or the windows themselves for
+    an exported ONNX graph, which computes its own features."""
+    if getattr(loaded.model, "takes_windows", False):
+        return torch.from_numpy(np.ascontiguousarray(windows, np.float32))
+    return torch.from_numpy(feats).unsqueeze(1)
 
 
 def _feature_params(loaded: LoadedModel) -> FeatureParams:
@@ -339,8 +352,11 @@ def fuse(
     stored = {  # one item as the fusion sets store it, made into input as training does
         "faces": torch.from_numpy(frames)[None, :, None],  # (1, F, 1, 48, 48) uint8
         "found": torch.from_numpy(found)[None],
-        "features": torch.from_numpy(features_of(y, params))[None, None],  # (1, 1, bins, T)
     }
+    if getattr(loaded.model, "takes_windows", False):  # an ONNX graph makes its own features
+        stored["window"] = torch.from_numpy(window(y, params))[None]  # (1, n_samples)
+    else:
+        stored["features"] = torch.from_numpy(features_of(y, params))[None, None]  # (1, 1, bins, T)
     probs = _finite(loaded, torch.softmax(loaded.model(as_float(stored)).float(), dim=1)[0].numpy())
     return as_distribution(loaded.classes, probs)
 
@@ -513,7 +529,7 @@ def predict_file(
     if suffix in VIDEO_SUFFIXES:
         models = {"face": face_model, "speech": speech_model, "fusion": fusion_model}
         if model is not None:  # the face or the fusion model, by its kind
-            kind = read_checkpoint(model)["kind"]
+            kind = onnx_kind(model) if is_onnx(model) else read_checkpoint(model)["kind"]
             models[kind] = models[kind] or model
         return predict_video(
             path,
