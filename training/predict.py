@@ -25,7 +25,6 @@ from PIL import Image, ImageOps
 from datasets.audio import (
     FeatureParams,
     compute_features,
-    features_of,
     fix_length,
     prepare,
     read_audio,
@@ -253,9 +252,9 @@ def hear(
     first = None
     for i in range(0, len(starts), WINDOW_BATCH):
         batch = windows_at(y, starts[i : i + WINDOW_BATCH], n)
-        feats = compute_features(batch, params)  # (B, n_bins, n_frames)
-        first = feats[0] if first is None else first
-        probs[i : i + len(batch)] = softmax_batch(loaded, speech_input(loaded, batch, feats))
+        x, shown = speech_input(loaded, batch, params)
+        first = shown if first is None else first
+        probs[i : i + len(batch)] = softmax_batch(loaded, x)
         if progress is not None:
             progress(min(i + WINDOW_BATCH, len(starts)), len(starts))
     segments = None
@@ -280,13 +279,22 @@ def hear(
     return Heard(as_distribution(loaded.classes, probs.mean(0)), len(starts), first, segments)
 
 
-def speech_input(loaded: LoadedModel, windows: np.ndarray, feats: np.ndarray) -> torch.Tensor:
-    """The speech network's input for (B, n_samples) analysis ``windows`` and their ``feats``
-    (B, n_bins, n_frames): the features with a channel axis, or the windows themselves for
-    an exported ONNX graph, which computes its own features."""
-    if getattr(loaded.model, "takes_windows", False):
-        return torch.from_numpy(np.ascontiguousarray(windows, np.float32))
-    return torch.from_numpy(feats).unsqueeze(1)
+def takes_windows(loaded: LoadedModel) -> bool:
+    """Whether the model computes its own speech features (an exported ONNX graph)."""
+    return bool(getattr(loaded.model, "takes_windows", False))
+
+
+def speech_input(
+    loaded: LoadedModel, windows: np.ndarray, params: FeatureParams
+) -> tuple[torch.Tensor, np.ndarray]:
+    """The speech network's input for (B, n_samples) analysis ``windows`` — their
+    (B, 1, n_bins, n_frames) features, or the windows themselves for a model that computes
+    its own (``takes_windows``) — and the first window's features, for showing."""
+    if takes_windows(loaded):
+        x = torch.from_numpy(np.ascontiguousarray(windows, np.float32))
+        return x, compute_features(windows[:1], params)[0]
+    feats = compute_features(windows, params)  # (B, n_bins, n_frames)
+    return torch.from_numpy(feats).unsqueeze(1), feats[0]
 
 
 def _feature_params(loaded: LoadedModel) -> FeatureParams:
@@ -353,10 +361,9 @@ def fuse(
         "faces": torch.from_numpy(frames)[None, :, None],  # (1, F, 1, 48, 48) uint8
         "found": torch.from_numpy(found)[None],
     }
-    if getattr(loaded.model, "takes_windows", False):  # an ONNX graph makes its own features
-        stored["window"] = torch.from_numpy(window(y, params))[None]  # (1, n_samples)
-    else:
-        stored["features"] = torch.from_numpy(features_of(y, params))[None, None]  # (1, 1, bins, T)
+    # (1, 1, bins, T) features, or the (1, n_samples) window for an ONNX graph
+    sound, _ = speech_input(loaded, window(y, params)[None], params)
+    stored["window" if takes_windows(loaded) else "features"] = sound
     probs = _finite(loaded, torch.softmax(loaded.model(as_float(stored)).float(), dim=1)[0].numpy())
     return as_distribution(loaded.classes, probs)
 
