@@ -242,3 +242,27 @@ def test_feature_transform_is_the_training_features():
     with torch.no_grad():
         graph_side = feature_transform(params)(torch.from_numpy(windows)).numpy()
     assert np.array_equal(graph_side, compute_features(windows, params))
+
+
+def test_early_fusion_exports_and_fuses_as_pytorch_does(exported, tmp_path):
+    """A concat fusion network (untrained: the graph, not the weights, is under test)
+    exported and run through ``fuse`` as a clip's prediction runs it."""
+    from training.onnx_model import load_onnx
+    from training.predict import fuse
+
+    late = load_checkpoint(exported["runs"]["late"])
+    config = FusionNetConfig(variant="concat", n_classes=len(late.classes)).to_dict()
+    meta = {"kind": "fusion", "model_config": config, "classes": list(late.classes)}
+    pt = tmp_path / "concat.pt"
+    save_checkpoint(
+        pt, build_model("fusion", config).eval(), meta={**meta, "preprocessing": late.preprocessing}
+    )
+    sidecar = onnx_export.export_onnx(pt, tmp_path / "concat.onnx")
+    assert sidecar["variant"] == "concat" and "late_fusion" not in sidecar
+    rng = np.random.default_rng(0)
+    found = np.array([True, False, True, True])
+    faces = rng.integers(0, 256, (int(found.sum()), 48, 48), dtype=np.uint8)
+    y = (0.05 * rng.standard_normal(40000)).astype(np.float32)
+    a = fuse(load_checkpoint(pt), faces, found, y, 16000)
+    b = fuse(load_onnx(tmp_path / "concat.onnx"), faces, found, y, 16000)
+    assert max_diff(a, b) <= TOL
