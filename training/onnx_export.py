@@ -23,6 +23,7 @@ no file is left.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import io
 import json
 import time
@@ -33,8 +34,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from datasets.audio import FeatureParams, feature_transform
+from datasets.audio import (
+    LEVEL_FRAME,
+    LEVEL_GATE_DB,
+    LEVEL_HOP,
+    FeatureParams,
+    feature_transform,
+    trim_silence,
+)
 from datasets.errors import WorkbenchError, describe, write_atomically
+from datasets.faces import CROP_MARGIN, CROP_SHIFT, SMALL_CROP
 
 from . import wording
 from .checkpoint import LoadedModel, load_checkpoint
@@ -241,10 +250,11 @@ def preprocessing_of(loaded: LoadedModel) -> dict:
             "crop_size": FACE_SIDE,
             "channels": 1,
             "grayscale": "PIL convert('L') (ITU-R 601-2 luma) of the photo or frame",
-            "detector": "OpenCV's bundled Haar cascade (frontalface default); the largest "
-            "face; an image of 64 px or less is already a face crop",
-            "crop": "the box widened by 5.8% of its side on each side and moved down 1.7% of "
-            "its side, then resized to 48x48 with area averaging (PIL BOX)",
+            "detector": "OpenCV's bundled Haar cascade (haarcascade_frontalface_default); "
+            f"the largest face; an image of {SMALL_CROP} px or less is already a face crop",
+            "crop": f"the box widened by {CROP_MARGIN:.1%} of its side on each side and moved "
+            f"down {CROP_SHIFT:.1%} of its side, then resized to {FACE_SIDE}x{FACE_SIDE} with "
+            "area averaging (PIL BOX)",
             "scale": "pixel / 255, so inputs lie in [0, 1]",
             "in_graph": "(x - 0.5) / 0.25 normalisation"
             + (
@@ -256,28 +266,33 @@ def preprocessing_of(loaded: LoadedModel) -> dict:
         }
     if loaded.kind in ("speech", "fusion"):
         params = feature_params(loaded)
+        trim = {k: v.default for k, v in inspect.signature(trim_silence).parameters.items()}
         out["speech"] = {
             "sample_rate": params.sample_rate,
             "window_seconds": params.duration,
             "window_samples": params.n_samples,
             "mono": "channels averaged, then resampled to sample_rate (soxr HQ)",
             "trim_db": params.trim_db,
-            "trim": "leading and trailing 25 ms frames (every 10 ms) whose power is more than "
-            "trim_db below the loudest frame's are cut",
+            "trim": f"leading and trailing {trim['frame']}-sample frames (every "
+            f"{trim['hop']} samples) whose power is more than trim_db below the loudest "
+            "frame's are cut",
             "level_db": params.level_db,
-            "level": "the whole trimmed recording scaled so the mean power of its frames "
-            "within 10 dB of the mean frame power is level_db dBFS",
+            "level": f"the whole trimmed recording scaled so the mean power of its "
+            f"{LEVEL_FRAME}-sample frames (every {LEVEL_HOP}) within {LEVEL_GATE_DB:g} dB of "
+            "the mean frame power is level_db dBFS",
             "windows": "up to one window long: centred and zero-padded (or centre-cut) to "
             "window_samples; longer: windows every half window, the last flush with the "
             "end, probabilities averaged",
             "features_in_graph": params.to_dict(),
             "in_graph": f"{params.kind} features (torchaudio: n_fft {params.n_fft}, win "
             f"{params.win_length}, hop {params.hop_length}, {params.n_mels} mel bands "
-            f"{params.f_min:g}-{params.f_max:g} Hz, power dB floored at -100) and the "
-            "network's standardisation",
+            f"{params.f_min:g}-{params.f_max:g} Hz, "
+            + ("power dB floored at -100" if params.kind == "logmel" else f"{params.n_mfcc} MFCC")
+            + ") and the network's standardisation",
         }
     if loaded.kind == "fusion" and "n_frames" in loaded.preprocessing:
-        out["frames_per_clip"] = loaded.preprocessing["n_frames"]
+        # Mean pooling takes any number; predict samples its own number from each clip.
+        out["frames_per_clip_in_training"] = loaded.preprocessing["n_frames"]
     return out
 
 
@@ -397,7 +412,9 @@ def export_onnx(model: str | Path, out: str | Path) -> dict:
     try:
         write_atomically(
             sidecar_path(out),
-            lambda tmp: tmp.write_text(json.dumps(sidecar, indent=2) + "\n", encoding="utf-8"),
+            lambda tmp: tmp.write_text(
+                json.dumps(sidecar, indent=2, allow_nan=False) + "\n", encoding="utf-8"
+            ),
         )
     except WorkbenchError:
         out.unlink(missing_ok=True)  # no graph without its sidecar
