@@ -36,7 +36,7 @@ def exported(small_demo, tmp_path_factory):
     for name, kind, data, extra in (
         ("face", "face", "fer2013", {}),
         ("speech", "speech", "ravdess", {}),
-        ("late", "fusion", "ravdess", {"fusion": "late", "n_frames": 2}),
+        ("late", "fusion", "ravdess", {"fusion": "late", "n_frames": 2, "fraction": 0.25}),
     ):
         opts = TrainOptions(
             kind=kind, data=str(small_demo / data), epochs=1, out=str(base / name), **extra
@@ -206,6 +206,10 @@ def test_commands_that_need_pytorch_refuse_an_onnx_model(exported, face_png, tmp
     lone.write_bytes(onnx["face"].read_bytes())
     assert workbench.main(["predict", str(face_png), "--model", str(lone)]) == 2
     assert "no sidecar" in one_sentence(capsys.readouterr().err)
+    lone.write_bytes(b"not a graph")  # a damaged graph beside a good sidecar
+    lone.with_suffix(".json").write_bytes(onnx["face"].with_suffix(".json").read_bytes())
+    assert workbench.main(["predict", str(face_png), "--model", str(lone)]) == 2
+    assert "not a readable ONNX model" in one_sentence(capsys.readouterr().err)
 
 
 def readme_example() -> str:
