@@ -157,7 +157,9 @@ def test_export_refusals_exit_2_with_one_sentence_and_leave_no_file(
         str(tmp_path / "face.txt"): "must end in .pt",
         str(tmp_path / "missing" / "face.onnx"): "does not exist",
         str(tmp_path / "folder.onnx"): "is a folder",
+        str(tmp_path / "metrics.onnx"): "not an ONNX sidecar",  # metrics.json stays
     }
+    (tmp_path / "metrics.json").write_text("{}")
     for out, said in cases.items():
         capsys.readouterr()
         assert workbench.main(["export", face, out]) == 2
@@ -185,7 +187,8 @@ def test_export_refusals_exit_2_with_one_sentence_and_leave_no_file(
     monkeypatch.setattr(onnx_export, "TOLERANCE", -1.0)
     assert workbench.main(["export", face, str(tmp_path / "face.onnx")]) == 2
     assert "was not written" in one_sentence(capsys.readouterr().err)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder.onnx", "gru.pt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder.onnx", "gru.pt", "metrics.json"]
+    assert (tmp_path / "metrics.json").read_text() == "{}"
 
 
 def test_commands_that_need_pytorch_refuse_an_onnx_model(exported, face_png, tmp_path, capsys):

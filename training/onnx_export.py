@@ -369,6 +369,19 @@ def check_out(out: Path) -> None:
             f"The folder {describe(out.parent)} does not exist; create it or write the .onnx "
             "file elsewhere."
         )
+    side = sidecar_path(out)
+    if side.exists() and not _is_sidecar(side):  # e.g. a run's metrics.json
+        raise WorkbenchError(
+            f"The sidecar {describe(side)} would replace a file that is not an ONNX sidecar; "
+            "choose another name for the .onnx file."
+        )
+
+
+def _is_sidecar(path: Path) -> bool:
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get("format") == SIDECAR_FORMAT
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        return False
 
 
 def export_onnx(model: str | Path, out: str | Path) -> dict:
