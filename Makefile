@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(PY) bench/train_throughput.py
 	$(PY) bench/inference_latency.py
 	$(PY) bench/gui_responsiveness.py
+	$(PY) bench/onnx_parity.py
 
 lint: $(STAMP)
 	$(PY) -m ruff format --check .

@@ -11,6 +11,7 @@ job in the terminal instead (no window).
     python workbench.py explain FILE [--model RUN_OR_CHECKPOINT] [--method ...] [--out PNG]
     python workbench.py compare RUN_DIR... [--out PNG]
     python workbench.py export RUN_DIR OUT.pt [--notes FILE.md]
+    python workbench.py export RUN_OR_CHECKPOINT OUT.onnx     # ONNX graph + JSON sidecar
     python workbench.py data-info PATH [--json]
     python workbench.py make-demo-data [--out DIR] [--seed N]
 

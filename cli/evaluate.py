@@ -7,7 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
-from datasets.errors import WorkbenchError
+from datasets.errors import WorkbenchError, describe
 from training.evaluate import EVAL_SPLITS
 
 from .common import add_command
@@ -82,6 +82,15 @@ def add_evaluate(subparsers) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    if Path(args.out).suffix.lower() not in (".pt", ".onnx"):
+        raise WorkbenchError(
+            f"{describe(args.out)} must end in .pt (a starter model) or .onnx (an ONNX model); "
+            "name the file to write."
+        )
+    if Path(args.out).suffix.lower() == ".onnx":  # a graph for other programs: cli/onnx.py
+        from .onnx import cmd_export_onnx
+
+        return cmd_export_onnx(args)
     from training.export import export_folds, export_starter, is_folds_folder
 
     notes = ""
@@ -106,16 +115,22 @@ def add_export(subparsers) -> None:
     s = add_command(
         subparsers,
         "export",
-        "pack a finished run as a starter model with its model card",
+        "pack a finished run as a starter model with its model card, or export a model "
+        "to ONNX (OUT.onnx)",
         cmd_export,
     )
     s.add_argument(
         "run",
         metavar="RUN_DIR",
         help="a finished run folder, or a finished 'train speech --folds' folder (its "
-        "fold models ship averaged)",
+        "fold models ship averaged); for OUT.onnx, a run folder or a .pt checkpoint",
     )
-    s.add_argument("out", metavar="OUT.pt", help="file to write, e.g. pretrained/face_fer2013.pt")
+    s.add_argument(
+        "out",
+        metavar="OUT.pt|OUT.onnx",
+        help="file to write: a starter model, e.g. pretrained/face_fer2013.pt, or an ONNX "
+        "model with its JSON sidecar beside it, e.g. face.onnx and face.json",
+    )
     s.add_argument(
         "--notes", metavar="FILE.md", help="Markdown for the card's 'where it fails' section"
     )

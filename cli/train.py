@@ -88,6 +88,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _check_resume(args: argparse.Namespace) -> None:
     """``--resume`` takes the run's own settings: refuse every flag that would change them."""
+    from training.onnx_model import refuse_onnx
+
+    refuse_onnx(args.resume, "--resume")
     fixed = [
         flag
         for flag, value in (

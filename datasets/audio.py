@@ -240,37 +240,57 @@ def window(y: np.ndarray, params: FeatureParams) -> np.ndarray:
 # -------------------------------------------------------------- features
 
 
-@lru_cache(maxsize=8)
-def _transform(params: FeatureParams, device: str = "cpu") -> torch.nn.Module:
-    mel = dict(
-        n_fft=params.n_fft,
-        win_length=params.win_length,
-        hop_length=params.hop_length,
-        f_min=params.f_min,
-        f_max=min(params.f_max, params.sample_rate / 2),
-        n_mels=params.n_mels,
-    )
-    if params.kind == "mfcc":
-        return torchaudio.transforms.MFCC(
-            params.sample_rate, n_mfcc=params.n_mfcc, melkwargs=mel
-        ).to(device)
-    if params.kind == "logmel":
-        return torch.nn.Sequential(
-            torchaudio.transforms.MelSpectrogram(params.sample_rate, power=2.0, **mel),
-            # Absolute dB (no per-file peak normalisation): loudness is an emotion cue.
-            torchaudio.transforms.AmplitudeToDB(stype="power", top_db=None),
-        ).to(device)
-    raise WorkbenchError(f"Unknown feature kind {params.kind!r}; use 'logmel' or 'mfcc'.")
+class FeatureTransform(torch.nn.Module):
+    """(B, n_samples) analysis windows → (B, n_bins, n_frames) features, as ``params`` says:
+    torchaudio's log-mel spectrogram in absolute dB (floored at -100 dB) or its MFCC.
+
+    One module for training features, prediction and the ONNX export, whose graph computes
+    the features itself (``training.onnx_export``), so all three give the same numbers."""
+
+    def __init__(self, params: FeatureParams) -> None:
+        super().__init__()
+        mel = dict(
+            n_fft=params.n_fft,
+            win_length=params.win_length,
+            hop_length=params.hop_length,
+            f_min=params.f_min,
+            f_max=min(params.f_max, params.sample_rate / 2),
+            n_mels=params.n_mels,
+        )
+        if params.kind == "mfcc":
+            self.transform = torchaudio.transforms.MFCC(
+                params.sample_rate, n_mfcc=params.n_mfcc, melkwargs=mel
+            )
+        elif params.kind == "logmel":
+            self.transform = torch.nn.Sequential(
+                torchaudio.transforms.MelSpectrogram(params.sample_rate, power=2.0, **mel),
+                # Absolute dB (no per-file peak normalisation): loudness is an emotion cue.
+                torchaudio.transforms.AmplitudeToDB(stype="power", top_db=None),
+            )
+        else:
+            raise WorkbenchError(f"Unknown feature kind {params.kind!r}; use 'logmel' or 'mfcc'.")
+        self.floor = params.kind == "logmel"
+
+    def forward(self, windows: torch.Tensor) -> torch.Tensor:
+        out = self.transform(windows.float())
+        if self.floor:
+            out = out.clamp(min=-100.0)  # digital silence would otherwise be -inf-like
+        return out
+
+
+def feature_transform(params: FeatureParams, device: str = "cpu") -> FeatureTransform:
+    """A new ``FeatureTransform`` for ``params`` on ``device``."""
+    return FeatureTransform(params).to(device)
+
+
+_cached_transform = lru_cache(maxsize=8)(feature_transform)
 
 
 def feature_tensor(windows: torch.Tensor, params: FeatureParams) -> torch.Tensor:
     """Features of a batch of windows (B, n_samples) → (B, n_bins, n_frames), computed on
     the windows' own device (the training GPU for the ``robust`` augmentation)."""
     with torch.no_grad():
-        out = _transform(params, str(windows.device))(windows.float())
-        if params.kind == "logmel":
-            out = out.clamp(min=-100.0)  # digital silence would otherwise be -inf-like
-    return out
+        return _cached_transform(params, str(windows.device))(windows)
 
 
 def compute_features(windows: np.ndarray, params: FeatureParams) -> np.ndarray:

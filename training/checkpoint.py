@@ -68,6 +68,11 @@ def resolve_checkpoint(path: str | Path) -> Path:
 def read_checkpoint(path: str | Path) -> dict:
     """The raw checkpoint dict at ``path`` (a run folder or a file), checked to be ours."""
     path = resolve_checkpoint(path)
+    if path.suffix.lower() == ".onnx":  # predict runs these through training.onnx_model
+        raise WorkbenchError(
+            f"{describe(path)} is an ONNX model, which only predict can run; pass the run "
+            "folder or .pt checkpoint it was exported from."
+        )
     try:
         with warnings.catch_warnings():  # garbage bytes can trigger unpickler warnings
             warnings.simplefilter("ignore")

@@ -44,6 +44,7 @@ from datasets.errors import WorkbenchError, describe
 from models.face import FaceCNN
 
 from .checkpoint import LoadedModel
+from .onnx_model import refuse_onnx
 from .predict import faces_input, load_model, predict_file, softmax_batch
 from .records import Prediction
 
@@ -221,6 +222,8 @@ def explain_prediction(
     ``explains`` (a clip's sound: ``speech_method``). A clip's fused answer is not explained:
     its face and speech models are.
     """
+    for used in (pred.model, pred.face and pred.face.model, pred.speech and pred.speech.model):
+        refuse_onnx(used, "explain", ": it needs the network's gradients")
     arrays = dict(pred.arrays)
     if pred.kind == "image":
         face = load_model(pred.model, "face", "an image")
@@ -262,4 +265,5 @@ def explain_file(
     path: str | Path, *, model: str | Path | None = None, method: str | None = None
 ) -> Prediction:
     """Predict ``path`` (see ``training.predict.predict_file``) and explain the answer."""
+    refuse_onnx(model, "explain", ": it needs the network's gradients")
     return explain_prediction(predict_file(path, model=model), method)

@@ -25,12 +25,12 @@ from PIL import Image, ImageOps
 from datasets.audio import (
     FeatureParams,
     compute_features,
-    features_of,
     fix_length,
     prepare,
     read_audio,
     require_sound,
     resample,
+    window,
 )
 from datasets.errors import NoSoundError, WorkbenchError, describe
 from datasets.faces import default_detector
@@ -42,6 +42,7 @@ from datasets.video import clip_audio, clip_faces
 from . import quality, wording
 from .checkpoint import LoadedModel, load_checkpoint, read_checkpoint, resolve_checkpoint
 from .data import as_float
+from .onnx_model import is_onnx, load_onnx, onnx_kind
 from .records import FacePart, FusedPart, Prediction, SpeechPart
 from .runs import default_fusion_model, default_model, starter_model
 
@@ -52,6 +53,8 @@ DISPLAY_SIDE = 1600  # px: larger photos are shown from a scaled-down copy
 
 @lru_cache(maxsize=8)
 def _load(path: str, mtime_ns: int, kind: str, purpose: str) -> LoadedModel:
+    if is_onnx(path):  # an exported graph, run by ONNX Runtime
+        return load_onnx(path, kind=kind, purpose=purpose)
     return load_checkpoint(path, kind=kind, purpose=purpose)
 
 
@@ -249,9 +252,9 @@ def hear(
     first = None
     for i in range(0, len(starts), WINDOW_BATCH):
         batch = windows_at(y, starts[i : i + WINDOW_BATCH], n)
-        feats = compute_features(batch, params)  # (B, n_bins, n_frames)
-        first = feats[0] if first is None else first
-        probs[i : i + len(batch)] = softmax_batch(loaded, torch.from_numpy(feats).unsqueeze(1))
+        x, shown = speech_input(loaded, batch, params)
+        first = shown if first is None else first
+        probs[i : i + len(batch)] = softmax_batch(loaded, x)
         if progress is not None:
             progress(min(i + WINDOW_BATCH, len(starts)), len(starts))
     segments = None
@@ -274,6 +277,24 @@ def hear(
                     }
                 )
     return Heard(as_distribution(loaded.classes, probs.mean(0)), len(starts), first, segments)
+
+
+def takes_windows(loaded: LoadedModel) -> bool:
+    """Whether the model computes its own speech features (an exported ONNX graph)."""
+    return bool(getattr(loaded.model, "takes_windows", False))
+
+
+def speech_input(
+    loaded: LoadedModel, windows: np.ndarray, params: FeatureParams
+) -> tuple[torch.Tensor, np.ndarray]:
+    """The speech network's input for (B, n_samples) analysis ``windows`` — their
+    (B, 1, n_bins, n_frames) features, or the windows themselves for a model that computes
+    its own (``takes_windows``) — and the first window's features, for showing."""
+    if takes_windows(loaded):
+        x = torch.from_numpy(np.ascontiguousarray(windows, np.float32))
+        return x, compute_features(windows[:1], params)[0]
+    feats = compute_features(windows, params)  # (B, n_bins, n_frames)
+    return torch.from_numpy(feats).unsqueeze(1), feats[0]
 
 
 def _feature_params(loaded: LoadedModel) -> FeatureParams:
@@ -339,8 +360,10 @@ def fuse(
     stored = {  # one item as the fusion sets store it, made into input as training does
         "faces": torch.from_numpy(frames)[None, :, None],  # (1, F, 1, 48, 48) uint8
         "found": torch.from_numpy(found)[None],
-        "features": torch.from_numpy(features_of(y, params))[None, None],  # (1, 1, bins, T)
     }
+    # (1, 1, bins, T) features, or the (1, n_samples) window for an ONNX graph
+    sound, _ = speech_input(loaded, window(y, params)[None], params)
+    stored["window" if takes_windows(loaded) else "features"] = sound
     probs = _finite(loaded, torch.softmax(loaded.model(as_float(stored)).float(), dim=1)[0].numpy())
     return as_distribution(loaded.classes, probs)
 
@@ -513,7 +536,7 @@ def predict_file(
     if suffix in VIDEO_SUFFIXES:
         models = {"face": face_model, "speech": speech_model, "fusion": fusion_model}
         if model is not None:  # the face or the fusion model, by its kind
-            kind = read_checkpoint(model)["kind"]
+            kind = onnx_kind(model) if is_onnx(model) else read_checkpoint(model)["kind"]
             models[kind] = models[kind] or model
         return predict_video(
             path,
