@@ -178,6 +178,14 @@ def diverged(
     )
 
 
+def report_every(device: torch.device) -> int:
+    """How often ``fit`` reports progress (``on_batch_end``): every this many batches, and
+    always after an epoch's last batch. Every batch on the CPU; every 10th on a GPU, where
+    reading the running loss back waits for the device. Callbacks (and tests that stop a
+    run) must not wait for one exact batch: see ``tests/conftest.py``'s ``StopAt``."""
+    return 1 if device.type == "cpu" else 10
+
+
 def warm_up() -> None:
     """Pay torch's one-off start-up costs now: building the first optimiser imports about
     900 modules (torch._dynamo, sympy), ~1 s here. The window calls this while it loads its
@@ -255,8 +263,7 @@ def fit(
     n_batches = train.n_batches(config.batch_size)
     total_steps = config.epochs * n_batches
     warmup = max(1, min(n_batches, total_steps // 20))
-    # Reading a loss back from the GPU waits for it; on CUDA report every few batches.
-    report_every = 1 if device.type == "cpu" else 10
+    cadence = report_every(device)
     dev_name = describe_device(device)
     for cb in callbacks:
         cb.on_fit_start(
@@ -313,7 +320,7 @@ def fit(
                 hits = lam * hits + (1 - lam) * (logits.argmax(1) == partner)
             correct += hits.sum()
             seen += len(y)
-            if (b + 1) % report_every == 0 or b + 1 == n_batches:
+            if (b + 1) % cadence == 0 or b + 1 == n_batches:
                 running = loss_sum.item() / seen  # a GPU waits for it: only now and then
                 if not math.isfinite(running):
                     raise diverged(out, config, epoch, best_epoch, "loss")
