@@ -58,3 +58,87 @@ def test_recurrent_layers_run_in_fp32_under_bf16_autocast(which):
     assert seen == [(False, torch.float32, torch.float32)]
     grads = [p.grad for m in model.modules() if isinstance(m, nn.GRU) for p in m.parameters()]
     assert grads and all(g.dtype == torch.float32 and torch.isfinite(g).all() for g in grads)
+
+
+def force_amp(monkeypatch, dtype: torch.dtype) -> None:
+    """Make every device, the CPU included, pick ``dtype`` as a GPU would pick it."""
+    import training.device
+    import training.fit
+
+    for module in (training.device, training.fit):
+        monkeypatch.setattr(module, "amp_dtype", lambda device: dtype)
+
+
+def watch_training_autocast(model: nn.Module) -> list[tuple[bool, bool, torch.dtype]]:
+    """(training mode, autocast on, autocast dtype) at every forward of ``model``."""
+    seen = []
+    model.register_forward_pre_hook(
+        lambda m, args: seen.append(
+            (m.training, torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu"))
+        )
+    )
+    return seen
+
+
+def test_held_out_data_is_scored_in_fp32_after_bf16_training(fer_csv, tmp_path, monkeypatch):
+    import training.train
+    from training.evaluate import evaluate_checkpoint
+    from training.train import TrainOptions, train_model
+
+    force_amp(monkeypatch, torch.bfloat16)
+    watched: list = []
+    build = training.train.build_model
+
+    def build_and_watch(kind, config):
+        model = build(kind, config)
+        watched.append(watch_training_autocast(model))
+        return model
+
+    monkeypatch.setattr(training.train, "build_model", build_and_watch)
+    run = train_model(
+        TrainOptions(kind="face", data=str(fer_csv.parent), epochs=2, out=tmp_path / "run")
+    )
+    (calls,) = watched
+    assert (True, True, torch.bfloat16) in calls  # it did train under bf16 autocast
+    assert all(not on for training, on, _ in calls if not training)  # scored in fp32
+    monkeypatch.undo()  # a later evaluate on this CPU: fp32, as it always is here
+    again = evaluate_checkpoint(run.run_dir, str(fer_csv.parent), split="test")
+    assert again["n_items"] == run.metrics["n_items"] == 7
+    assert again["loss"] == pytest.approx(run.metrics["loss"], rel=1e-6, abs=0)
+    assert again["confusion"] == run.metrics["confusion"]
+
+
+def test_fp16_with_a_grad_scaler_trains_on_the_cpu(tmp_path, monkeypatch):
+    """The path of GPUs without native bf16 (before Ampere), forced here."""
+    from test_training import face_meta, pattern_faces
+
+    from models import FACE_PRESETS, FaceCNN
+    from training.fit import FitConfig, fit
+
+    force_amp(monkeypatch, torch.float16)
+    torch.manual_seed(0)
+    model = FaceCNN(FACE_PRESETS["quick"])
+    before = [p.detach().clone() for p in model.parameters()]
+    calls = watch_training_autocast(model)
+    steps: list[float] = []
+    scale = torch.amp.GradScaler.scale
+    monkeypatch.setattr(
+        torch.amp.GradScaler,
+        "scale",
+        lambda self, loss: steps.append(self.get_scale()) or scale(self, loss),
+    )
+    result = fit(
+        model,
+        pattern_faces(4),  # 28 faces: 4 batches of 8
+        pattern_faces(1, seed=1),
+        FitConfig(epochs=2, batch_size=8, lr=1e-3),
+        meta=face_meta(),
+        out_dir=tmp_path,
+    )
+    assert (True, True, torch.float16) in calls
+    assert len(steps) == 8 and all(s >= 1.0 for s in steps)  # every loss went through it
+    for record in result.history:
+        assert torch.isfinite(torch.tensor([record["train_loss"], record["val_loss"]])).all()
+    saved = torch.load(tmp_path / "last.pt", weights_only=True)["scaler"]
+    assert saved is not None and saved["_growth_tracker"] >= 1  # it stepped, scaled
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))

@@ -57,7 +57,9 @@ def amp_dtype(device: torch.device) -> torch.dtype | None:
     return torch.float16
 
 
-def autocast(device: torch.device):
-    """``torch.autocast`` with ``amp_dtype(device)``, or a no-op context."""
-    dtype = amp_dtype(device)
+def autocast(device: torch.device, dtype: torch.dtype | None | str = "auto"):
+    """``torch.autocast`` with ``dtype`` (default ``amp_dtype(device)``), or a no-op
+    context when it is None. Training only: held-out data is scored in fp32."""
+    if dtype == "auto":
+        dtype = amp_dtype(device)
     return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)

@@ -228,8 +228,9 @@ def fit(
         # Fastest kernels, at the price of bit-exact repeats on the GPU (the CPU is exact).
         torch.backends.cudnn.benchmark = True
     opt = make_optimizer(model, config)
+    amp = amp_dtype(device)  # bf16, fp16 or None (fp32): training only, never scoring
     # fp16 needs loss scaling; bf16 (Ampere and later) does not.
-    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype(device) == torch.float16)
+    scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)
     shuffle_gen = torch.Generator().manual_seed(config.seed)
     aug_gen = torch.Generator(device=device).manual_seed(config.seed + 1)
 
@@ -302,7 +303,7 @@ def fit(
                 x = augment(x, aug_gen)
             if config.mixup > 0:
                 x, partner, lam = mix_batch(x, y, config.mixup, shuffle_gen, aug_gen)
-            with autocast(device):
+            with autocast(device, amp):
                 outputs = model.forward_all(x) if hasattr(model, "forward_all") else model(x)
             logits, loss = training_loss(outputs, y, config.label_smoothing)
             if config.mixup > 0:
