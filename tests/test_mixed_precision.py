@@ -5,6 +5,9 @@ CPU autocast runs the same code as CUDA autocast here; only the kernels differ."
 
 from __future__ import annotations
 
+import json
+import warnings
+
 import pytest
 import torch
 from torch import nn
@@ -142,3 +145,37 @@ def test_fp16_with_a_grad_scaler_trains_on_the_cpu(tmp_path, monkeypatch):
     saved = torch.load(tmp_path / "last.pt", weights_only=True)["scaler"]
     assert saved is not None and saved["_growth_tracker"] >= 1  # it stepped, scaled
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_train_deterministic_turns_deterministic_kernels_on_for_the_run_only(
+    fer_csv, tmp_path, capsys
+):
+    import workbench
+    from training.callbacks import Callback
+    from training.train import TrainOptions, train_model
+
+    class Watch(Callback):
+        seen: list = []
+
+        def on_batch_end(self, info):
+            cudnn = torch.backends.cudnn
+            self.seen.append(
+                (torch.are_deterministic_algorithms_enabled(), cudnn.benchmark, cudnn.deterministic)
+            )
+
+    opts = TrainOptions(kind="face", data=str(fer_csv.parent), epochs=1, deterministic=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train_model(opts, callbacks=[Watch()])
+    assert Watch.seen and set(Watch.seen) == {(True, False, True)}
+    assert not [w for w in caught if "deterministic" in str(w.message)]  # none lacks one here
+    assert not torch.are_deterministic_algorithms_enabled()  # put back afterwards
+
+    run = tmp_path / "run"
+    args = ["train", "face", "--data", str(fer_csv.parent), "--epochs", "1", "--out", str(run)]
+    assert workbench.main([*args, "--deterministic"]) == 0
+    assert json.loads((run / "config.json").read_text())["fit"]["deterministic"] is True
+    assert workbench.main(["train", "face", "--resume", str(run), "--epochs", "2"]) == 0
+    last = torch.load(run / "last.pt", weights_only=True)
+    assert last["epoch"] == 2 and last["fit_config"]["deterministic"] is True
+    capsys.readouterr()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 
 from datasets.errors import WorkbenchError
@@ -63,3 +67,34 @@ def autocast(device: torch.device, dtype: torch.dtype | None | str = "auto"):
     if dtype == "auto":
         dtype = amp_dtype(device)
     return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
+
+
+@contextmanager
+def deterministic_algorithms(enabled: bool = True) -> Iterator[None]:
+    """Within: the same inputs give the same bits on a GPU too, so a resumed run equals a
+    straight one there as it always does on the CPU (``train --deterministic``).
+
+    Turns on ``torch.use_deterministic_algorithms`` (an operation with no deterministic
+    kernel warns instead of stopping the run), turns cuDNN's autotuner off and its
+    deterministic kernels on, and gives cuBLAS the fixed workspace it needs
+    (``CUBLAS_WORKSPACE_CONFIG``, unless already set). Slower on a GPU; the settings
+    before are restored on the way out. Does nothing when ``enabled`` is false.
+    """
+    if not enabled:
+        yield
+        return
+    cudnn = torch.backends.cudnn
+    before = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+        cudnn.benchmark,
+        cudnn.deterministic,
+    )
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    cudnn.benchmark, cudnn.deterministic = False, True
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+        cudnn.benchmark, cudnn.deterministic = before[2], before[3]

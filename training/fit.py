@@ -8,6 +8,7 @@ is checked before every batch, so Stop takes effect within one batch.
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 import time
@@ -27,7 +28,13 @@ from models.face import single_view
 from .callbacks import Callback
 from .checkpoint import save_checkpoint
 from .data import Inputs, Split, as_float, move
-from .device import amp_dtype, autocast, choose_device, describe_device
+from .device import (
+    amp_dtype,
+    autocast,
+    choose_device,
+    describe_device,
+    deterministic_algorithms,
+)
 from .metrics import classification_metrics, predict_proba
 
 HISTORY_FIELDS = (
@@ -57,6 +64,7 @@ class FitConfig:
     eval_batch_size: int = 256
     optimizer: str = "adamw"  # or "sgd": Nesterov momentum 0.9 (the FER-2013 records' choice)
     mixup: float = 0.0  # Beta(mixup, mixup) mixing of image and label pairs; 0 = off
+    deterministic: bool = False  # bit-exact repeats on a GPU too (slower): see device.py
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -194,6 +202,18 @@ def warm_up() -> None:
     torch.optim.AdamW([torch.zeros(1, requires_grad=True)])
 
 
+def _deterministic_when_asked(loop: Callable) -> Callable:
+    """Run the training loop inside ``deterministic_algorithms(config.deterministic)``."""
+
+    @functools.wraps(loop)
+    def run(model, train, val, config: FitConfig, **kwargs):
+        with deterministic_algorithms(config.deterministic):
+            return loop(model, train, val, config, **kwargs)
+
+    return run
+
+
+@_deterministic_when_asked
 def fit(
     model: nn.Module,
     train: Split,
@@ -225,8 +245,9 @@ def fit(
     if device.type != "cpu":
         # The whole split lives on the accelerator: no host-to-device copy per batch.
         train, val = train.to(device), val.to(device)
-        # Fastest kernels, at the price of bit-exact repeats on the GPU (the CPU is exact).
-        torch.backends.cudnn.benchmark = True
+        # Fastest kernels, at the price of bit-exact repeats on the GPU (the CPU is exact),
+        # unless asked for those.
+        torch.backends.cudnn.benchmark = not config.deterministic
     opt = make_optimizer(model, config)
     amp = amp_dtype(device)  # bf16, fp16 or None (fp32): training only, never scoring
     # fp16 needs loss scaling; bf16 (Ampere and later) does not.
