@@ -4,11 +4,11 @@
     python bench/train_throughput.py [--device auto|cpu|cuda] [--preset quick|full]
                                      [--batch-size 64] [--batches 30] [--warmup 5]
                                      [--workers 2] [--rounds 2] [--threads N]
-                                     [--shared ../shared/data] [--json OUT.json]
+                                     [--shared ../shared/data | --fer DIR] [--json OUT]
 
 Both pipelines train the same FaceCNN preset with the same batch size, AdamW settings
 (FIT_PRESETS) and training step (autocast on CUDA, as ``training/fit.py`` does) on the
-FER-2013 training images in ``<shared>/fer2013/train``:
+FER-2013 training images in ``<shared>/fer2013/train`` (or ``--fer DIR``'s ``train``):
 
   * project:  the face task's loader (the whole split as one cached uint8 tensor, moved to the
     GPU once on CUDA) -> ``TensorSet.batches(shuffle=True)`` -> ``as_float`` -> batched
@@ -158,6 +158,9 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
+    ap.add_argument(
+        "--fer", type=Path, help="a FER-2013 folder with train/<class>/ (default <shared>/fer2013)"
+    )
     ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     ap.add_argument("--preset", default="quick", choices=("quick", "full"))
     ap.add_argument("--batch-size", type=int, default=64)
@@ -172,7 +175,7 @@ def main() -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    fer = args.shared / "fer2013"
+    fer = args.fer or args.shared / "fer2013"
     if not (fer / "train").is_dir():
         print(f"Training throughput skipped: {fer / 'train'} is absent.")
         return 0
