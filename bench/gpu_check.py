@@ -22,12 +22,13 @@ It prints one table (check, result, figure, seconds) and writes into ``--out`` (
 ``$OUT`` when set, else ``runs/gpu-check-<time>``) at most seven files: ``gpu_check.txt``
 (the table), ``gpu_check.json`` (the same, and the figures), a log per check, and the
 FER-2013 run folder as ``fer2013_full_run.tar.gz`` (without last.pt). Runs and caches go
-to a scratch folder. ``--data`` is a FER-2013 folder (default: ``.gpu-pack/fer2013`` from
-``make gpu-pack``, else ``../shared/data/fer2013``); the pack's wheels (soundfile, soxr,
-captum, ...) are installed into the scratch folder first when they are missing.
+to a scratch folder. ``--data`` is a FER-2013 folder (default: the images of
+``.gpu-pack/fer2013_train.tar.gz`` from ``make gpu-pack``, unpacked into the scratch
+folder, else ``../shared/data/fer2013``); the pack's wheels (soundfile, soxr, captum, ...)
+are installed into the scratch folder first when they are missing.
 
-``--dry-run`` runs the same plan on the CPU with tiny settings (Gloo instead of NCCL): a
-rehearsal that needs no GPU. Without a GPU and without ``--dry-run`` it says so and exits 0.
+``--dry-run`` runs the same plan on the CPU with tiny settings (10 images a class, a few
+batches, Gloo instead of NCCL): a rehearsal that needs no GPU. Without a GPU and without ``--dry-run`` it says so and exits 0.
 Exit status: 0 when nothing failed, 1 when a check failed, 2 for bad input.
 """
 
@@ -267,16 +268,35 @@ def install_pack_wheels(plan: Plan, pack: Path) -> str:
     return f"installed {len(wheels)} wheels for {', '.join(missing)}"
 
 
-def find_data(given: Path | None) -> Path:
-    candidates = [given] if given else [PACK / "fer2013", ROOT.parent / "shared/data/fer2013"]
-    for path in candidates:
-        if path is not None and (path / "train").is_dir():
-            return path
-    where = describe(given) if given else f"{describe(candidates[0])} or {describe(candidates[1])}"
+def find_data(plan: Plan, given: Path | None, pack: Path) -> Path:
+    """``--data``; else the pack's FER-2013 images, unpacked into the scratch folder; else
+    ../shared/data/fer2013."""
+    archive = pack / "fer2013_train.tar.gz"
+    if given is None and archive.is_file():
+        with tarfile.open(archive) as tar:
+            tar.extractall(plan.work, filter="data")
+        given = plan.work / "fer2013"
+    candidates = [given] if given else [ROOT.parent / "shared" / "data" / "fer2013"]
+    if (candidates[0] / "train").is_dir():
+        return candidates[0]
+    where = (
+        describe(candidates[0]) if given else f"{describe(archive)} or {describe(candidates[0])}"
+    )
     raise WorkbenchError(
         f"No FER-2013 folder with train/<class>/ images at {where}; pass --data FER_DIR, "
         "or run make gpu-pack first."
     )
+
+
+def tiny_copy(data: Path, to: Path, per_class: int = 10) -> Path:
+    """The first ``per_class`` images of each class of ``data``: a dry run's data."""
+    import shutil
+
+    for folder in sorted(p for p in (data / "train").iterdir() if p.is_dir()):
+        (to / "train" / folder.name).mkdir(parents=True, exist_ok=True)
+        for f in sorted(p for p in folder.iterdir() if p.is_file())[:per_class]:
+            shutil.copyfile(f, to / "train" / folder.name / f.name)
+    return to
 
 
 def table(checks: list[Check]) -> str:
@@ -331,10 +351,14 @@ def main(argv: list[str] | None = None) -> int:
                 "gpu-check on a GPU machine, or add --dry-run to rehearse the plan on the CPU."
             )
             return 0
-        data = find_data(args.data)
+        if args.data is not None and not (args.data / "train").is_dir():
+            find_data(None, args.data, args.pack)  # refused before anything is written
         args.out.mkdir(parents=True, exist_ok=True)
         plan = Plan(args, gpus)
         wheels = install_pack_wheels(plan, args.pack)
+        data = find_data(plan, args.data, args.pack)
+        if args.dry_run:
+            data = tiny_copy(data, plan.work / "tiny-fer2013")
     except WorkbenchError as exc:
         print(exc, file=sys.stderr)
         return 2
