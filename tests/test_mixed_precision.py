@@ -111,6 +111,20 @@ def test_held_out_data_is_scored_in_fp32_after_bf16_training(fer_csv, tmp_path, 
     assert again["confusion"] == run.metrics["confusion"]
 
 
+def test_scoring_turns_tf32_off_and_back_on():
+    from training.data import TensorSet
+    from training.metrics import predict_proba
+
+    flags = (torch.backends.cudnn.conv, torch.backends.cudnn.rnn, torch.backends.cuda.matmul)
+    before = [f.fp32_precision for f in flags]
+    model = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
+    inside = []
+    model.register_forward_hook(lambda m, i, o: inside.append([f.fp32_precision for f in flags]))
+    probs, loss = predict_proba(model, TensorSet(torch.rand(5, 1, 2, 2), torch.arange(5) % 3))
+    assert inside == [["ieee"] * 3] and probs.shape == (5, 3)
+    assert [f.fp32_precision for f in flags] == before
+
+
 def test_fp16_with_a_grad_scaler_trains_on_the_cpu(tmp_path, monkeypatch):
     """The path of GPUs without native bf16 (before Ampere), forced here."""
     from test_training import face_meta, pattern_faces

@@ -98,3 +98,20 @@ def deterministic_algorithms(enabled: bool = True) -> Iterator[None]:
     finally:
         torch.use_deterministic_algorithms(before[0], warn_only=before[1])
         cudnn.benchmark, cudnn.deterministic = before[2], before[3]
+
+
+@contextmanager
+def full_fp32() -> Iterator[None]:
+    """Within: fp32 convolutions, recurrent layers and matrix products compute in full
+    fp32, not TF32 (which cuDNN uses for fp32 convolutions on Ampere and later by
+    default, with a 10-bit mantissa). Held-out scores then agree with the CPU's; the
+    settings before are restored on the way out. No effect on a CPU."""
+    flags = (torch.backends.cudnn.conv, torch.backends.cudnn.rnn, torch.backends.cuda.matmul)
+    before = [f.fp32_precision for f in flags]
+    for f in flags:
+        f.fp32_precision = "ieee"
+    try:
+        yield
+    finally:
+        for f, value in zip(flags, before):
+            f.fp32_precision = value
