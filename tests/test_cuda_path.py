@@ -73,23 +73,32 @@ def test_fit_reports_every_tenth_batch_on_cuda():
     assert report_every(CUDA) == 10 and report_every(torch.device("cpu")) == 1
 
 
-def test_data_lives_on_the_gpu_and_is_augmented_there(tmp_path):
+def test_data_lives_on_the_gpu_and_is_augmented_there():
     torch.manual_seed(0)
     seen: list = []
-    data = pattern_faces(20)
+    data = pattern_faces(10)
     train = Resident(data.x, data.y, seen)
     model = FaceCNN(QUICK)
     calls = watch(model)
+    robust = face_augment("robust")
+    augmented = []
+
+    def augment(x, gen):
+        augmented.append((x.device.type, gen.device.type))
+        return robust(x, gen)
+
     result = fit(
         model,
         train,
-        pattern_faces(5, seed=1),
-        FitConfig(epochs=6, batch_size=32, lr=3e-3, device="cuda"),
-        augment=face_augment("robust"),
+        pattern_faces(2, seed=1),
+        FitConfig(epochs=2, batch_size=16, device="cuda"),
+        augment=augment,
     )
     assert seen and set(seen) == {"cuda"}  # sliced from tensors already on the GPU
+    assert augmented and set(augmented) == {("cuda", "cuda")}
     assert {c[1] for c in calls} == {"cuda"}
-    assert result.device.startswith("cuda (") and result.best_val_accuracy > 0.8
+    assert result.device.startswith("cuda (")
+    assert np.isfinite([r["train_loss"] for r in result.history]).all()
 
 
 def test_face_augmentation_runs_on_the_gpu():
@@ -105,7 +114,7 @@ def test_face_augmentation_runs_on_the_gpu():
     assert torch.isfinite(a).all() and a.min() >= 0 and a.max() <= 1
 
 
-def test_bf16_training_without_a_scaler(tmp_path):
+def test_bf16_training_without_a_scaler_learns(tmp_path):
     if not torch.cuda.is_bf16_supported(including_emulation=False):
         pytest.skip("this GPU has no native bf16: the fp16 test covers it")
     torch.manual_seed(0)
@@ -113,12 +122,14 @@ def test_bf16_training_without_a_scaler(tmp_path):
     calls = watch(model)
     result = fit(
         model,
-        pattern_faces(10),
-        pattern_faces(2, seed=1),
-        FitConfig(epochs=2, batch_size=16, device="cuda"),
+        pattern_faces(20),
+        pattern_faces(5, seed=1),
+        FitConfig(epochs=6, batch_size=32, lr=3e-3, device="cuda"),
         meta=face_meta(),
         out_dir=tmp_path,
     )
+    # test_training's test_learns_held_out_patterns: above 0.8 in fp32 on the CPU
+    assert result.best_val_accuracy > 0.6  # chance is 1/7
     assert (True, "cuda", True, torch.bfloat16) in calls
     assert all(not on for training, _, on, _ in calls if not training)  # scored in fp32
     assert np.isfinite([r["train_loss"] for r in result.history]).all()
