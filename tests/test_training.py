@@ -269,9 +269,10 @@ def test_checkpoint_round_trip_gives_identical_predictions(fer_csv, tmp_path):
 
 def test_resume_continues_the_epoch_count_and_matches_a_straight_run(fer_csv, tmp_path, cadence):
     data = str(fer_csv.parent)
-    # 28 training faces, 14 batches of 2 an epoch: a stop in epoch 3 lands mid-epoch at
-    # both cadences (batch 1, or batch 10 at a GPU's).
-    opts = {"kind": "face", "data": data, "epochs": 4, "batch_size": 2}
+    # 28 training faces: 4 batches of 8 an epoch, or at a GPU's cadence 14 batches of 2,
+    # so that the stop in epoch 3 lands mid-epoch (batch 1, or batch 10).
+    batch_size = 8 if cadence == 1 else 2
+    opts = {"kind": "face", "data": data, "epochs": 4, "batch_size": batch_size}
     straight = train_model(TrainOptions(**opts, out=tmp_path / "a"))
     hist = straight.fit.history
     assert [r["epoch"] for r in hist] == [1, 2, 3, 4]
