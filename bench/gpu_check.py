@@ -336,6 +336,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.out is None:
         env_out = os.environ.get("OUT")
         args.out = Path(env_out) if env_out else ROOT / "runs" / time.strftime("gpu-check-%H%M%S")
+    # The checks run from the repository's root: paths given from elsewhere still hold.
+    args.out, args.pack = args.out.resolve(), args.pack.resolve()
+    args.data = args.data.resolve() if args.data is not None else None
     return args
 
 
