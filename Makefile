@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.requirements-installed
 
-.PHONY: run test setup setup-cpu demo demo-data bench lint clean-cache screenshots
+.PHONY: run test setup setup-cpu demo demo-data bench lint clean-cache screenshots gpu-check gpu-pack
 
 run: $(STAMP)
 	$(PY) workbench.py
@@ -52,3 +52,17 @@ clean-cache:
 
 screenshots: $(STAMP)
 	$(PY) -m emotion_gui.screenshots
+
+# The CUDA path in one command, on a GPU machine (bench/gpu_check.py; README "Checking the
+# CUDA path"): the project's .venv where there is one, else the machine's python3 (GPU
+# machines have no network to make a .venv). BUDGET is in seconds.
+GPU_PY := $(if $(wildcard $(PY)),$(PY),python3)
+BUDGET ?= 540
+
+gpu-check:
+	$(GPU_PY) bench/gpu_check.py --budget $(BUDGET)
+
+# What that machine lacks, into the ignored .gpu-pack/ (wheels, a FER-2013 subset); needs
+# network and ../shared/data.
+gpu-pack: $(STAMP)
+	$(PY) bench/gpu_pack.py

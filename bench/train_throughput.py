@@ -4,13 +4,13 @@
     python bench/train_throughput.py [--device auto|cpu|cuda] [--preset quick|full]
                                      [--batch-size 64] [--batches 30] [--warmup 5]
                                      [--workers 2] [--rounds 2] [--threads N]
-                                     [--shared ../shared/data]
+                                     [--shared ../shared/data | --fer DIR] [--json OUT]
 
 Both pipelines train the same FaceCNN preset with the same batch size, AdamW settings
 (FIT_PRESETS) and training step (autocast on CUDA, as ``training/fit.py`` does) on the
-FER-2013 training images in ``<shared>/fer2013/train``:
+FER-2013 training images in ``<shared>/fer2013/train`` (or ``--fer DIR``'s ``train``):
 
-  * project:  ``load_face_data`` (the whole split as one cached uint8 tensor, moved to the
+  * project:  the face task's loader (the whole split as one cached uint8 tensor, moved to the
     GPU once on CUDA) -> ``TensorSet.batches(shuffle=True)`` -> ``as_float`` -> batched
     ``augment_faces`` on the batch's device -> forward/backward/step, i.e. fit's inner loop;
   * baseline: ``torchvision.datasets.ImageFolder`` with per-image PIL transforms
@@ -27,6 +27,7 @@ Targets: project/baseline >= 1.5x on a CPU, >= 5x on a GPU.
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import sys
 import time
@@ -42,11 +43,18 @@ from torch import nn  # noqa: E402
 
 from models.face import FACE_PRESETS, FaceCNN  # noqa: E402
 from training.augment import augment_faces  # noqa: E402
-from training.data import TensorSet, as_float, load_face_data  # noqa: E402
+from training.data import TensorSet, as_float  # noqa: E402
 from training.device import amp_dtype, autocast, choose_device, describe_device  # noqa: E402
-from training.train import FIT_PRESETS  # noqa: E402
+from training.options import FIT_PRESETS  # noqa: E402
+from training.tasks import task_for  # noqa: E402
+from training.tasks.base import DataSettings  # noqa: E402
 
 Batch = tuple[torch.Tensor, torch.Tensor]  # model-ready float x (B, 1, 48, 48), labels y (B,)
+
+
+def load_face_train(fer: Path, seed: int) -> TensorSet:
+    """The training split exactly as ``train face --data FER`` reads it (cached)."""
+    return task_for("face").load([fer], DataSettings(seed=seed)).train
 
 
 def seed_everything(seed: int) -> None:
@@ -150,6 +158,9 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
+    ap.add_argument(
+        "--fer", type=Path, help="a FER-2013 folder with train/<class>/ (default <shared>/fer2013)"
+    )
     ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     ap.add_argument("--preset", default="quick", choices=("quick", "full"))
     ap.add_argument("--batch-size", type=int, default=64)
@@ -159,11 +170,12 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2, help="baseline DataLoader workers")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    ap.add_argument("--json", type=Path, metavar="OUT", help="also write the figures here")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    fer = args.shared / "fer2013"
+    fer = args.fer or args.shared / "fer2013"
     if not (fer / "train").is_dir():
         print(f"Training throughput skipped: {fer / 'train'} is absent.")
         return 0
@@ -172,7 +184,7 @@ def main() -> int:
         torch.backends.cudnn.benchmark = True  # as fit does
 
     t0 = time.perf_counter()
-    train = load_face_data(fer, seed=args.seed).train
+    train = load_face_train(fer, args.seed)
     load_s = time.perf_counter() - t0
     if device.type != "cpu":
         train = train.to(device)  # the whole split lives on the GPU, as in fit
@@ -185,7 +197,7 @@ def main() -> int:
         f"{args.rounds} x ({args.warmup} warm-up + {args.batches} timed) batches, "
         f"baseline workers {args.workers}"
     )
-    print(f"project data load (load_face_data, one-off): {load_s:.2f} s", end="")
+    print(f"project data load (the face task's loader, one-off): {load_s:.2f} s", end="")
     print(f"; with copy to {device.type}: {setup_s:.2f} s" if device.type != "cpu" else "")
     print(f"  {len(train)} training images, x {tuple(train.x.shape)} {train.x.dtype}")
 
@@ -216,6 +228,18 @@ def main() -> int:
     target = 1.5 if device.type == "cpu" else 5.0
     verdict = "ok" if ratio >= target else "MISSED"
     print(f"{'project / baseline':<38} {ratio:10.2f}x  (target >= {target:g}x: {verdict})")
+    if args.json:
+        figures = {
+            "device": describe_device(device),
+            "preset": args.preset,
+            "batch_size": args.batch_size,
+            "project_images_per_s": max(runs["project"]),
+            "baseline_images_per_s": max(runs["baseline"]),
+            "ratio": ratio,
+            "target": target,
+            "met": ratio >= target,
+        }
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
     return 0
 
 

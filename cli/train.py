@@ -72,6 +72,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         optimizer=args.optimizer,
         mixup=args.mixup,
         init=args.init,
+        deterministic=args.deterministic,
         **given,
     )
     if args.folds is not None:
@@ -116,7 +117,7 @@ def _check_resume(args: argparse.Namespace) -> None:
     if fixed:
         raise WorkbenchError(
             f"--resume continues with the run's own settings; only --epochs (the new "
-            f"total) and --device can change, so drop {', '.join(fixed)}."
+            f"total), --device and --deterministic can change, so drop {', '.join(fixed)}."
         )
 
 
@@ -166,7 +167,14 @@ def add_train(subparsers) -> None:
         "--resume",
         metavar="RUN_DIR",
         help="continue a run from its last.pt with its own data and settings "
-        "(only --epochs and --device may change)",
+        "(only --epochs, --device and --deterministic may change)",
+    )
+    s.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="deterministic kernels (no cuDNN autotuning): on a GPU too, the same run gives "
+        "the same numbers and a resumed run equals a straight one; slower on a GPU (the "
+        "CPU is deterministic already)",
     )
     _add_recipe_flags(s)
     _add_fusion_flags(s.add_argument_group("fusion models"))

@@ -16,7 +16,6 @@ from pathlib import Path
 # one-sentence error; keep its log quiet (must be set before the first VideoCapture).
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
-import av  # noqa: E402
 import cv2  # noqa: E402
 import numpy as np
 
@@ -26,6 +25,20 @@ from .faces import Box, FaceDetector, default_detector
 from .ravdess import parse_name
 
 VIDEO_HINT = "choose an .mp4 clip that plays in a video player"
+
+
+def pyav():
+    """PyAV, imported when first needed (a clip's own sound track, saving a recording as
+    .mp4), so that the workbench imports and trains where it is not installed."""
+    try:
+        import av
+    except ImportError:
+        raise WorkbenchError(
+            "Reading or writing a video's sound track needs PyAV, which is not installed "
+            "here; install it (pip install -r requirements.txt), or put the take's "
+            "audio-only RAVDESS WAV (03-…wav) beside the clip."
+        ) from None
+    return av
 
 
 @dataclass
@@ -178,6 +191,7 @@ def find_take_audio(
 def read_track_audio(path: str | Path, sr: int = 16_000) -> np.ndarray:
     """A video file's own audio track as mono float32 at ``sr`` Hz."""
     path = Path(path)
+    av = pyav()
     try:
         with av.open(str(path)) as container:
             if not container.streams.audio:

@@ -27,6 +27,7 @@ from torch import nn
 
 from .config import ConfigDict
 from .face import FACE_PRESETS, FaceCNN, FaceCNNConfig
+from .layers import run_in_fp32
 from .speech import SPEECH_PRESETS, SpeechCNN, SpeechCNNConfig
 
 FUSION_VARIANTS = ("concat", "equalized", "probe")
@@ -98,7 +99,8 @@ class FusionNet(nn.Module):
         weight = found.to(per_frame.dtype).unsqueeze(-1)  # (B, F, 1)
         if self.frames is not None:
             # Frames without a face enter the GRU as zeros, whatever their pixels were.
-            per_frame, _ = self.frames(per_frame * weight)  # (B, F, E): each step sees the past
+            # (B, F, E), fp32: each step sees the past
+            per_frame, _ = run_in_fp32(self.frames, per_frame * weight)
         # A clip whose frames all lack a face gets a zero face feature, not a NaN.
         return (per_frame * weight).sum(1) / weight.sum(1).clamp(min=1.0)
 

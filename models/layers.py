@@ -20,6 +20,18 @@ def vgg_block(c_in: int, c_out: int, n_convs: int, dropout: float) -> nn.Sequent
     return nn.Sequential(*layers)
 
 
+def run_in_fp32(module: nn.Module, *inputs: torch.Tensor):
+    """``module(*inputs)`` in full precision, outside any autocast region.
+
+    For recurrent layers under mixed precision: CUDA autocast runs cuDNN's GRU in fp16
+    even in a bf16 region, where no GradScaler guards its gradients. Floating-point inputs
+    are cast to fp32, so the layer computes and returns fp32 whatever surrounds it.
+    """
+    device_type = inputs[0].device.type
+    with torch.autocast(device_type, enabled=False):
+        return module(*(t.float() if t.is_floating_point() else t for t in inputs))
+
+
 def embedding_layers(width: int, embed_dim: int) -> list[nn.Module]:
     """Linear → BN → ReLU from ``width`` features to the ``embed_dim`` embedding."""
     return [nn.Linear(width, embed_dim, bias=False), nn.BatchNorm1d(embed_dim), nn.ReLU(True)]

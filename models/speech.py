@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from .config import ConfigDict
-from .layers import Classifier, embedding_layers, vgg_block
+from .layers import Classifier, embedding_layers, run_in_fp32, vgg_block
 
 
 @dataclass
@@ -90,6 +90,6 @@ class SpeechCNN(Classifier):
             h = torch.cat([h.mean(dim=2), h.amax(dim=2)], dim=1)  # (B, 2 C F')
         else:
             seq = x.squeeze(1).transpose(1, 2)  # (B, T, n_bins)
-            _, last = self.gru(seq)  # (layers, B, hidden)
+            _, last = run_in_fp32(self.gru, seq)  # (layers, B, hidden), fp32
             h = last[-1]
         return self.embed(h)

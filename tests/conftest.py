@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from datasets.labels import FER_CLASSES, ravdess_name  # noqa: E402
+from training.callbacks import Callback  # noqa: E402
 
 SHARED_DATA = Path(os.environ.get("WORKBENCH_SHARED_DATA", ROOT.parent / "shared" / "data"))
 needs_shared = pytest.mark.skipif(
@@ -48,6 +49,44 @@ def _isolated_cache(tmp_path_factory):
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
+
+
+class StopAt(Callback):
+    """Sets ``event`` at the first progress report at or after ``at`` = (epoch, batch).
+
+    ``fit`` reports every batch on the CPU but only every ``report_every(device)`` batches
+    (and each epoch's last) on a GPU, so a test that waited for one exact batch would
+    never stop there. ``reports`` lists every (epoch, batch) reported, ``stopped_at`` the
+    one that set the event, ``epochs`` the finished epochs. ``at=None`` only records.
+    """
+
+    def __init__(self, at: tuple[int, int] | None = None, event=None):
+        import threading
+
+        self.at, self.event = at, event if event is not None else threading.Event()
+        self.reports: list[tuple[int, int]] = []
+        self.epochs: list[int] = []
+        self.stopped_at: tuple[int, int] | None = None
+
+    def on_batch_end(self, info):
+        here = (info["epoch"], info["batch"])
+        self.reports.append(here)
+        if self.at is not None and self.stopped_at is None and here >= self.at:
+            self.stopped_at = here
+            self.event.set()
+
+    def on_epoch_end(self, record):
+        self.epochs.append(record["epoch"])
+
+
+@pytest.fixture(params=[1, 10], ids=["report-every-batch", "report-every-10th"])
+def cadence(request, monkeypatch):
+    """Run a test with ``fit`` reporting every batch (the CPU's cadence) and every 10th
+    batch (a GPU's), whatever the device."""
+    import training.fit
+
+    monkeypatch.setattr(training.fit, "report_every", lambda device: request.param)
+    return request.param
 
 
 def face_pixels(rng: np.random.Generator) -> np.ndarray:

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import SHARED_DATA, needs_shared
+from conftest import SHARED_DATA, StopAt, needs_shared
 
 from datasets.faces import CROP_MARGIN, CROP_SHIFT, FaceDetector, framing
 from datasets.labels import FER_CLASSES
@@ -23,7 +23,6 @@ from training.augment import (
     jpeg_like,
     random_erase,
 )
-from training.callbacks import Callback
 from training.data import TensorSet
 from training.fit import FitConfig, fit, mix_batch
 
@@ -240,15 +239,6 @@ def pattern_faces(n_per_class: int, seed: int = 0) -> TensorSet:
     for i, c in enumerate(y):
         x[i, 6 * c : 6 * c + 6] = 230
     return TensorSet(torch.from_numpy(x), torch.from_numpy(y))
-
-
-class StopAt(Callback):
-    def __init__(self, at: tuple[int, int], event: threading.Event):
-        self.at, self.event = at, event
-
-    def on_batch_end(self, info):
-        if (info["epoch"], info["batch"]) == self.at:
-            self.event.set()
 
 
 def test_mix_batch_blends_pairs_with_beta_weights():

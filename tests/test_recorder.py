@@ -15,7 +15,7 @@ from conftest import ROOT, SHARED_DATA, needs_shared, tone
 
 from datasets.errors import WorkbenchError
 from datasets.ravdess import scan_ravdess
-from datasets.video import clip_audio, read_track_audio
+from datasets.video import clip_audio, pyav, read_track_audio
 from training import recording_files
 from training.recorder import LiveRecorder
 
@@ -122,7 +122,7 @@ def test_repetitions_go_on_past_two_and_video_or_sound_alone_get_their_names(tmp
     session(frames_only, 1.0, sound=False)
     out = frames_only.save(tmp_path, 1.0, emotion="angry", actor=12)
     assert out["wav"] is None and out["mp4"].name == "02-01-05-01-01-03-12.mp4"  # video-only
-    with recording_files.av.open(str(out["mp4"])) as clip:
+    with pyav().open(str(out["mp4"])) as clip:
         assert not clip.streams.audio
     sound_only = LiveRecorder()
     sound_only.add_sound(1.5, tone(1.5, SR), SR)

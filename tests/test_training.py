@@ -11,13 +11,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from conftest import tone, write_ravdess
+from conftest import StopAt, tone, write_ravdess
 from PIL import Image
 
 from datasets.errors import WorkbenchError
 from datasets.labels import FER_CLASSES
 from models import FACE_PRESETS, SPEECH_PRESETS, FaceCNN, SpeechCNN, SpeechCNNConfig
-from training.callbacks import Callback
 from training.checkpoint import load_checkpoint
 from training.data import TensorSet
 from training.fit import FitConfig, fit, lr_at
@@ -36,19 +35,6 @@ def pattern_faces(n_per_class: int, n_classes: int = 7, seed: int = 0) -> Tensor
     for i, c in enumerate(y):
         x[i, 6 * c : 6 * c + 6, :] = 230
     return TensorSet(torch.from_numpy(x), torch.from_numpy(y))
-
-
-class Recorder(Callback):
-    def __init__(self, stop_at: tuple[int, int] | None = None, event=None):
-        self.batches, self.epochs, self.stop_at, self.event = [], [], stop_at, event
-
-    def on_batch_end(self, info):
-        self.batches.append((info["epoch"], info["batch"]))
-        if self.stop_at == (info["epoch"], info["batch"]):
-            self.event.set()
-
-    def on_epoch_end(self, record):
-        self.epochs.append(record["epoch"])
 
 
 def face_meta() -> dict:
@@ -121,12 +107,15 @@ def test_lr_schedule_warms_up_then_decays():
     assert all(a >= b for a, b in zip(lrs[10:], lrs[11:])) and lrs[-1] < 0.05
 
 
-def test_stop_event_ends_within_one_batch_and_leaves_usable_best(tmp_path):
+def test_stop_event_ends_within_one_batch_and_leaves_usable_best(tmp_path, cadence):
     stop = threading.Event()
-    rec = Recorder(stop_at=(1, 3), event=stop)
+    rec = StopAt((1, 3), event=stop)
+    model = FaceCNN(QUICK_FACE)
+    trained = []
+    model.register_forward_hook(lambda m, i, o: trained.append(1) if m.training else None)
     result = fit(
-        FaceCNN(QUICK_FACE),
-        pattern_faces(20),
+        model,
+        pattern_faces(20),  # 140 faces: 18 batches of 8
         pattern_faces(2, seed=1),
         FitConfig(epochs=5, batch_size=8),
         meta=face_meta(),
@@ -134,26 +123,30 @@ def test_stop_event_ends_within_one_batch_and_leaves_usable_best(tmp_path):
         callbacks=[rec],
         stop_event=stop,
     )
-    assert rec.batches == [(1, 1), (1, 2), (1, 3)]  # nothing ran after the stop
+    # Stopped at the first report at or after batch 3: batch 3, or 10 at a GPU's cadence.
+    epoch, batch = rec.stopped_at
+    assert (epoch, batch) == (1, max(3, cadence))
+    assert rec.reports == [(1, b) for b in range(cadence, batch + 1, cadence)]
+    assert len(trained) == batch  # nothing ran after the stop
     assert result.stopped and result.best_epoch == 0 and result.history == []
     loaded = load_checkpoint(tmp_path / "best.pt", kind="face")
     assert loaded.model(torch.rand(1, 1, 48, 48)).shape == (1, 7)
 
 
-def test_stop_after_an_epoch_keeps_the_best_epoch(tmp_path):
+def test_stop_after_an_epoch_keeps_the_best_epoch(tmp_path, cadence):
     stop = threading.Event()
-    rec = Recorder(stop_at=(2, 1), event=stop)
+    rec = StopAt((2, 1), event=stop)
     result = fit(
         FaceCNN(QUICK_FACE),
-        pattern_faces(10),
+        pattern_faces(10),  # 70 faces: 18 batches of 4, so both cadences stop mid-epoch
         pattern_faces(2, seed=1),
-        FitConfig(epochs=5, batch_size=16),
+        FitConfig(epochs=5, batch_size=4),
         meta=face_meta(),
         out_dir=tmp_path,
         callbacks=[rec],
         stop_event=stop,
     )
-    assert rec.epochs == [1] and rec.batches[-1] == (2, 1)
+    assert rec.epochs == [1] and rec.reports[-1] == rec.stopped_at == (2, cadence)
     assert result.stopped and result.best_epoch == 1
     assert torch.load(tmp_path / "best.pt", weights_only=True)["epoch"] == 1
 
@@ -199,7 +192,7 @@ class BreaksAfter(torch.nn.Module):
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf")])
 def test_a_diverging_run_stops_with_a_sentence_and_keeps_its_last_good_epoch(tmp_path, value):
-    rec = Recorder()
+    rec = StopAt()
     # 70 items in batches of 16: 5 batches an epoch; the 8th batch (epoch 2) diverges.
     with pytest.raises(WorkbenchError) as err:
         fit(
@@ -214,7 +207,7 @@ def test_a_diverging_run_stops_with_a_sentence_and_keeps_its_last_good_epoch(tmp
     message = str(err.value)
     assert message.startswith("Training diverged in epoch 2 (the loss became NaN or infinite)")
     assert "epoch 1's model is kept" in message and "--lr 0.05 (this run used 0.5)" in message
-    assert rec.epochs == [1] and rec.batches[-1] == (2, 2)  # nothing non-finite reported
+    assert rec.epochs == [1] and rec.reports[-1] == (2, 2)  # nothing non-finite reported
     assert torch.load(tmp_path / "best.pt", weights_only=True)["epoch"] == 1
     assert torch.load(tmp_path / "last.pt", weights_only=True)["epoch"] == 1
     assert not (tmp_path / "metrics.json").exists()
@@ -274,9 +267,12 @@ def test_checkpoint_round_trip_gives_identical_predictions(fer_csv, tmp_path):
     assert a.classes == FER_CLASSES and a.preprocessing["input"] == "face48"
 
 
-def test_resume_continues_the_epoch_count_and_matches_a_straight_run(fer_csv, tmp_path):
+def test_resume_continues_the_epoch_count_and_matches_a_straight_run(fer_csv, tmp_path, cadence):
     data = str(fer_csv.parent)
-    opts = {"kind": "face", "data": data, "epochs": 4, "batch_size": 8}  # 4 batches an epoch
+    # 28 training faces: 4 batches of 8 an epoch, or at a GPU's cadence 14 batches of 2,
+    # so that the stop in epoch 3 lands mid-epoch (batch 1, or batch 10).
+    batch_size = 8 if cadence == 1 else 2
+    opts = {"kind": "face", "data": data, "epochs": 4, "batch_size": batch_size}
     straight = train_model(TrainOptions(**opts, out=tmp_path / "a"))
     hist = straight.fit.history
     assert [r["epoch"] for r in hist] == [1, 2, 3, 4]
@@ -284,11 +280,9 @@ def test_resume_continues_the_epoch_count_and_matches_a_straight_run(fer_csv, tm
     # Stop a 4-epoch run early in epoch 3, then resume it from last.pt (end of epoch 2).
     stop = threading.Event()
     run = tmp_path / "b"
-    stopped = train_model(
-        TrainOptions(**opts, out=run),
-        callbacks=[Recorder(stop_at=(3, 1), event=stop)],
-        stop_event=stop,
-    )
+    rec = StopAt((3, 1), event=stop)
+    stopped = train_model(TrainOptions(**opts, out=run), callbacks=[rec], stop_event=stop)
+    assert rec.stopped_at == (3, cadence)
     assert stopped.metrics["stopped"] and stopped.metrics["epochs_run"] == 2
     resumed = train_model(TrainOptions(kind="face", resume=str(run)))
     assert [r["epoch"] for r in resumed.fit.history] == [1, 2, 3, 4]
@@ -304,7 +298,7 @@ def test_a_resumed_run_counts_the_time_of_its_earlier_chunks(fer_csv, tmp_path):
     run = tmp_path / "run"
     train_model(
         TrainOptions(**opts, out=run),
-        callbacks=[Recorder(stop_at=(3, 1), event=stop)],
+        callbacks=[StopAt((3, 1), event=stop)],
         stop_event=stop,
     )
     # Pretend the two finished epochs took an hour each (a long run cut off by a session end).

@@ -8,6 +8,7 @@ is checked before every batch, so Stop takes effect within one batch.
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 import time
@@ -27,7 +28,13 @@ from models.face import single_view
 from .callbacks import Callback
 from .checkpoint import save_checkpoint
 from .data import Inputs, Split, as_float, move
-from .device import amp_dtype, autocast, choose_device, describe_device
+from .device import (
+    amp_dtype,
+    autocast,
+    choose_device,
+    describe_device,
+    deterministic_algorithms,
+)
 from .metrics import classification_metrics, predict_proba
 
 HISTORY_FIELDS = (
@@ -57,6 +64,7 @@ class FitConfig:
     eval_batch_size: int = 256
     optimizer: str = "adamw"  # or "sgd": Nesterov momentum 0.9 (the FER-2013 records' choice)
     mixup: float = 0.0  # Beta(mixup, mixup) mixing of image and label pairs; 0 = off
+    deterministic: bool = False  # bit-exact repeats on a GPU too (slower): see device.py
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -178,6 +186,14 @@ def diverged(
     )
 
 
+def report_every(device: torch.device) -> int:
+    """How often ``fit`` reports progress (``on_batch_end``): every this many batches, and
+    always after an epoch's last batch. Every batch on the CPU; every 10th on a GPU, where
+    reading the running loss back waits for the device. Callbacks (and tests that stop a
+    run) must not wait for one exact batch: see ``tests/conftest.py``'s ``StopAt``."""
+    return 1 if device.type == "cpu" else 10
+
+
 def warm_up() -> None:
     """Pay torch's one-off start-up costs now: building the first optimiser imports about
     900 modules (torch._dynamo, sympy), ~1 s here. The window calls this while it loads its
@@ -186,6 +202,18 @@ def warm_up() -> None:
     torch.optim.AdamW([torch.zeros(1, requires_grad=True)])
 
 
+def _deterministic_when_asked(loop: Callable) -> Callable:
+    """Run the training loop inside ``deterministic_algorithms(config.deterministic)``."""
+
+    @functools.wraps(loop)
+    def run(model, train, val, config: FitConfig, **kwargs):
+        with deterministic_algorithms(config.deterministic):
+            return loop(model, train, val, config, **kwargs)
+
+    return run
+
+
+@_deterministic_when_asked
 def fit(
     model: nn.Module,
     train: Split,
@@ -217,11 +245,13 @@ def fit(
     if device.type != "cpu":
         # The whole split lives on the accelerator: no host-to-device copy per batch.
         train, val = train.to(device), val.to(device)
-        # Fastest kernels, at the price of bit-exact repeats on the GPU (the CPU is exact).
-        torch.backends.cudnn.benchmark = True
+        # Fastest kernels, at the price of bit-exact repeats on the GPU (the CPU is exact),
+        # unless asked for those.
+        torch.backends.cudnn.benchmark = not config.deterministic
     opt = make_optimizer(model, config)
+    amp = amp_dtype(device)  # bf16, fp16 or None (fp32): training only, never scoring
     # fp16 needs loss scaling; bf16 (Ampere and later) does not.
-    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype(device) == torch.float16)
+    scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)
     shuffle_gen = torch.Generator().manual_seed(config.seed)
     aug_gen = torch.Generator(device=device).manual_seed(config.seed + 1)
 
@@ -255,8 +285,7 @@ def fit(
     n_batches = train.n_batches(config.batch_size)
     total_steps = config.epochs * n_batches
     warmup = max(1, min(n_batches, total_steps // 20))
-    # Reading a loss back from the GPU waits for it; on CUDA report every few batches.
-    report_every = 1 if device.type == "cpu" else 10
+    cadence = report_every(device)
     dev_name = describe_device(device)
     for cb in callbacks:
         cb.on_fit_start(
@@ -295,7 +324,7 @@ def fit(
                 x = augment(x, aug_gen)
             if config.mixup > 0:
                 x, partner, lam = mix_batch(x, y, config.mixup, shuffle_gen, aug_gen)
-            with autocast(device):
+            with autocast(device, amp):
                 outputs = model.forward_all(x) if hasattr(model, "forward_all") else model(x)
             logits, loss = training_loss(outputs, y, config.label_smoothing)
             if config.mixup > 0:
@@ -313,7 +342,7 @@ def fit(
                 hits = lam * hits + (1 - lam) * (logits.argmax(1) == partner)
             correct += hits.sum()
             seen += len(y)
-            if (b + 1) % report_every == 0 or b + 1 == n_batches:
+            if (b + 1) % cadence == 0 or b + 1 == n_batches:
                 running = loss_sum.item() / seen  # a GPU waits for it: only now and then
                 if not math.isfinite(running):
                     raise diverged(out, config, epoch, best_epoch, "loss")

@@ -16,7 +16,7 @@ from sklearn.metrics import (
 from torch import nn
 
 from .data import Split, as_float, move
-from .device import autocast
+from .device import full_fp32
 
 
 @torch.no_grad()
@@ -26,7 +26,10 @@ def predict_proba(
     """Class probabilities (N, n_classes) for ``data`` and the mean cross-entropy loss.
 
     The model is put in eval mode (and left there). ``data`` may live on any device; each
-    batch is moved to ``device`` (the model's own by default).
+    batch is moved to ``device`` (the model's own by default). Always in fp32, outside any
+    autocast region and without TF32, even after mixed-precision training on a GPU: the
+    validation scores that pick the best epoch, ``metrics.json`` and the late-fusion
+    weight then agree with a later ``evaluate`` or ``export`` on the CPU.
     """
     device = device or next(model.parameters()).device
     model.eval()
@@ -34,9 +37,8 @@ def predict_proba(
     for batch in data.batches(batch_size):
         x = as_float(move(batch["x"], device))
         y = batch["y"].to(device, non_blocking=True)
-        with autocast(device):
-            logits = model(x)
-        logits = logits.float()
+        with torch.autocast(device.type, enabled=False), full_fp32():
+            logits = model(x).float()
         loss_sum += nn.functional.cross_entropy(logits, y, reduction="sum").item()
         probs.append(torch.softmax(logits, dim=1).cpu())
     return torch.cat(probs).numpy(), loss_sum / max(len(data), 1)

@@ -81,6 +81,7 @@ class TrainOptions:
     # face / speech: start from this trained model's weights (fine-tuning), not at random
     init: str | None = None
     mixup: float | None = None  # mixup alpha; 0 = off
+    deterministic: bool = False  # bit-exact repeats on a GPU too (train --deterministic)
     # The leakage lesson only (``experiment leakage``): split speech at random by file and
     # faces at random by position, so the held-out items share voices / duplicate images
     # with training. Never a default, and no ``train`` flag.
@@ -113,7 +114,9 @@ def fit_config(opts: TrainOptions) -> FitConfig:
         }.items()
         if v is not None
     }
-    return replace(base, **changes, seed=opts.seed, device=opts.device)
+    return replace(
+        base, **changes, seed=opts.seed, device=opts.device, deterministic=opts.deterministic
+    )
 
 
 def augment_level(opts: TrainOptions) -> str:

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 import soundfile as sf
 
 from datasets.errors import WorkbenchError, describe
 from datasets.labels import RAVDESS_EMOTIONS, RAVDESS_TO_FER, ravdess_name
+from datasets.video import pyav
 
 MAX_REPETITION = 99  # two digits in a RAVDESS name
 PARTS = ("face", "speech", "fused")
@@ -181,7 +181,7 @@ def _write_all(folder: Path, names: dict[str, str], piece: Piece) -> dict[str, P
             os.replace(temps.pop(kind), folder / name)
             done[kind] = folder / name
         return done
-    except (OSError, av.FFmpegError, sf.LibsndfileError) as exc:
+    except (OSError, sf.LibsndfileError, *_ffmpeg_errors()) as exc:
         raise _cannot_write(folder, exc) from None
     finally:
         for temp in temps.values():
@@ -202,8 +202,18 @@ def _fsync(path: str) -> None:
         os.fsync(f.fileno())
 
 
+def _ffmpeg_errors() -> tuple[type[Exception], ...]:
+    """PyAV's error class, where PyAV is installed (it is imported only when needed)."""
+    try:
+        import av
+    except ImportError:
+        return ()
+    return (av.FFmpegError,)
+
+
 def _write_mp4(path: str, piece: Piece) -> None:
     """H.264 frames at their own times (ms time base), the sound as AAC from time 0."""
+    av = pyav()
     newest = cv2.imdecode(np.frombuffer(piece.frames[-1][1], np.uint8), cv2.IMREAD_COLOR)
     h, w = (newest.shape[0] // 2) * 2, (newest.shape[1] // 2) * 2  # yuv420p: even sides
     with av.open(path, "w", format="mp4") as out:

@@ -180,9 +180,14 @@ def train_model(
     start = _load_init(opts, task) if opts.init and resume is None else None
     config = fit_config(opts)
     if resume is not None:
-        # The saved loop settings, with the new total of epochs and the device asked for.
+        # The saved loop settings, with the new total of epochs and the device asked for
+        # (and deterministic kernels, if asked for now or when it started).
+        saved_fit = FitConfig(**resume["fit_config"])
         config = replace(
-            FitConfig(**resume["fit_config"]), epochs=config.epochs, device=config.device
+            saved_fit,
+            epochs=config.epochs,
+            device=config.device,
+            deterministic=config.deterministic or saved_fit.deterministic,
         )
 
     torch.manual_seed(opts.seed)
