@@ -41,17 +41,12 @@ def fer(tmp_path_factory) -> Path:
     ).parent
 
 
-def workbench(args: list[str], runs: Path, processes: int = 1) -> subprocess.CompletedProcess:
-    """``workbench.py ARGS`` in a fresh process, or under torchrun with ``processes``."""
-    env = {**os.environ, "WORKBENCH_RUNS_DIR": str(runs), "OMP_NUM_THREADS": "1"}
-    for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
-        env.pop(key, None)
-    launcher = [sys.executable]
-    if processes > 1:
-        launcher += ["-m", "torch.distributed.run", "--standalone"]
-        launcher += [f"--nproc_per_node={processes}"]
+def torchrun(args: list[str], runs: Path) -> subprocess.CompletedProcess:
+    """``torchrun --standalone --nproc_per_node=2 workbench.py ARGS``."""
+    env = {**os.environ, "WORKBENCH_RUNS_DIR": str(runs)}
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
     done = subprocess.run(
-        [*launcher, str(ROOT / "workbench.py"), *args],
+        [*launcher, "--nproc_per_node=2", str(ROOT / "workbench.py"), *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -60,6 +55,15 @@ def workbench(args: list[str], runs: Path, processes: int = 1) -> subprocess.Com
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return done
+
+
+def single(args: list[str], runs: Path, monkeypatch) -> None:
+    """``workbench.py ARGS`` in this process (a process's start costs seconds here)."""
+    import workbench
+
+    with monkeypatch.context() as m:
+        m.setenv("WORKBENCH_RUNS_DIR", str(runs))
+        assert workbench.main(args) == 0
 
 
 def only_run(runs: Path) -> Path:
@@ -90,10 +94,10 @@ def assert_same_run(a: Path, b: Path) -> None:
         assert row_a == pytest.approx(row_b, abs=1e-4)
 
 
-def test_two_processes_train_the_single_process_run_and_resume_it(fer, tmp_path):
+def test_two_processes_train_the_single_process_run_and_resume_it(fer, tmp_path, monkeypatch):
     train = ["train", "face", "--data", str(fer), "--epochs", "2", *SETTINGS]
-    workbench(train, tmp_path / "one")
-    two = workbench(train, tmp_path / "two", processes=2)
+    single(train, tmp_path / "one", monkeypatch)
+    two = torchrun(train, tmp_path / "two")
 
     run_one, run_two = only_run(tmp_path / "one"), only_run(tmp_path / "two")
     for name in ("config.json", "metrics.json", "history.csv", "best.pt", "last.pt"):
@@ -110,8 +114,8 @@ def test_two_processes_train_the_single_process_run_and_resume_it(fer, tmp_path)
 
     # Each resumed with the other's number of processes: the world size is no part of
     # the run's arithmetic, so both still agree.
-    workbench(["train", "face", "--resume", str(run_one), "--epochs", "3"], tmp_path, 2)
-    workbench(["train", "face", "--resume", str(run_two), "--epochs", "3"], tmp_path)
+    torchrun(["train", "face", "--resume", str(run_one), "--epochs", "3"], tmp_path)
+    single(["train", "face", "--resume", str(run_two), "--epochs", "3"], tmp_path, monkeypatch)
     assert len(history(run_one)) == len(history(run_two)) == 3
     assert json.loads((run_one / "config.json").read_text())["world_size"] == 2
     assert_same_run(run_one, run_two)
