@@ -352,6 +352,10 @@ class Replica:
             find_unused_parameters=hasattr(model, "forward_all"),
         )
 
+    def describe(self) -> str:
+        """Words to add to the device's name: how many processes train (or nothing)."""
+        return "" if self.session is None else f" × {self.session.world_size} processes"
+
     def rows(
         self, x: Inputs, y: torch.Tensor, partner: torch.Tensor | None = None
     ) -> tuple[Inputs, torch.Tensor, torch.Tensor | None]:

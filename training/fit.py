@@ -260,7 +260,7 @@ def fit(
     warmup = max(1, min(n_batches, total_steps // 20))
     # Reading a loss back from the GPU waits for it; on CUDA report every few batches.
     report_every = 1 if device.type == "cpu" else 10
-    dev_name = describe_device(device)
+    dev_name = describe_device(device) + rep.describe()  # e.g. " × 2 processes"
     for cb in callbacks:
         cb.on_fit_start(
             {
