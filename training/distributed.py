@@ -276,12 +276,17 @@ class ShardDropout(nn.Module):
         if not self.training or self.p == 0:
             return x
         s = self.shard
+        # k rows per item where items come flattened with their frames (fusion: B * F).
+        k, left = divmod(len(x), s.hi - s.lo)
+        if left or not k:
+            raise RuntimeError(f"{len(x)} rows in dropout for a shard of {s.hi - s.lo} items")
+        n = s.n * k
         if self.channels:
-            ones = x.new_ones((s.n, x.shape[1], *([1] * (x.dim() - 2))))
+            ones = x.new_ones((n, x.shape[1], *([1] * (x.dim() - 2))))
             mask = F.dropout2d(ones, self.p, True) if x.dim() == 4 else F.dropout1d(ones, self.p)
         else:
-            mask = F.dropout(x.new_ones((s.n, *x.shape[1:])), self.p, True)
-        return x * mask[s.lo : s.hi]
+            mask = F.dropout(x.new_ones((n, *x.shape[1:])), self.p, True)
+        return x * mask[s.lo * k : s.hi * k]
 
     @classmethod
     def convert(cls, module: nn.Module, shard: _ShardState) -> nn.Module:
