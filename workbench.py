@@ -5,6 +5,7 @@ job in the terminal instead (no window).
     python workbench.py                        # the window
     python workbench.py demo                   # face, speech and fusion models on the demo data
     python workbench.py train face|speech|fusion [--data PATH...|demo] [--epochs N] ...
+    torchrun --nproc_per_node=N workbench.py train ...   # one run on N GPUs (or CPU processes)
     python workbench.py experiment data-efficiency [--data PATH...|demo] ...
     python workbench.py evaluate RUN_OR_CHECKPOINT [--data PATH...] [--split ...] [--json]
     python workbench.py predict FILE [--model RUN_OR_CHECKPOINT] [--json] ...
@@ -99,13 +100,25 @@ def quiet_libraries() -> None:
     os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # read when cv2 is first imported
 
 
+def under_torchrun() -> bool:
+    """Whether torchrun started this process (it sets these; training.distributed)."""
+    return all(k in os.environ for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK"))
+
+
 def main(argv: list[str] | None = None) -> int:
     quiet_libraries()
     try:
         args = build_parser().parse_args(argv)
+        if under_torchrun() and args.command != "train":
+            raise WorkbenchError(
+                f"Under torchrun only 'train face|speech|fusion' runs, one model on several "
+                f"processes; run {f'{args.command!r}' if args.command else 'the window'} "
+                "with plain python instead."
+            )
         return getattr(args, "func", cmd_gui)(args)
     except WorkbenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        rank = os.environ.get("RANK", "0") if under_torchrun() else "0"
+        print(f"error: {exc}" if rank == "0" else f"error (rank {rank}): {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

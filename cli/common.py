@@ -133,14 +133,17 @@ def run_training(opts: TrainOptions, label: str = "", job=None):
     import threading
 
     from training.callbacks import ProgressBar
+    from training.distributed import is_main
     from training.train import train_model
 
     stop = threading.Event()
 
     def on_sigint(signum, frame):
+        # Under torchrun, torchrun passes Ctrl+C on to every process: all stop together.
         if stop.is_set():
             raise KeyboardInterrupt
-        print("\nstopping after this batch (Ctrl+C again to abort)…", file=sys.stderr)
+        if is_main():
+            print("\nstopping after this batch (Ctrl+C again to abort)…", file=sys.stderr)
         stop.set()
 
     previous = signal.signal(signal.SIGINT, on_sigint)

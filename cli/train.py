@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from datasets.errors import WorkbenchError
+from training import distributed
 from training.experiment import DESIGNS, FRACTIONS
 from training.options import (
     AUGMENT_CHOICES,
@@ -76,8 +77,16 @@ def cmd_train(args: argparse.Namespace) -> int:
         **given,
     )
     if args.folds is not None:
+        if distributed.launched():
+            raise WorkbenchError(
+                "--folds trains one model per fold, one after another, which torchrun's "
+                "processes cannot share; run it without torchrun."
+            )
         return _train_folds(args, opts)
-    result = run_training(opts)
+    with distributed.session(args.device):  # under torchrun: one run on its processes
+        result = run_training(opts)
+    if not distributed.is_main():
+        return 0  # rank 0 reports
     print(f"run folder: {result.run_dir}")
     print(summary(result.metrics))
     if left_out := skipped_sentence(

@@ -25,6 +25,7 @@ from torch import nn
 from datasets.errors import WorkbenchError, describe, write_atomically
 from models.face import single_view
 
+from . import distributed
 from .callbacks import Callback
 from .checkpoint import save_checkpoint
 from .data import Inputs, Split, as_float, move
@@ -282,11 +283,13 @@ def fit(
                 "state_dict"
             ]
 
+    # Under torchrun: DDP, synchronised batch norm, each process's rows of every batch.
+    rep = distributed.Replica(model, device, len(train), config.batch_size, distributed.current())
     n_batches = train.n_batches(config.batch_size)
     total_steps = config.epochs * n_batches
     warmup = max(1, min(n_batches, total_steps // 20))
     cadence = report_every(device)
-    dev_name = describe_device(device)
+    dev_name = describe_device(device) + rep.describe()  # e.g. " × 2 processes"
     for cb in callbacks:
         cb.on_fit_start(
             {
@@ -312,7 +315,7 @@ def fit(
         for b, batch in enumerate(
             train.batches(config.batch_size, shuffle=True, generator=shuffle_gen)
         ):
-            if stop_event is not None and stop_event.is_set():
+            if rep.agree(stop_event is not None and stop_event.is_set()):
                 stopped = True
                 break
             lr = lr_at((epoch - 1) * n_batches + b, total_steps, config.lr, warmup)
@@ -324,8 +327,9 @@ def fit(
                 x = augment(x, aug_gen)
             if config.mixup > 0:
                 x, partner, lam = mix_batch(x, y, config.mixup, shuffle_gen, aug_gen)
+            x, y, partner = rep.rows(x, y, partner if config.mixup > 0 else None)
             with autocast(device, amp):
-                outputs = model.forward_all(x) if hasattr(model, "forward_all") else model(x)
+                outputs = rep.net(x)
             logits, loss = training_loss(outputs, y, config.label_smoothing)
             if config.mixup > 0:
                 loss = (
@@ -333,7 +337,7 @@ def fit(
                     + (1 - lam) * training_loss(outputs, partner, config.label_smoothing)[1]
                 )
             opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
+            scaler.scale(loss * rep.weight).backward()
             scaler.step(opt)
             scaler.update()
             loss_sum += loss.detach() * len(y)
@@ -343,7 +347,8 @@ def fit(
             correct += hits.sum()
             seen += len(y)
             if (b + 1) % cadence == 0 or b + 1 == n_batches:
-                running = loss_sum.item() / seen  # a GPU waits for it: only now and then
+                total, count = rep.sum(loss_sum.item(), seen)  # a GPU waits: now and then
+                running = total / count
                 if not math.isfinite(running):
                     raise diverged(out, config, epoch, best_epoch, "loss")
                 info = {
@@ -361,16 +366,17 @@ def fit(
         # One view per face: test-time augmentation would cost ten times as much on a
         # CPU every epoch; the finished model is scored with it (train.py, evaluate).
         with single_view(model):
-            probs, val_loss = predict_proba(model, val, batch_size=config.eval_batch_size)
+            probs, val_loss = rep.predict_proba(model, val, config.eval_batch_size)
         if not (math.isfinite(val_loss) and np.isfinite(probs).all()):
             raise diverged(out, config, epoch, best_epoch, "validation loss")
         scores = classification_metrics(
             val.y.cpu().numpy(), probs.argmax(1), [str(c) for c in range(probs.shape[1])]
         )
+        total, right, count = rep.sum(loss_sum.item(), correct.item(), seen)
         record = {
             "epoch": epoch,
-            "train_loss": loss_sum.item() / max(seen, 1),
-            "train_accuracy": correct.item() / max(seen, 1),
+            "train_loss": total / max(count, 1),
+            "train_accuracy": right / max(count, 1),
             "val_loss": val_loss,
             "val_accuracy": scores["accuracy"],
             "val_uar": scores["uar"],

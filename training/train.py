@@ -15,6 +15,7 @@ import platform
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from datasets.errors import WorkbenchError, describe
 from models import build_model
 from models.late import LateFusion
 
+from . import distributed
 from .callbacks import Callback
 from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from .data import TaskData
@@ -149,8 +151,14 @@ def train_model(
 
     ``status`` receives short messages ("loading data…") for a status line. With
     ``opts.resume`` (a run folder) training continues from its ``last.pt``.
+
+    Under torchrun every process trains (``training.distributed``), but rank 0 alone reads
+    the run it resumes, writes the run folder, reports and scores; the others return a
+    result with empty metrics.
     """
-    say = status or (lambda _msg: None)
+    main = distributed.is_main()
+    say = (status or (lambda _msg: None)) if main else (lambda _msg: None)
+    callbacks = callbacks if main else ()
     # Paths may come in as Path objects; config.json keeps them as text.
     opts = replace(
         opts,
@@ -164,7 +172,7 @@ def train_model(
         opts.data = [str(p) for p in opts.data]
     resume, saved = None, None
     if opts.resume:
-        opts, resume, saved = _resume_options(opts)
+        opts, resume, saved = distributed.from_main(lambda: _resume_options(opts))
     check_options(opts)
     kind_task = task_for(opts.kind)
     t0 = time.perf_counter()
@@ -172,7 +180,8 @@ def train_model(
         sum(float(h["seconds"]) for h in resume["history"]) if resume is not None else 0.0
     )
     branches = _load_branches(opts) if resume is None else {}
-    task, is_demo = _load_data(opts, saved, branches, say)
+    with distributed.local_main_first():  # it makes the demo data and caches once
+        task, is_demo = _load_data(opts, saved, branches, say)
     skipped = list({s["path"]: s for s in task.skipped}.values())  # once each
     if skipped:
         say(skipped_sentence(skipped))
@@ -196,6 +205,7 @@ def train_model(
         run_dir = Path(opts.resume)
         run_config = saved
         run_config["fit"] = config.to_dict()
+        run_config["world_size"] = distributed.world_size()  # of the latest chunk
     else:
         model_cfg = kind_task.model_config(opts, task, branches)
         if start is not None:  # the starting model's own network (and input scaling)
@@ -205,7 +215,7 @@ def train_model(
             _init_branches(model, branches)
         if start is not None:
             model.load_state_dict(start.model.state_dict())
-        run_dir = new_run_dir(opts.kind, opts.out)
+        run_dir = distributed.from_main(lambda: new_run_dir(opts.kind, opts.out))
         run_config = {
             "name": opts.name or run_dir.name,
             "kind": opts.kind,
@@ -216,6 +226,7 @@ def train_model(
             **({"init": _init_record(start)} if start is not None else {}),
             "n_parameters": sum(p.numel() for p in model.parameters()),
             "fit": config.to_dict(),
+            "world_size": distributed.world_size(),  # processes training it (torchrun)
             "augment": augment_level(opts),
             "classes": list(task.classes),
             "preprocessing": task.preprocessing,
@@ -223,8 +234,9 @@ def train_model(
             "created": time.strftime("%Y-%m-%d %H:%M:%S"),
             "versions": {"python": platform.python_version(), "torch": torch.__version__},
         }
-    with owned(run_dir):  # one process trains into a folder at a time
-        write_json(run_dir / "config.json", run_config)
+    with owned(run_dir) if main else nullcontext():  # one process trains into a folder
+        if main:
+            write_json(run_dir / "config.json", run_config)
         meta = {
             "kind": opts.kind,
             "model_config": run_config["model_config"],
@@ -240,12 +252,14 @@ def train_model(
             task.val,
             config,
             meta=meta,
-            out_dir=run_dir,
+            out_dir=run_dir if main else None,
             augment=kind_task.augment(augment_level(opts), task),
             callbacks=callbacks,
             stop_event=stop_event,
             resume=resume,
         )
+        if not main:
+            return RunResult(run_dir, {}, result)
 
         if isinstance(model, LateFusion):
             say("choosing the late-fusion weight on validation data…")
