@@ -98,10 +98,31 @@ def quiet_libraries() -> None:
     os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # read when cv2 is first imported
 
 
+def refuse_empty_values(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """An empty value (``--out ""``, an unset shell variable) would quietly mean "here": a
+    run written into the current folder, a model looked for in it. Refuse it by name."""
+    command = getattr(args, "command", None)
+    if command is None:
+        return
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for action in sub.choices[command]._actions:
+        value = getattr(args, action.dest, None)
+        values = value if isinstance(value, list) else [value]
+        if any(isinstance(v, str) and not v.strip() for v in values):
+            name = action.option_strings[-1] if action.option_strings else action.metavar
+            name = name or action.dest.upper()
+            raise WorkbenchError(
+                f"{name} was given an empty value; pass a real one"
+                + (f" or leave {name} out." if action.option_strings else ".")
+            )
+
+
 def main(argv: list[str] | None = None) -> int:
     quiet_libraries()
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        refuse_empty_values(parser, args)
         return getattr(args, "func", cmd_gui)(args)
     except WorkbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -7,7 +7,7 @@ import json
 import time
 from pathlib import Path
 
-from .common import add_command, non_negative_int, print_progress
+from .common import MOST_SEED, add_command, print_progress, seed_int
 
 
 def cmd_data_info(args: argparse.Namespace) -> int:
@@ -46,4 +46,4 @@ def add_make_demo_data(subparsers) -> None:
         cmd_make_demo_data,
     )
     s.add_argument("--out", help="folder to write (default: data/demo)")
-    s.add_argument("--seed", type=non_negative_int, default=0, help="0 or more (default 0)")
+    s.add_argument("--seed", type=seed_int, default=0, help=f"0 to {MOST_SEED} (default 0)")

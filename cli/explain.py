@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 from .common import add_command
 
@@ -101,5 +100,5 @@ def add_explain(subparsers) -> None:
         f"deletion test in bench/saliency_deletion.py; {DEFAULT_METHODS['speech']} for a "
         "recording, which works for every speech network)",
     )
-    s.add_argument("--out", type=Path, metavar="PNG", help="write the picture here")
+    s.add_argument("--out", metavar="PNG", help="write the picture here")
     s.add_argument("--json", action="store_true", help="print JSON, saliency maps included")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from .common import add_command
+from .common import add_command, positive_int
 
 DATA_HELP = (
     "the data to rebuild the held-out items from: a FER-2013 folder or CSV, a RAVDESS "
@@ -138,7 +138,7 @@ def add_embeddings(subparsers) -> None:
     )
     s.add_argument(
         "--fold",
-        type=int,
+        type=positive_int,
         default=1,
         help="for cross-validation models averaged: which fold's model to draw (1-based)",
     )

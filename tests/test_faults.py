@@ -512,3 +512,81 @@ def test_library_warnings_stay_off_the_terminal(tmp_path):
         command, capture_output=True, text=True, env={**env, "WORKBENCH_DEBUG": "1"}, timeout=300
     )
     assert "DecompressionBombWarning" in loud.stderr  # what was kept off is really there
+
+
+# ------------------------------------------------ command-line values out of range
+
+
+@pytest.mark.parametrize(
+    "argv,words",
+    [
+        (["train", "face", "--seed", str(2**32)], "--seed: expected a whole number from 0 to"),
+        (["train", "face", "--seed", "-1"], "--seed: expected a whole number from 0 to"),
+        (["train", "face", "--epochs", "100001"], "--epochs: expected a whole number from 1"),
+        (["train", "face", "--patience", "10" * 12], "--patience: expected a whole number"),
+        (["train", "face", "--batch-size", "65537"], "--batch-size: expected a whole number"),
+        (["train", "fusion", "--frames", "65"], "--frames: expected a whole number from 1 to"),
+        (["train", "fusion", "--fraction", "1.5"], "--fraction: expected a share above 0"),
+        (["train", "fusion", "--fraction", "nan"], "--fraction: expected a share above 0"),
+        (["experiment", "data-efficiency", "--fractions", "0.5", "0"], "--fractions: expected"),
+        (["train", "speech", "--folds", "1001"], "--folds: expected a number of folds from 3"),
+        (["make-demo-data", "--seed", "1e3"], "--seed: expected a whole number"),
+        (["embeddings", "run", "--out", "x.png", "--fold", "0"], "--fold: expected a whole"),
+    ],
+)
+def test_out_of_range_values_are_usage_errors(argv, words, capsys):
+    import workbench
+
+    with pytest.raises(SystemExit) as done:
+        workbench.main(argv)
+    assert done.value.code == 2
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err and "report" not in err
+
+
+@pytest.mark.parametrize(
+    "argv,name",
+    [
+        (["train", "face", "--out", ""], "--out"),
+        (["train", "face", "--out="], "--out"),
+        (["predict", "", "--json"], "FILE"),
+        (["predict", "face.png", "--model", " "], "--model"),
+        (["evaluate", "run", "--data", "demo", ""], "--data"),
+        (["live", "--camera", ""], "--camera"),
+    ],
+)
+def test_an_empty_value_is_refused_by_name_before_any_work(
+    argv, name, capsys, tmp_path, monkeypatch
+):
+    import workbench
+
+    monkeypatch.chdir(tmp_path)  # "" would mean here: nothing may be written into it
+    assert workbench.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"error: {name} was given an empty value; pass a real one"
+        + (f" or leave {name} out." if name.startswith("--") else ".")
+    ]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_device_numbers_no_machine_has_are_one_sentence(capsys):
+    import workbench
+
+    for flag in ("--camera", "--microphone"):
+        assert workbench.main(["live", flag, "9" * 20, "--seconds", "1"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err[-1].startswith(f"error: {flag} {'9' * 20} is not a") and len(err) == 1
+
+
+def test_the_window_refuses_the_same_out_of_range_settings():
+    from training.options import TrainOptions, check_options
+
+    for change, words in (
+        ({"seed": 2**32}, "--seed must be from 0 to 4294967295"),
+        ({"epochs": 10**6}, "--epochs must be from 1 to 100000"),
+        ({"batch_size": 10**6}, "--batch-size must be from 2"),
+        ({"patience": -1}, "--patience must be from 0"),
+    ):
+        with pytest.raises(WorkbenchError, match=words):
+            check_options(TrainOptions(kind="face", **change))
