@@ -324,6 +324,27 @@ def damaged_copy(run: Path, tmp_path: Path, damage: str) -> Path:
         config = json.loads((copy / "config.json").read_text())
         config["options"]["colour"] = "blue"
         (copy / "config.json").write_text(json.dumps(config))
+    elif damage == "config-list":
+        (copy / "config.json").write_text("[1, 2]")
+    elif damage == "options-types":
+        config = json.loads((copy / "config.json").read_text())
+        config["options"]["batch_size"] = "64"
+        (copy / "config.json").write_text(json.dumps(config))
+    elif damage.startswith("metrics-"):
+        metrics = json.loads((copy / "metrics.json").read_text())
+        key, value = {
+            "metrics-nan": ("accuracy", float("nan")),
+            "metrics-types": ("best_epoch", "1"),
+        }[damage]
+        (copy / "metrics.json").write_text(json.dumps({**metrics, key: value}))
+    elif damage.startswith("last-"):
+        payload = torch.load(copy / "last.pt", weights_only=True)
+        key, value = {
+            "last-optimizer": ("optimizer", {"state": {}, "param_groups": []}),
+            "last-history": ("history", [1, 2]),
+            "last-weights": ("state_dict", {"w": torch.zeros(3)}),
+        }[damage]
+        torch.save({**payload, key: value}, copy / "last.pt")
     elif damage == "best-as-last":
         shutil.copy(copy / "best.pt", copy / "last.pt")
     elif damage == "no-classes":
@@ -341,10 +362,19 @@ def damaged_copy(run: Path, tmp_path: Path, damage: str) -> Path:
         ("config-options", "resume", "holds options this version does not know"),
         ("best-as-last", "resume", "last.pt' lacks optimizer"),
         ("no-classes", "predict", "best.pt' lacks a valid classes entry"),
+        ("config-list", "resume", "config.json' is damaged (it holds a list, not a JSON object)"),
+        ("config-list", "compare", "config.json' is damaged (it holds a list, not a JSON object)"),
+        ("options-types", "resume", "config.json' is damaged (batch_size has the wrong type)"),
+        ("metrics-nan", "compare", "metrics.json' is damaged (accuracy is not a finite number)"),
+        ("metrics-types", "export", "metrics.json' is damaged (best_epoch is not a whole number)"),
+        ("metrics-nan", "default", "No trained face model yet"),  # a damaged run is no default
+        ("last-optimizer", "resume", "last.pt' is damaged (ValueError), so its run cannot"),
+        ("last-history", "resume", "last.pt' is damaged (its history is not a list of epochs)"),
+        ("last-weights", "resume", "last.pt' does not match its own model settings"),
     ],
 )
 def test_a_damaged_run_or_checkpoint_is_one_sentence_and_exit_2(
-    trained_run, tmp_path, capsys, damage, command, words
+    trained_run, tmp_path, capsys, monkeypatch, damage, command, words
 ):
     import workbench
 
@@ -356,7 +386,11 @@ def test_a_damaged_run_or_checkpoint_is_one_sentence_and_exit_2(
     args = {
         "resume": ["train", "face", "--resume", str(copy), "--epochs", "3"],
         "predict": ["predict", str(face), "--model", str(copy), "--no-detect"],
+        "default": ["predict", str(face), "--no-detect"],
+        "compare": ["compare", str(copy), "--out", str(tmp_path / "chart.png")],
+        "export": ["export", str(copy), str(tmp_path / "starter.pt")],
     }[command]
+    monkeypatch.setenv("WORKBENCH_RUNS_DIR", str(tmp_path))  # the copy is its only run
     assert workbench.main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert words in err[-1] and err[-1].startswith("error: ") and "report" not in err[-1]
