@@ -624,3 +624,67 @@ def test_the_window_refuses_the_same_out_of_range_settings():
     ):
         with pytest.raises(WorkbenchError, match=words):
             check_options(TrainOptions(kind="face", **change))
+
+
+# ------------------------------------------------ checkpoints whose contents cannot be trusted
+
+
+def _first_weight(state: dict) -> str:
+    return next(k for k, v in state.items() if v.is_floating_point())
+
+
+@pytest.mark.parametrize(
+    "damage,words",
+    [
+        (lambda p, k: {**p, "classes": p["classes"][:5]}, "names 5 classes for a network with 7"),
+        (lambda p, k: {**p, "classes": [*p["classes"][:6], "angry"]}, "names the class 'angry'"),
+        (
+            lambda p, k: {**p, "state_dict": {**p["state_dict"], k: p["state_dict"][k].long()}},
+            "holds int64 values where weights belong",
+        ),
+        (
+            lambda p, k: {**p, "state_dict": {**p["state_dict"], k: p["state_dict"][k] > 0}},
+            "holds bool values where weights belong",
+        ),
+        (
+            lambda p, k: {**p, "state_dict": {**p["state_dict"], k: p["state_dict"][k] / 0}},
+            "holds NaN or infinite weights",
+        ),
+        (lambda p, k: {**p, "preprocessing": [1]}, "lacks a valid preprocessing entry"),
+    ],
+)
+def test_a_checkpoint_with_untrustworthy_contents_is_refused_by_name(
+    trained_run, tmp_path, capsys, damage, words
+):
+    import torch
+    from PIL import Image
+
+    import workbench
+
+    payload = torch.load(trained_run / "best.pt", weights_only=True)
+    bad = tmp_path / "bad.pt"
+    torch.save(damage(payload, _first_weight(payload["state_dict"])), bad)
+    face = tmp_path / "face.png"
+    Image.fromarray(np.full((48, 48), 100, np.uint8)).save(face)
+    for argv in (
+        ["predict", str(face), "--model", str(bad), "--no-detect", "--json"],
+        ["evaluate", str(bad), "--data", "demo"],
+    ):
+        assert workbench.main(argv) == 2
+        captured = capsys.readouterr()
+        err = captured.err.strip().splitlines()
+        assert err == [err[0]] and err[0].startswith(f"error: '{bad}' {words}"), err
+        assert captured.out == ""
+
+
+def test_weights_stored_in_another_float_type_still_load(trained_run, tmp_path):
+    import torch
+
+    from training.checkpoint import load_checkpoint
+
+    payload = torch.load(trained_run / "best.pt", weights_only=True)
+    payload["state_dict"] = {
+        k: v.double() if v.is_floating_point() else v for k, v in payload["state_dict"].items()
+    }
+    torch.save(payload, tmp_path / "double.pt")
+    assert load_checkpoint(tmp_path / "double.pt").classes == tuple(payload["classes"])

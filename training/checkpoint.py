@@ -98,6 +98,9 @@ def read_checkpoint(path: str | Path) -> dict:
             "workbench cannot load; update the workbench or train the model again."
         )
     wrong = [k for k, kind in REQUIRED.items() if not isinstance(payload.get(k), kind)]
+    wrong += [
+        k for k in OPTIONAL if payload.get(k) is not None and not isinstance(payload[k], dict)
+    ]
     if wrong or not all(isinstance(c, str) for c in payload["classes"]):
         raise WorkbenchError(
             f"{describe(path)} lacks a valid {', '.join(wrong) or 'classes'} entry, so it is "
@@ -108,6 +111,8 @@ def read_checkpoint(path: str | Path) -> dict:
 
 # What every checkpoint holds besides ``format`` and ``kind``.
 REQUIRED = {"model_config": dict, "state_dict": dict, "classes": list}
+# What some checkpoints hold, read as dicts when there.
+OPTIONAL = ("preprocessing", "split")
 
 
 def _builds_objects(path: Path) -> bool:
@@ -136,6 +141,20 @@ def _unreadable(path: Path) -> WorkbenchError:
     )
 
 
+def damaged_weights(stored: dict, expected: dict) -> str | None:
+    """What is wrong with a checkpoint's tensors ``stored`` against the network's own
+    ``expected`` (name → tensor, e.g. on the meta device), shapes already matching: whole
+    numbers or true/false where learned numbers belong, or NaN / infinite values. None
+    when they can be loaded as they are."""
+    for name, want in expected.items():
+        got = stored[name]
+        if want.is_floating_point() and not got.is_floating_point():
+            return f"{str(got.dtype).removeprefix('torch.')} values where weights belong ({name})"
+        if got.is_floating_point() and not torch.isfinite(got).all():
+            return f"NaN or infinite weights ({name})"
+    return None
+
+
 def load_checkpoint(path: str | Path, *, kind: str | None = None, purpose: str = "") -> LoadedModel:
     """Rebuild the network saved at ``path``; with ``kind``, refuse any other kind of model.
 
@@ -157,13 +176,35 @@ def load_checkpoint(path: str | Path, *, kind: str | None = None, purpose: str =
         # First without memory (the "meta" device): settings that claim a giant network
         # beside small stored weights are refused before anything is built.
         with torch.device("meta"):
-            shapes = build_model(payload["kind"], payload["model_config"]).state_dict()
+            meta_model = build_model(payload["kind"], payload["model_config"])
+        shapes = meta_model.state_dict()
         stored = payload["state_dict"]
         if set(shapes) != set(stored) or any(
             not isinstance(stored[k], torch.Tensor) or stored[k].shape != v.shape
             for k, v in shapes.items()
         ):
             raise mismatch
+        n_outputs = meta_model.config.n_classes
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+        raise mismatch from exc
+    classes = payload["classes"]
+    twice = sorted({c for c in classes if classes.count(c) > 1})
+    if len(classes) != n_outputs or twice:
+        what = (
+            f"names the class {twice[0]!r} twice"
+            if twice
+            else f"names {len(classes)} classes for a network with {n_outputs} outputs"
+        )
+        raise WorkbenchError(
+            f"{describe(path)} {what}, so its answers cannot be labelled; train the model "
+            "again or use another checkpoint."
+        )
+    if problem := damaged_weights(stored, shapes):
+        raise WorkbenchError(
+            f"{describe(path)} holds {problem}, so its answers would be meaningless; train "
+            "the model again or use another checkpoint."
+        )
+    try:
         model = build_model(payload["kind"], payload["model_config"])
         model.load_state_dict(stored)
     except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
