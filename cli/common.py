@@ -4,6 +4,8 @@ progress bar that the first Ctrl+C stops gracefully."""
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import sys
 
 from training.device import DEVICE_CHOICES
@@ -194,6 +196,28 @@ def summary(metrics: dict) -> str:
     from training.wording import held_out_sentence
 
     return held_out_sentence(metrics, f1=True)
+
+
+def json_text(data, *, indent: int | None = 2) -> str:
+    """``data`` as JSON for ``--json``: every command prints through here, so the output is
+    always valid JSON. A non-finite number (NaN or infinity, which JSON cannot hold) is
+    written as null, numpy numbers as plain ones, paths as text."""
+    return json.dumps(finite_only(data), indent=indent, allow_nan=False, default=str)
+
+
+def finite_only(value):
+    """``value`` with every NaN or infinite float replaced by None, recursively."""
+    if isinstance(value, dict):
+        return {str(k) if not isinstance(k, str) else k: finite_only(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_only(v) for v in value]
+    if hasattr(value, "item") and hasattr(value, "dtype") and getattr(value, "ndim", 1) == 0:
+        value = value.item()  # a numpy or torch scalar
+    if hasattr(value, "tolist") and hasattr(value, "dtype"):
+        return finite_only(value.tolist())  # an array
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def print_progress(stage: str, fraction: float) -> None:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 
-from .common import add_command
+from .common import add_command, json_text
 
 
 def explanation_json(pred) -> dict:
@@ -55,7 +54,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if args.out:
         save_figure(explanation_figure(pred), args.out)
     if args.json:
-        print(json.dumps(explanation_json(pred)))
+        print(json_text(explanation_json(pred), indent=None))
         return 0
     said = pred.details["saliency"]
     print(f"{pred.file}: {pred.top} ({pred.probabilities[pred.top]:.0%})  (model: {pred.model})")

@@ -688,3 +688,53 @@ def test_weights_stored_in_another_float_type_still_load(trained_run, tmp_path):
     }
     torch.save(payload, tmp_path / "double.pt")
     assert load_checkpoint(tmp_path / "double.pt").classes == tuple(payload["classes"])
+
+
+# ------------------------------------------------ --json output is always valid JSON
+
+
+def strict_json(text: str):
+    """Parse ``text`` as standard JSON: NaN and Infinity, which Python accepts, are errors."""
+
+    def refuse(name):
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_json_text_writes_non_finite_numbers_as_null():
+    import torch
+
+    from cli.common import json_text
+
+    data = {
+        "nan": float("nan"),
+        "inf": [float("-inf"), 1.5],
+        "numpy": np.float32(0.25),
+        "array": np.array([np.nan, 2.0]),
+        "tensor": torch.tensor(float("inf")),
+        3: Path("/tmp/x"),
+    }
+    assert strict_json(json_text(data)) == {
+        "nan": None,
+        "inf": [None, 1.5],
+        "numpy": 0.25,
+        "array": [None, 2.0],
+        "tensor": None,
+        "3": "/tmp/x",
+    }
+
+
+def test_every_json_printer_goes_through_json_text(monkeypatch, capsys):
+    import training.evaluate
+    import workbench
+
+    printers = [p.name for p in (ROOT / "cli").glob("*.py") if "json.dumps(" in p.read_text()]
+    assert printers == ["common.py"]  # json_text itself
+    fake = {"accuracy": float("nan"), "per_class": {"happy": {"recall": float("inf")}}}
+    monkeypatch.setattr(training.evaluate, "evaluate_checkpoint", lambda *a, **k: fake)
+    assert workbench.main(["evaluate", "run", "--json"]) == 0
+    assert strict_json(capsys.readouterr().out) == {
+        "accuracy": None,
+        "per_class": {"happy": {"recall": None}},
+    }
