@@ -25,7 +25,7 @@ import torch
 import torchaudio
 
 from . import cache
-from .errors import NoSoundError, WorkbenchError, describe
+from .errors import NoSoundError, WorkbenchError, describe, permission_denied, require_readable
 
 AUDIO_HINT = "choose a WAV or FLAC recording instead"
 # Bump when reading, windowing or feature code changes: old cache entries are then ignored.
@@ -86,7 +86,7 @@ def read_audio(path: str | Path, sr: int = 16_000) -> np.ndarray:
     Any rate, bit depth (16/24-bit, float) and channel count is accepted. A missing,
     empty or non-audio file raises ``WorkbenchError`` naming it.
     """
-    path = Path(path)
+    path = require_readable(path)
     if not path.is_file():
         raise WorkbenchError(f"Audio file {describe(path)} does not exist; check the path.")
     if path.stat().st_size == 0:
@@ -94,9 +94,7 @@ def read_audio(path: str | Path, sr: int = 16_000) -> np.ndarray:
     try:
         y, native_sr = sf.read(path, dtype="float32", always_2d=True)  # (n, channels)
     except PermissionError:
-        raise WorkbenchError(
-            f"Audio file {describe(path)} cannot be read (permission denied); check its permissions."
-        ) from None
+        raise permission_denied(path) from None
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
         raise WorkbenchError(
             f"{describe(path)} is not a readable audio file ({exc}); {AUDIO_HINT}."

@@ -738,3 +738,122 @@ def test_every_json_printer_goes_through_json_text(monkeypatch, capsys):
         "accuracy": None,
         "per_class": {"happy": {"recall": None}},
     }
+
+
+# ------------------------------------------------ permission denied says so
+
+
+AS_NOBODY = """
+import contextlib, io, json, sys
+sys.path.insert(0, sys.argv[1])
+import workbench
+done = []
+for argv in json.loads(sys.argv[2]):
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = workbench.main(argv)
+    done.append([code, err.getvalue()])
+print(json.dumps(done))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root")
+@pytest.mark.skipif(not __import__("shutil").which("setpriv"), reason="needs setpriv (util-linux)")
+def test_permission_denied_is_said_for_every_kind_of_file_as_another_user():
+    """As root, lock files away (mode 000) and run the CLI as ``nobody``, for real."""
+    import shutil
+    import tempfile
+
+    import cv2
+    import soundfile as sf
+    from conftest import tone
+    from PIL import Image
+
+    base = Path(tempfile.mkdtemp(prefix="workbench-perm-"))  # in /tmp: nobody may enter
+    try:
+        base.chmod(0o777)
+        pre = ROOT / "pretrained"
+        face, speech = str(pre / "face_fer2013.pt"), str(pre / "speech_ravdess.pt")
+        Image.fromarray(np.full((48, 48), 100, np.uint8)).save(base / "face.png")
+        sf.write(base / "rec.wav", tone(1.0, 16_000), 16_000)
+        writer = cv2.VideoWriter(
+            str(base / "clip.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10, (64, 48)
+        )
+        for _ in range(5):
+            writer.write(np.full((48, 64, 3), 90, np.uint8))
+        writer.release()
+        shutil.copy(face, base / "model.pt")
+        (base / "faces" / "train" / "happy").mkdir(parents=True)
+        Image.fromarray(np.full((48, 48), 1, np.uint8)).save(base / "faces/train/happy/a.png")
+        for name in ("face.png", "rec.wav", "clip.mp4", "model.pt", "faces"):
+            (base / name).chmod(0)
+        cases = [
+            ["predict", f"{base}/face.png", "--model", face],
+            ["predict", f"{base}/rec.wav", "--model", speech],
+            ["predict", f"{base}/clip.mp4", "--face-model", face, "--speech-model", speech],
+            ["predict", str(pre / "face_fer2013.md"), "--model", f"{base}/model.pt"],
+            ["data-info", f"{base}/faces"],
+            ["live", "--camera", f"{base}/clip.mp4", "--face-model", face, "--seconds", "1"],
+            ["live", "--microphone", f"{base}/rec.wav", "--speech-model", speech],
+        ]
+        cases[3][1] = f"{base}/visible.png"  # a readable photo for the locked model
+        Image.fromarray(np.full((48, 48), 100, np.uint8)).save(base / "visible.png")
+        (base / "visible.png").chmod(0o644)
+        env = {
+            **{k: v for k, v in os.environ.items() if k != "WORKBENCH_DEBUG"},
+            **{k: str(base) for k in ("HOME", "MPLCONFIGDIR", "WORKBENCH_RUNS_DIR")},
+            **{k: str(base) for k in ("WORKBENCH_CACHE_DIR", "WORKBENCH_DATA_DIR")},
+            "WORKBENCH_PRETRAINED_DIR": str(base),
+        }
+        done = subprocess.run(
+            ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+            + [sys.executable, "-c", AS_NOBODY, str(ROOT), json.dumps(cases)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=240,
+        )
+        assert done.returncode == 0, done.stderr
+        locked = ["face.png", "rec.wav", "clip.mp4", "model.pt", "faces", "clip.mp4", "rec.wav"]
+        for argv, name, (code, err) in zip(cases, locked, json.loads(done.stdout)):
+            assert code == 2 and err == (
+                f"error: '{base / name}' cannot be read (permission denied); check its "
+                "permissions, or copy it somewhere you can read.\n"
+            ), (argv, err)
+    finally:
+        for p in base.rglob("*"):
+            p.chmod(0o755)
+        shutil.rmtree(base)
+
+
+def test_require_readable_says_permission_denied_where_opening_is_refused(tmp_path, monkeypatch):
+    import builtins
+
+    from datasets.audio import read_audio
+    from datasets.errors import require_readable
+    from datasets.images import read_gray
+    from training.checkpoint import read_checkpoint
+
+    real_open = builtins.open
+
+    def locked_open(file, *args, **kwargs):
+        if Path(file).name.startswith("locked"):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
+
+    for name in ("locked.png", "locked.wav", "locked.pt", "open.txt"):
+        (tmp_path / name).write_bytes(b"anything")
+    monkeypatch.setattr(builtins, "open", locked_open)
+    assert require_readable(tmp_path / "open.txt") == tmp_path / "open.txt"
+    assert require_readable(tmp_path / "missing.txt") == tmp_path / "missing.txt"  # the reader's
+    for read, name in (
+        (read_gray, "locked.png"),
+        (read_audio, "locked.wav"),
+        (read_checkpoint, "locked.pt"),
+    ):
+        with pytest.raises(WorkbenchError) as err:
+            read(tmp_path / name)
+        assert str(err.value) == (
+            f"'{tmp_path / name}' cannot be read (permission denied); check its permissions, "
+            "or copy it somewhere you can read."
+        )

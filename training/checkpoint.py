@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from datasets.errors import WorkbenchError, describe, write_atomically
+from datasets.errors import WorkbenchError, describe, require_readable, write_atomically
 from models import MODELS, build_model
 
 FORMAT = "emotion-workbench-checkpoint"
@@ -67,15 +67,11 @@ def resolve_checkpoint(path: str | Path) -> Path:
 
 def read_checkpoint(path: str | Path) -> dict:
     """The raw checkpoint dict at ``path`` (a run folder or a file), checked to be ours."""
-    path = resolve_checkpoint(path)
+    path = require_readable(resolve_checkpoint(require_readable(path)))
     try:
         with warnings.catch_warnings():  # garbage bytes can trigger unpickler warnings
             warnings.simplefilter("ignore")
             payload = torch.load(path, map_location="cpu", weights_only=True)
-    except PermissionError:
-        raise WorkbenchError(
-            f"{describe(path)} cannot be read (permission denied); check its permissions."
-        ) from None
     except pickle.UnpicklingError as exc:
         if "unsupported global" in str(exc).lower() or _builds_objects(path):
             # weights_only refused an object it does not know: possibly code to execute.

@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 
 from datasets.audio import FeatureParams, compute_features, read_audio, resample
-from datasets.errors import NoFaceError, WorkbenchError, describe
+from datasets.errors import NoFaceError, WorkbenchError, describe, require_readable
 from datasets.faces import default_detector
 
 from .predict import (
@@ -104,6 +104,8 @@ def open_camera(spec: str | int) -> tuple[cv2.VideoCapture, bool]:
     a device (real time). A source that does not open is one sentence naming it."""
     text = str(spec)
     device = _device_number(text, "camera") is not None
+    if not device and "://" not in text:
+        require_readable(text)
     if not device and "://" not in text and not Path(text).is_file():
         raise WorkbenchError(
             f"{describe(text)} does not exist; pass a camera number (0 for the first), a "
