@@ -87,15 +87,21 @@ PROJECT_PACKAGES = {"cli", "datasets", "models", "training", "emotion_gui", "wor
 
 def quiet_libraries() -> None:
     """Keep the terminal to the workbench's own words: libraries' warnings (PIL's
-    decompression-bomb warning, scikit-learn's UserWarnings…) and OpenCV's ``[ WARN ]``
-    log lines would come before the one sentence that says what is wrong and what to do.
+    decompression-bomb warning, scikit-learn's UserWarnings…), their log records and
+    OpenCV's ``[ WARN ]`` log lines would come before the one sentence that says what is
+    wrong and what to do.
     ``WORKBENCH_DEBUG=1`` shows them."""
     if os.environ.get("WORKBENCH_DEBUG"):
         return
+    import logging
     import warnings
 
     warnings.simplefilter("ignore")
     os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # read when cv2 is first imported
+    # Libraries' log records (matplotlib's "created a temporary cache directory" where the
+    # home folder is read-only…) reach the terminal through logging's handler of last
+    # resort; the window, which sets up logging itself, still keeps them in its log.
+    logging.lastResort = logging.NullHandler()
 
 
 def refuse_empty_values(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:

@@ -857,3 +857,21 @@ def test_require_readable_says_permission_denied_where_opening_is_refused(tmp_pa
             f"'{tmp_path / name}' cannot be read (permission denied); check its permissions, "
             "or copy it somewhere you can read."
         )
+
+
+def test_library_log_records_stay_off_the_terminal(tmp_path):
+    """A read-only home folder makes matplotlib log where it put its cache instead: the
+    terminal still shows only the sentence (``WORKBENCH_DEBUG=1`` shows the record)."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a photo")
+    env = {k: v for k, v in os.environ.items() if k != "WORKBENCH_DEBUG"}
+    env["MPLCONFIGDIR"] = "/proc/no-such-folder"  # cannot be made, not even by root
+    command = [sys.executable, str(ROOT / "workbench.py"), "predict", str(notes)]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"error: '{notes}' is neither an image")
+    assert done.stderr.count("\n") == 1, done.stderr
+    loud = subprocess.run(
+        command, capture_output=True, text=True, env={**env, "WORKBENCH_DEBUG": "1"}, timeout=300
+    )
+    assert "Matplotlib created a temporary cache directory" in loud.stderr

@@ -125,7 +125,7 @@ def open_camera(spec: str | int) -> tuple[cv2.VideoCapture, bool]:
                 "using it and allow camera access, or pass a video file with --camera FILE."
             )
         raise WorkbenchError(
-            f"{describe(text)} could not be read as video; pass an .mp4/.avi file or a "
+            f"{describe(text) if '://' not in text else repr(text)} could not be read as video; pass an .mp4/.avi file or a "
             "stream URL OpenCV can open."
         )
     return cap, device
