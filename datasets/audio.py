@@ -80,6 +80,10 @@ class FeatureParams:
 # ---------------------------------------------------------------- reading
 
 
+# Sample rates real recordings have: telephone (8 kHz) up to studio (768 kHz), with room.
+LOWEST_RATE, HIGHEST_RATE = 1_000, 1_000_000
+
+
 def read_audio(path: str | Path, sr: int = 16_000) -> np.ndarray:
     """Read a WAV or FLAC file as mono float32 at ``sr`` Hz; shape (n_samples,).
 
@@ -101,6 +105,12 @@ def read_audio(path: str | Path, sr: int = 16_000) -> np.ndarray:
         ) from None
     if y.shape[0] == 0:
         raise WorkbenchError(f"Audio file {describe(path)} holds no samples; {AUDIO_HINT}.")
+    if not LOWEST_RATE <= native_sr <= HIGHEST_RATE:
+        # A damaged header: taken at its word, 1 Hz would make every second 16,000.
+        raise WorkbenchError(
+            f"Audio file {describe(path)} claims {native_sr} samples per second, which no "
+            f"recording has (its header is damaged); {AUDIO_HINT}."
+        )
     if not np.isfinite(y).all():
         raise WorkbenchError(
             f"Audio file {describe(path)} contains invalid (NaN or infinite) samples; "

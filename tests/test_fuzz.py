@@ -26,7 +26,7 @@ import pytest
 import soundfile as sf
 import torch
 from conftest import ROOT, fer_rows, tone, write_fer_csv
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -164,6 +164,7 @@ def damage(payload: dict, how: tuple) -> bytes:
 
 @settings(FUZZ, max_examples=examples(30))
 @given(how=checkpoint_damage)
+@example(how=("value", 3, []))  # found by a WORKBENCH_FUZZ_SCALE=8 hunt: "kind" a list
 def test_a_damaged_checkpoint_is_answered_or_refused_in_one_sentence(run, face_png, tmp_path, how):
     payload = torch.load(run / "best.pt", weights_only=True)
     model = tmp_path / "model.pt"
@@ -336,6 +337,7 @@ wav_damage = st.one_of(
 @pytest.mark.skipif(not SPEECH_MODEL.is_file(), reason="needs the starter speech model")
 @settings(FUZZ, max_examples=examples(15))
 @given(how=wav_damage)
+@example(how=("field", "sample rate", 1))  # 1 Hz: once 16,000x the samples and minutes
 def test_damaged_wav_headers_are_answered_or_refused_in_one_sentence(tmp_path, how):
     data = wav_bytes()
     if how[0] == "field":

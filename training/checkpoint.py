@@ -88,7 +88,7 @@ def read_checkpoint(path: str | Path) -> dict:
             f"{describe(path)} is not an Emotion Workbench checkpoint; use a best.pt from a "
             "run folder or a model in pretrained/."
         )
-    if payload.get("kind") not in MODELS:
+    if not isinstance(payload.get("kind"), str) or payload["kind"] not in MODELS:
         raise WorkbenchError(
             f"{describe(path)} holds a {payload.get('kind')!r} model, which this version of the "
             "workbench cannot load; update the workbench or train the model again."
