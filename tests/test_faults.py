@@ -283,7 +283,8 @@ def test_a_checkpoint_claiming_a_giant_network_is_refused_before_building_it(tmp
     with pytest.raises(WorkbenchError, match="does not match its own model settings"):
         checkpoint.load_checkpoint(path)
     assert time.perf_counter() - start < 10  # it took 30 s and 9.2 GB when built for real
-    assert built and all(p.device.type == "meta" for m in built for p in m.parameters())
+    # Nothing built for real: refused by its sizes alone, or built on the meta device.
+    assert all(p.device.type == "meta" for m in built for p in m.parameters())
     # The honest checkpoint beside it loads, built for real once its shapes matched.
     checkpoint.save_checkpoint(
         path, small, meta={**meta, "model_config": FACE_PRESETS["quick"].to_dict()}
@@ -651,6 +652,14 @@ def _first_weight(state: dict) -> str:
             "holds NaN or infinite weights",
         ),
         (lambda p, k: {**p, "preprocessing": [1]}, "lacks a valid preprocessing entry"),
+        (
+            lambda p, k: {**p, "model_config": {**p["model_config"], "convs_per_block": 10**30}},
+            "does not match its own model settings",
+        ),
+        (
+            lambda p, k: {**p, "model_config": {**p["model_config"], "dropout": float("nan")}},
+            "does not match its own model settings",
+        ),
     ],
 )
 def test_a_checkpoint_with_untrustworthy_contents_is_refused_by_name(

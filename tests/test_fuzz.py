@@ -165,6 +165,8 @@ def damage(payload: dict, how: tuple) -> bytes:
 @settings(FUZZ, max_examples=examples(30))
 @given(how=checkpoint_damage)
 @example(how=("value", 3, []))  # found by a WORKBENCH_FUZZ_SCALE=8 hunt: "kind" a list
+@example(how=("config", 2, 10**30))  # convs_per_block: built layer by layer, for ever
+@example(how=("config", 3, float("nan")))  # dropout: fails only once the network runs
 def test_a_damaged_checkpoint_is_answered_or_refused_in_one_sentence(run, face_png, tmp_path, how):
     payload = torch.load(run / "best.pt", weights_only=True)
     model = tmp_path / "model.pt"

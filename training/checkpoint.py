@@ -9,6 +9,7 @@ would execute code included).
 
 from __future__ import annotations
 
+import math
 import pickle
 import warnings
 from dataclasses import dataclass
@@ -137,6 +138,19 @@ def _unreadable(path: Path) -> WorkbenchError:
     )
 
 
+def _numbers(value) -> tuple[int, bool]:
+    """The largest whole number anywhere in ``value`` (dicts and lists looked into), and
+    whether every number in it is finite."""
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        found = [_numbers(v) for v in value]
+        return max((n for n, _ in found), default=0), all(ok for _, ok in found)
+    if isinstance(value, float):
+        return 0, math.isfinite(value)
+    return (value if isinstance(value, int) else 0), True
+
+
 def damaged_weights(stored: dict, expected: dict) -> str | None:
     """What is wrong with a checkpoint's tensors ``stored`` against the network's own
     ``expected`` (name → tensor, e.g. on the meta device), shapes already matching: whole
@@ -168,6 +182,15 @@ def load_checkpoint(path: str | Path, *, kind: str | None = None, purpose: str =
         f"{describe(path)} does not match its own model settings (it may come from another "
         "version of the workbench); train the model again."
     )
+    stored = payload["state_dict"]
+    largest, finite = _numbers(payload["model_config"])
+    if not finite or largest > sum(
+        v.numel() for v in stored.values() if isinstance(v, torch.Tensor)
+    ):
+        # No size in a network's settings exceeds its count of weights: a larger one (a
+        # layer count of 10**30) would take forever to build, even without memory. A NaN
+        # (a dropout rate) would only fail once the network runs.
+        raise mismatch
     try:
         # First without memory (the "meta" device): settings that claim a giant network
         # beside small stored weights are refused before anything is built.
