@@ -89,15 +89,40 @@ PROJECT_PACKAGES = {"cli", "datasets", "models", "training", "emotion_gui", "wor
 
 def quiet_libraries() -> None:
     """Keep the terminal to the workbench's own words: libraries' warnings (PIL's
-    decompression-bomb warning, scikit-learn's UserWarnings…) and OpenCV's ``[ WARN ]``
-    log lines would come before the one sentence that says what is wrong and what to do.
+    decompression-bomb warning, scikit-learn's UserWarnings…), their log records and
+    OpenCV's ``[ WARN ]`` log lines would come before the one sentence that says what is
+    wrong and what to do.
     ``WORKBENCH_DEBUG=1`` shows them."""
     if os.environ.get("WORKBENCH_DEBUG"):
         return
+    import logging
     import warnings
 
     warnings.simplefilter("ignore")
     os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # read when cv2 is first imported
+    # Libraries' log records (matplotlib's "created a temporary cache directory" where the
+    # home folder is read-only…) reach the terminal through logging's handler of last
+    # resort; the window, which sets up logging itself, still keeps them in its log.
+    logging.lastResort = logging.NullHandler()
+
+
+def refuse_empty_values(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """An empty value (``--out ""``, an unset shell variable) would quietly mean "here": a
+    run written into the current folder, a model looked for in it. Refuse it by name."""
+    command = getattr(args, "command", None)
+    if command is None:
+        return
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for action in sub.choices[command]._actions:
+        value = getattr(args, action.dest, None)
+        values = value if isinstance(value, list) else [value]
+        if any(isinstance(v, str) and not v.strip() for v in values):
+            name = action.option_strings[-1] if action.option_strings else action.metavar
+            name = name or action.dest.upper()
+            raise WorkbenchError(
+                f"{name} was given an empty value; pass a real one"
+                + (f" or leave {name} out." if action.option_strings else ".")
+            )
 
 
 def under_torchrun() -> bool:
@@ -108,13 +133,15 @@ def under_torchrun() -> bool:
 def main(argv: list[str] | None = None) -> int:
     quiet_libraries()
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args = parser.parse_args(argv)
         if under_torchrun() and args.command != "train":
             raise WorkbenchError(
                 f"Under torchrun only 'train face|speech|fusion' runs, one model on several "
                 f"processes; run {f'{args.command!r}' if args.command else 'the window'} "
                 "with plain python instead."
             )
+        refuse_empty_values(parser, args)
         return getattr(args, "func", cmd_gui)(args)
     except WorkbenchError as exc:
         rank = os.environ.get("RANK", "0") if under_torchrun() else "0"

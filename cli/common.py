@@ -4,10 +4,19 @@ progress bar that the first Ctrl+C stops gracefully."""
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import sys
 
 from training.device import DEVICE_CHOICES
-from training.options import PRESET_CHOICES, TrainOptions
+from training.options import (
+    MOST_BATCH,
+    MOST_EPOCHS,
+    MOST_FRAMES,
+    MOST_SEED,
+    PRESET_CHOICES,
+    TrainOptions,
+)
 
 
 def add_command(subparsers, name: str, summary: str, func) -> argparse.ArgumentParser:
@@ -18,17 +27,22 @@ def add_command(subparsers, name: str, summary: str, func) -> argparse.ArgumentP
     return s
 
 
-def int_at_least(lowest: int):
-    """argparse type: a whole number >= ``lowest`` (a usage error, exit status 2, otherwise)."""
+def int_at_least(lowest: int, most: int | None = None):
+    """argparse type: a whole number >= ``lowest`` (and <= ``most`` when given); anything
+    else is a usage error, exit status 2, before any work starts."""
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            value = lowest - 1
-        if value < lowest:
+            value = None
+        if value is None or value < lowest or (most is not None and value > most):
+            if most is None:
+                raise argparse.ArgumentTypeError(
+                    f"expected a whole number {lowest} or more, got {text!r}"
+                )
             raise argparse.ArgumentTypeError(
-                f"expected a whole number {lowest} or more, got {text!r}"
+                f"expected a whole number from {lowest} to {most}, got {text!r}"
             )
         return value
 
@@ -37,26 +51,42 @@ def int_at_least(lowest: int):
 
 non_negative_int = int_at_least(0)
 positive_int = int_at_least(1)
+seed_int = int_at_least(0, MOST_SEED)
+epochs_int = int_at_least(1, MOST_EPOCHS)
+patience_int = int_at_least(0, MOST_EPOCHS)
+batch_int = int_at_least(2, MOST_BATCH)
+frames_int = int_at_least(1, MOST_FRAMES)
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def positive_float(text: str) -> float:
     """argparse type: a finite number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 < value < float("inf"):
+    value = _number(text)
+    if value is None or not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"expected a positive number such as 0.001, got {text!r}")
+    return value
+
+
+def share(text: str) -> float:
+    """argparse type: a share of the data, a finite number above 0 and at most 1."""
+    value = _number(text)
+    if value is None or not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(
+            f"expected a share above 0 and at most 1, such as 0.25, got {text!r}"
+        )
     return value
 
 
 def non_negative_float(text: str) -> float:
     """argparse type: a finite number >= 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value < float("inf"):
+    value = _number(text)
+    if value is None or not 0 <= value < float("inf"):
         raise argparse.ArgumentTypeError(
             f"expected 0 or a positive number such as 0.2, got {text!r}"
         )
@@ -77,9 +107,15 @@ def add_training_flags(
     preset, device and seed."""
     if data:
         s.add_argument("--data", nargs="+", metavar="PATH", help=DATA_HELP)
-    s.add_argument("--epochs", type=positive_int, help=f"{epochs_help} (default: the preset's)")
     s.add_argument(
-        "--batch-size", type=int_at_least(2), help="batch size, 2 or more (default: preset)"
+        "--epochs",
+        type=epochs_int,
+        help=f"{epochs_help}, at most {MOST_EPOCHS} (default: the preset's)",
+    )
+    s.add_argument(
+        "--batch-size",
+        type=batch_int,
+        help=f"batch size, 2 to {MOST_BATCH} (default: preset)",
     )
     s.add_argument("--lr", type=positive_float, help="learning rate (default: preset)")
     s.add_argument(
@@ -97,7 +133,7 @@ def add_training_flags(
     )
     s.add_argument(
         "--seed",
-        type=non_negative_int,
+        type=seed_int,
         default=0,
         help="random seed; also picks the FER-2013 validation hold-out when the data "
         "has no PublicTest rows (default 0)",
@@ -163,6 +199,28 @@ def summary(metrics: dict) -> str:
     from training.wording import held_out_sentence
 
     return held_out_sentence(metrics, f1=True)
+
+
+def json_text(data, *, indent: int | None = 2) -> str:
+    """``data`` as JSON for ``--json``: every command prints through here, so the output is
+    always valid JSON. A non-finite number (NaN or infinity, which JSON cannot hold) is
+    written as null, numpy numbers as plain ones, paths as text."""
+    return json.dumps(finite_only(data), indent=indent, allow_nan=False, default=str)
+
+
+def finite_only(value):
+    """``value`` with every NaN or infinite float replaced by None, recursively."""
+    if isinstance(value, dict):
+        return {str(k) if not isinstance(k, str) else k: finite_only(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_only(v) for v in value]
+    if hasattr(value, "item") and hasattr(value, "dtype") and getattr(value, "ndim", 1) == 0:
+        value = value.item()  # a numpy or torch scalar
+    if hasattr(value, "tolist") and hasattr(value, "dtype"):
+        return finite_only(value.tolist())  # an array
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def print_progress(stage: str, fraction: float) -> None:

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
-from .common import add_command, non_negative_int, print_progress
+from .common import MOST_SEED, add_command, json_text, print_progress, seed_int
 
 
 def cmd_data_info(args: argparse.Namespace) -> int:
     from datasets.info import data_info, format_info
 
     info = data_info(args.path)
-    print(json.dumps(info, indent=2) if args.json else format_info(info))
+    print(json_text(info) if args.json else format_info(info))
     return 0
 
 
@@ -34,7 +33,7 @@ def cmd_make_demo_data(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     summary = make_demo_data(out, seed=args.seed, progress=print_progress)
     print(f"\rdemo data written to {out} in {time.perf_counter() - t0:.1f} s")
-    print(json.dumps(summary, indent=2, default=str))
+    print(json_text(summary))
     return 0
 
 
@@ -46,4 +45,4 @@ def add_make_demo_data(subparsers) -> None:
         cmd_make_demo_data,
     )
     s.add_argument("--out", help="folder to write (default: data/demo)")
-    s.add_argument("--seed", type=non_negative_int, default=0, help="0 or more (default 0)")
+    s.add_argument("--seed", type=seed_int, default=0, help=f"0 to {MOST_SEED} (default 0)")

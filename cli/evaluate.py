@@ -4,13 +4,12 @@ with its model card)."""
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from datasets.errors import WorkbenchError, describe
 from training.evaluate import EVAL_SPLITS
 
-from .common import add_command
+from .common import add_command, json_text
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -19,7 +18,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     data = args.data[0] if args.data and len(args.data) == 1 else args.data
     metrics = evaluate_checkpoint(args.model, data, split=args.split)
     if args.json:
-        print(json.dumps(metrics, indent=2))
+        print(json_text(metrics))
         return 0
     print(f"{metrics['kind']} model {metrics['model']} on {metrics['data']} ({metrics['split']}):")
     seen = metrics.get("seen_in_training")

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
-from .common import add_command
+from .common import add_command, json_text
 
 
 def explanation_json(pred) -> dict:
@@ -56,7 +54,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if args.out:
         save_figure(explanation_figure(pred), args.out)
     if args.json:
-        print(json.dumps(explanation_json(pred)))
+        print(json_text(explanation_json(pred), indent=None))
         return 0
     said = pred.details["saliency"]
     print(f"{pred.file}: {pred.top} ({pred.probabilities[pred.top]:.0%})  (model: {pred.model})")
@@ -101,5 +99,5 @@ def add_explain(subparsers) -> None:
         f"deletion test in bench/saliency_deletion.py; {DEFAULT_METHODS['speech']} for a "
         "recording, which works for every speech network)",
     )
-    s.add_argument("--out", type=Path, metavar="PNG", help="write the picture here")
+    s.add_argument("--out", metavar="PNG", help="write the picture here")
     s.add_argument("--json", action="store_true", help="print JSON, saliency maps included")

@@ -4,9 +4,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 
-from .common import add_command
+from .common import add_command, json_text, positive_int
 
 DATA_HELP = (
     "the data to rebuild the held-out items from: a FER-2013 folder or CSV, a RAVDESS "
@@ -40,7 +39,7 @@ def cmd_examples(args: argparse.Namespace) -> int:
             "n_held_out": len(held),
             "items": [held.item_row(i) for i in idx],
         }
-        print(json.dumps(answer, indent=2))
+        print(json_text(answer))
     else:
         print(
             f"{len(idx)} of {len(held)} held-out items ({held.split} split) are {args.true} "
@@ -85,7 +84,7 @@ def cmd_embeddings(args: argparse.Namespace) -> int:
                 for i, (x, y) in zip(result["idx"], result["points"])
             ],
         }
-        print(json.dumps(answer, indent=2))
+        print(json_text(answer))
     else:
         for name, score in result["silhouette"].items():
             print(
@@ -138,7 +137,7 @@ def add_embeddings(subparsers) -> None:
     )
     s.add_argument(
         "--fold",
-        type=int,
+        type=positive_int,
         default=1,
         help="for cross-validation models averaged: which fold's model to draw (1-based)",
     )

@@ -4,11 +4,10 @@ answered as they go."""
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import threading
 
-from .common import add_command, positive_float
+from .common import add_command, json_text, positive_float
 
 
 def _line(update) -> str:
@@ -40,7 +39,7 @@ def cmd_live(args: argparse.Namespace) -> int:
             face_model=args.face_model,
             speech_model=args.speech_model,
             fusion_model=args.fusion_model,
-            on_update=(lambda u: print(json.dumps(u.to_dict()), flush=True))
+            on_update=(lambda u: print(json_text(u.to_dict(), indent=None), flush=True))
             if args.json
             else (lambda u: print(_line(u), flush=True)),
             stop_event=stop,
@@ -48,7 +47,7 @@ def cmd_live(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGINT, previous)
     print(
-        json.dumps(summary)
+        json_text(summary, indent=None)
         if args.json
         else (
             f"{summary['frames']} frames, {summary['seconds']} s, {summary['fps']} analysed frames/s"

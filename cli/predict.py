@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 
-from .common import add_command
+from .common import add_command, json_text
 
 
 def _print_bars(probabilities: dict[str, float], indent: str = "  ") -> None:
@@ -31,7 +30,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         fusion_model=args.fusion_model,
     )
     if args.json:
-        print(json.dumps(pred.to_dict(), indent=2))
+        print(json_text(pred.to_dict()))
         return 0
     if pred.kind != "video":
         print(f"{pred.file}: {pred.top}  (model: {pred.model}, trained on {pred.trained_on})")

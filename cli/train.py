@@ -23,11 +23,12 @@ from training.wording import skipped_sentence
 from .common import (
     add_command,
     add_training_flags,
+    frames_int,
     int_at_least,
     non_negative_float,
-    non_negative_int,
-    positive_float,
+    patience_int,
     run_training,
+    share,
     summary,
     train_options,
 )
@@ -153,15 +154,18 @@ def _train_folds(args: argparse.Namespace, opts) -> int:
     return 0
 
 
+MOST_FOLDS = 1_000
+
+
 def folds_arg(text: str) -> int | str:
     """``--folds``: a number of folds (3 or more), or ``loao``."""
     if text == "loao":
         return text
     try:
-        return int_at_least(3)(text)
+        return int_at_least(3, MOST_FOLDS)(text)
     except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(
-            f"expected a number of folds, 3 or more, or loao; got {text!r}"
+            f"expected a number of folds from 3 to {MOST_FOLDS}, or loao; got {text!r}"
         ) from None
 
 
@@ -204,7 +208,7 @@ def _add_recipe_flags(s: argparse.ArgumentParser) -> None:
     )
     s.add_argument(
         "--patience",
-        type=non_negative_int,
+        type=patience_int,
         help="stop after this many epochs without a validation gain, 0 for never "
         "(default: 0 for quick, 15 face / 20 speech for full)",
     )
@@ -241,7 +245,7 @@ def _add_recipe_flags(s: argparse.ArgumentParser) -> None:
 def _add_fusion_flags(group) -> None:
     group.add_argument("--fusion", choices=FUSION_CHOICES, help=FUSION_HELP)
     group.add_argument("--pairing", choices=PAIRINGS, help=PAIRING_HELP)
-    group.add_argument("--frames", type=int_at_least(1), help="face frames per clip (default 8)")
+    group.add_argument("--frames", type=frames_int, help="face frames per clip (default 8)")
     group.add_argument(
         "--calm",
         choices=CALM_CHOICES,
@@ -249,7 +253,7 @@ def _add_fusion_flags(group) -> None:
     )
     group.add_argument(
         "--fraction",
-        type=positive_float,
+        type=share,
         help="use this share of the training items, e.g. 0.25 (default 1)",
     )
     add_branch_flags(group)
@@ -347,7 +351,7 @@ def add_experiment(subparsers) -> None:
     s.add_argument(
         "--fractions",
         nargs="+",
-        type=positive_float,
+        type=share,
         default=list(FRACTIONS),
         metavar="SHARE",
         help="shares of the training data (default 0.25 0.5 0.8)",
@@ -359,6 +363,6 @@ def add_experiment(subparsers) -> None:
         default=list(DESIGNS),
         help="which models (default: all six)",
     )
-    s.add_argument("--frames", type=int_at_least(1), help="face frames per clip (default 8)")
+    s.add_argument("--frames", type=frames_int, help="face frames per clip (default 8)")
     add_branch_flags(s, every=True)
     s.add_argument("--out", help="folder to write (default: runs/<time>-experiment, or -leakage)")

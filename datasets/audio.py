@@ -25,7 +25,7 @@ import torch
 import torchaudio
 
 from . import cache
-from .errors import NoSoundError, WorkbenchError, describe
+from .errors import NoSoundError, WorkbenchError, describe, permission_denied, require_readable
 
 AUDIO_HINT = "choose a WAV or FLAC recording instead"
 # Bump when reading, windowing or feature code changes: old cache entries are then ignored.
@@ -80,13 +80,17 @@ class FeatureParams:
 # ---------------------------------------------------------------- reading
 
 
+# Sample rates real recordings have: telephone (8 kHz) up to studio (768 kHz), with room.
+LOWEST_RATE, HIGHEST_RATE = 1_000, 1_000_000
+
+
 def read_audio(path: str | Path, sr: int = 16_000) -> np.ndarray:
     """Read a WAV or FLAC file as mono float32 at ``sr`` Hz; shape (n_samples,).
 
     Any rate, bit depth (16/24-bit, float) and channel count is accepted. A missing,
     empty or non-audio file raises ``WorkbenchError`` naming it.
     """
-    path = Path(path)
+    path = require_readable(path)
     if not path.is_file():
         raise WorkbenchError(f"Audio file {describe(path)} does not exist; check the path.")
     if path.stat().st_size == 0:
@@ -94,15 +98,19 @@ def read_audio(path: str | Path, sr: int = 16_000) -> np.ndarray:
     try:
         y, native_sr = sf.read(path, dtype="float32", always_2d=True)  # (n, channels)
     except PermissionError:
-        raise WorkbenchError(
-            f"Audio file {describe(path)} cannot be read (permission denied); check its permissions."
-        ) from None
+        raise permission_denied(path) from None
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
         raise WorkbenchError(
             f"{describe(path)} is not a readable audio file ({exc}); {AUDIO_HINT}."
         ) from None
     if y.shape[0] == 0:
         raise WorkbenchError(f"Audio file {describe(path)} holds no samples; {AUDIO_HINT}.")
+    if not LOWEST_RATE <= native_sr <= HIGHEST_RATE:
+        # A damaged header: taken at its word, 1 Hz would make every second 16,000.
+        raise WorkbenchError(
+            f"Audio file {describe(path)} claims {native_sr} samples per second, which no "
+            f"recording has (its header is damaged); {AUDIO_HINT}."
+        )
     if not np.isfinite(y).all():
         raise WorkbenchError(
             f"Audio file {describe(path)} contains invalid (NaN or infinite) samples; "

@@ -33,6 +33,36 @@ def describe(path: str | Path) -> str:
     return f"'{Path(path)}'"
 
 
+def permission_denied(path: str | Path) -> WorkbenchError:
+    """The one sentence for a file or folder this user may not read."""
+    return WorkbenchError(
+        f"{describe(path)} cannot be read (permission denied); check its permissions, or "
+        "copy it somewhere you can read."
+    )
+
+
+def require_readable(path: str | Path) -> Path:
+    """``path``, once this process has shown it may read it (a file opened, a folder
+    listed): permission denied is one sentence saying so, never "corrupt" or "not a
+    video" from the library that would read it next. Other problems (a missing file)
+    are left to the reader, which words them for its kind of file."""
+    import os
+
+    path = Path(path)
+    try:
+        if path.is_dir():
+            with os.scandir(path):
+                pass
+        else:
+            with open(path, "rb"):
+                pass
+    except PermissionError:
+        raise permission_denied(path) from None
+    except OSError:
+        pass  # missing, a dangling link…: the reader names it
+    return path
+
+
 def write_atomically(path: str | Path, write) -> None:
     """Call ``write(tmp)`` to write a temporary file beside ``path``, then rename it into
     place: a kill or a full disk never leaves a truncated file that looks finished, and

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from . import cache
-from .errors import WorkbenchError, describe
+from .errors import WorkbenchError, describe, permission_denied, require_readable
 from .images import IMAGE_SUFFIXES, read_gray, to_48
 from .labels import FER_CLASSES, FER_FOLDER_NAMES, class_counts
 
@@ -66,7 +66,7 @@ def find_layout(path: str | Path) -> tuple[str, list[Path]]:
     Returns ``("csv", [csv files])`` or ``("folders", [class-folder parents])``.
     Raises ``WorkbenchError`` when the path is missing or holds neither layout.
     """
-    path = Path(path).expanduser()
+    path = require_readable(Path(path).expanduser())
     if not path.exists():
         raise WorkbenchError(f"FER-2013 path {describe(path)} does not exist; {DOWNLOAD_HINT}.")
     if path.is_file():
@@ -255,6 +255,8 @@ def _parse_csv(
             f"{describe(f)} near line {line + 1} is not plain CSV text ({exc}); "
             "re-export it as a UTF-8 CSV file."
         ) from None
+    except PermissionError:
+        raise permission_denied(f) from None
     except OSError as exc:
         raise WorkbenchError(
             f"Cannot read {describe(f)} ({exc.strerror}); check that it exists and its permissions."
@@ -325,9 +327,11 @@ def _list_images(split_dirs: list[Path]) -> list[tuple[str, int, int]]:
                         ),
                         key=lambda e: e.name,
                     )
+            except PermissionError:
+                raise permission_denied(d / cls) from None
             except OSError as exc:
                 raise WorkbenchError(
-                    f"Cannot read the folder {describe(d / cls)} ({exc.strerror}); check its permissions."
+                    f"Cannot read the folder {describe(d / cls)} ({exc.strerror}); check it."
                 ) from None
             for e in entries:
                 try:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import WorkbenchError, describe
+from .errors import WorkbenchError, describe, permission_denied, require_readable
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
@@ -18,7 +18,7 @@ def read_gray(path: str | Path) -> np.ndarray:
     EXIF orientation is applied so phone photos are upright. A truncated or non-image
     file raises ``WorkbenchError`` naming the file.
     """
-    path = Path(path)
+    path = require_readable(path)
     if not path.is_file():
         raise WorkbenchError(
             f"Image {describe(path)} does not exist; check the path and try again."
@@ -40,9 +40,7 @@ def read_gray(path: str | Path) -> np.ndarray:
             "scale it down to a few megapixels and try again."
         ) from None
     except PermissionError:
-        raise WorkbenchError(
-            f"Image {describe(path)} cannot be read (permission denied); check its permissions."
-        ) from None
+        raise permission_denied(path) from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise WorkbenchError(
             f"Image {describe(path)} is damaged or truncated ({exc}); "

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from .errors import WorkbenchError, describe
+from .errors import WorkbenchError, describe, require_readable
 from .fer2013 import FerData, find_layout, load_fer2013, split_indices
 from .labels import FER_CLASSES, RAVDESS_EMOTIONS, class_counts
 from .ravdess import RavdessScan, scan_ravdess
@@ -14,7 +14,7 @@ from .ravdess import RavdessScan, scan_ravdess
 
 def detect(path: str | Path) -> tuple[str, RavdessScan | None]:
     """``("fer2013", None)`` or ``("ravdess", scan)``; ``WorkbenchError`` when neither or both."""
-    path = Path(path).expanduser()
+    path = require_readable(Path(path).expanduser())
     if not path.exists():
         raise WorkbenchError(f"{describe(path)} does not exist; check the path.")
     try:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import WorkbenchError, describe
+from .errors import WorkbenchError, describe, require_readable
 from .labels import (
     RAVDESS_CHANNELS,
     RAVDESS_EMOTIONS,
@@ -122,7 +122,7 @@ class RavdessScan:
 
 def scan_ravdess(root: str | Path) -> RavdessScan:
     """Find every RAVDESS-named file under ``root``, recursively, in sorted order."""
-    root = Path(root).expanduser()
+    root = require_readable(Path(root).expanduser())
     if not root.exists():
         raise WorkbenchError(f"RAVDESS folder {describe(root)} does not exist; {DOWNLOAD_HINT}.")
     if not root.is_dir():

@@ -20,7 +20,7 @@ import cv2  # noqa: E402
 import numpy as np
 
 from .audio import read_audio, resample
-from .errors import NoFaceError, NoSoundError, WorkbenchError, describe
+from .errors import NoFaceError, NoSoundError, WorkbenchError, describe, require_readable
 from .faces import Box, FaceDetector, default_detector
 from .ravdess import parse_name
 
@@ -55,6 +55,7 @@ class ClipFaces:
 
 
 def _open(path: Path) -> cv2.VideoCapture:
+    require_readable(path)
     if not path.is_file():
         raise WorkbenchError(f"Video {describe(path)} does not exist; check the path.")
     cap = cv2.VideoCapture(str(path))
@@ -190,7 +191,7 @@ def find_take_audio(
 
 def read_track_audio(path: str | Path, sr: int = 16_000) -> np.ndarray:
     """A video file's own audio track as mono float32 at ``sr`` Hz."""
-    path = Path(path)
+    path = require_readable(path)
     av = pyav()
     try:
         with av.open(str(path)) as container:

@@ -75,7 +75,7 @@ def test_bad_inputs_exit_2_with_one_sentence(tmp_path):
 def test_negative_seed_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exc:
         workbench.main(["make-demo-data", "--seed", "-3"])
-    assert exc.value.code == 2 and "0 or more" in capsys.readouterr().err
+    assert exc.value.code == 2 and "from 0 to 4294967295" in capsys.readouterr().err
 
 
 def test_make_demo_data_refuses_a_real_data_folder(tmp_path, capsys):

@@ -283,7 +283,8 @@ def test_a_checkpoint_claiming_a_giant_network_is_refused_before_building_it(tmp
     with pytest.raises(WorkbenchError, match="does not match its own model settings"):
         checkpoint.load_checkpoint(path)
     assert time.perf_counter() - start < 10  # it took 30 s and 9.2 GB when built for real
-    assert built and all(p.device.type == "meta" for m in built for p in m.parameters())
+    # Nothing built for real: refused by its sizes alone, or built on the meta device.
+    assert all(p.device.type == "meta" for m in built for p in m.parameters())
     # The honest checkpoint beside it loads, built for real once its shapes matched.
     checkpoint.save_checkpoint(
         path, small, meta={**meta, "model_config": FACE_PRESETS["quick"].to_dict()}
@@ -324,6 +325,27 @@ def damaged_copy(run: Path, tmp_path: Path, damage: str) -> Path:
         config = json.loads((copy / "config.json").read_text())
         config["options"]["colour"] = "blue"
         (copy / "config.json").write_text(json.dumps(config))
+    elif damage == "config-list":
+        (copy / "config.json").write_text("[1, 2]")
+    elif damage == "options-types":
+        config = json.loads((copy / "config.json").read_text())
+        config["options"]["batch_size"] = "64"
+        (copy / "config.json").write_text(json.dumps(config))
+    elif damage.startswith("metrics-"):
+        metrics = json.loads((copy / "metrics.json").read_text())
+        key, value = {
+            "metrics-nan": ("accuracy", float("nan")),
+            "metrics-types": ("best_epoch", "1"),
+        }[damage]
+        (copy / "metrics.json").write_text(json.dumps({**metrics, key: value}))
+    elif damage.startswith("last-"):
+        payload = torch.load(copy / "last.pt", weights_only=True)
+        key, value = {
+            "last-optimizer": ("optimizer", {"state": {}, "param_groups": []}),
+            "last-history": ("history", [1, 2]),
+            "last-weights": ("state_dict", {"w": torch.zeros(3)}),
+        }[damage]
+        torch.save({**payload, key: value}, copy / "last.pt")
     elif damage == "best-as-last":
         shutil.copy(copy / "best.pt", copy / "last.pt")
     elif damage == "no-classes":
@@ -341,10 +363,19 @@ def damaged_copy(run: Path, tmp_path: Path, damage: str) -> Path:
         ("config-options", "resume", "holds options this version does not know"),
         ("best-as-last", "resume", "last.pt' lacks optimizer"),
         ("no-classes", "predict", "best.pt' lacks a valid classes entry"),
+        ("config-list", "resume", "config.json' is damaged (it holds a list, not a JSON object)"),
+        ("config-list", "compare", "config.json' is damaged (it holds a list, not a JSON object)"),
+        ("options-types", "resume", "config.json' is damaged (batch_size has the wrong type)"),
+        ("metrics-nan", "compare", "metrics.json' is damaged (accuracy is not a finite number)"),
+        ("metrics-types", "export", "metrics.json' is damaged (best_epoch is not a whole number)"),
+        ("metrics-nan", "default", "No trained face model yet"),  # a damaged run is no default
+        ("last-optimizer", "resume", "last.pt' is damaged (ValueError), so its run cannot"),
+        ("last-history", "resume", "last.pt' is damaged (its history is not a list of epochs)"),
+        ("last-weights", "resume", "last.pt' does not match its own model settings"),
     ],
 )
 def test_a_damaged_run_or_checkpoint_is_one_sentence_and_exit_2(
-    trained_run, tmp_path, capsys, damage, command, words
+    trained_run, tmp_path, capsys, monkeypatch, damage, command, words
 ):
     import workbench
 
@@ -356,7 +387,11 @@ def test_a_damaged_run_or_checkpoint_is_one_sentence_and_exit_2(
     args = {
         "resume": ["train", "face", "--resume", str(copy), "--epochs", "3"],
         "predict": ["predict", str(face), "--model", str(copy), "--no-detect"],
+        "default": ["predict", str(face), "--no-detect"],
+        "compare": ["compare", str(copy), "--out", str(tmp_path / "chart.png")],
+        "export": ["export", str(copy), str(tmp_path / "starter.pt")],
     }[command]
+    monkeypatch.setenv("WORKBENCH_RUNS_DIR", str(tmp_path))  # the copy is its only run
     assert workbench.main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert words in err[-1] and err[-1].startswith("error: ") and "report" not in err[-1]
@@ -512,3 +547,340 @@ def test_library_warnings_stay_off_the_terminal(tmp_path):
         command, capture_output=True, text=True, env={**env, "WORKBENCH_DEBUG": "1"}, timeout=300
     )
     assert "DecompressionBombWarning" in loud.stderr  # what was kept off is really there
+
+
+# ------------------------------------------------ command-line values out of range
+
+
+@pytest.mark.parametrize(
+    "argv,words",
+    [
+        (["train", "face", "--seed", str(2**32)], "--seed: expected a whole number from 0 to"),
+        (["train", "face", "--seed", "-1"], "--seed: expected a whole number from 0 to"),
+        (["train", "face", "--epochs", "100001"], "--epochs: expected a whole number from 1"),
+        (["train", "face", "--patience", "10" * 12], "--patience: expected a whole number"),
+        (["train", "face", "--batch-size", "65537"], "--batch-size: expected a whole number"),
+        (["train", "fusion", "--frames", "65"], "--frames: expected a whole number from 1 to"),
+        (["train", "fusion", "--fraction", "1.5"], "--fraction: expected a share above 0"),
+        (["train", "fusion", "--fraction", "nan"], "--fraction: expected a share above 0"),
+        (["experiment", "data-efficiency", "--fractions", "0.5", "0"], "--fractions: expected"),
+        (["train", "speech", "--folds", "1001"], "--folds: expected a number of folds from 3"),
+        (["make-demo-data", "--seed", "1e3"], "--seed: expected a whole number"),
+        (["embeddings", "run", "--out", "x.png", "--fold", "0"], "--fold: expected a whole"),
+    ],
+)
+def test_out_of_range_values_are_usage_errors(argv, words, capsys):
+    import workbench
+
+    with pytest.raises(SystemExit) as done:
+        workbench.main(argv)
+    assert done.value.code == 2
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err and "report" not in err
+
+
+@pytest.mark.parametrize(
+    "argv,name",
+    [
+        (["train", "face", "--out", ""], "--out"),
+        (["train", "face", "--out="], "--out"),
+        (["predict", "", "--json"], "FILE"),
+        (["predict", "face.png", "--model", " "], "--model"),
+        (["evaluate", "run", "--data", "demo", ""], "--data"),
+        (["live", "--camera", ""], "--camera"),
+    ],
+)
+def test_an_empty_value_is_refused_by_name_before_any_work(
+    argv, name, capsys, tmp_path, monkeypatch
+):
+    import workbench
+
+    monkeypatch.chdir(tmp_path)  # "" would mean here: nothing may be written into it
+    assert workbench.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"error: {name} was given an empty value; pass a real one"
+        + (f" or leave {name} out." if name.startswith("--") else ".")
+    ]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_device_numbers_no_machine_has_are_one_sentence(capsys):
+    import workbench
+
+    for flag in ("--camera", "--microphone"):
+        assert workbench.main(["live", flag, "9" * 20, "--seconds", "1"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err[-1].startswith(f"error: {flag} {'9' * 20} is not a") and len(err) == 1
+
+
+def test_the_window_refuses_the_same_out_of_range_settings():
+    from training.options import TrainOptions, check_options
+
+    for change, words in (
+        ({"seed": 2**32}, "--seed must be from 0 to 4294967295"),
+        ({"epochs": 10**6}, "--epochs must be from 1 to 100000"),
+        ({"batch_size": 10**6}, "--batch-size must be from 2"),
+        ({"patience": -1}, "--patience must be from 0"),
+    ):
+        with pytest.raises(WorkbenchError, match=words):
+            check_options(TrainOptions(kind="face", **change))
+
+
+# ------------------------------------------------ checkpoints whose contents cannot be trusted
+
+
+def _first_weight(state: dict) -> str:
+    return next(k for k, v in state.items() if v.is_floating_point())
+
+
+@pytest.mark.parametrize(
+    "damage,words",
+    [
+        (lambda p, k: {**p, "classes": p["classes"][:5]}, "names 5 classes for a network with 7"),
+        (lambda p, k: {**p, "classes": [*p["classes"][:6], "angry"]}, "names the class 'angry'"),
+        (
+            lambda p, k: {**p, "state_dict": {**p["state_dict"], k: p["state_dict"][k].long()}},
+            "holds int64 values where weights belong",
+        ),
+        (
+            lambda p, k: {**p, "state_dict": {**p["state_dict"], k: p["state_dict"][k] > 0}},
+            "holds bool values where weights belong",
+        ),
+        (
+            lambda p, k: {**p, "state_dict": {**p["state_dict"], k: p["state_dict"][k] / 0}},
+            "holds NaN or infinite weights",
+        ),
+        (lambda p, k: {**p, "preprocessing": [1]}, "lacks a valid preprocessing entry"),
+        (
+            lambda p, k: {**p, "model_config": {**p["model_config"], "convs_per_block": 10**30}},
+            "does not match its own model settings",
+        ),
+        (
+            lambda p, k: {**p, "model_config": {**p["model_config"], "dropout": float("nan")}},
+            "does not match its own model settings",
+        ),
+    ],
+)
+def test_a_checkpoint_with_untrustworthy_contents_is_refused_by_name(
+    trained_run, tmp_path, capsys, damage, words
+):
+    import torch
+    from PIL import Image
+
+    import workbench
+
+    payload = torch.load(trained_run / "best.pt", weights_only=True)
+    bad = tmp_path / "bad.pt"
+    torch.save(damage(payload, _first_weight(payload["state_dict"])), bad)
+    face = tmp_path / "face.png"
+    Image.fromarray(np.full((48, 48), 100, np.uint8)).save(face)
+    for argv in (
+        ["predict", str(face), "--model", str(bad), "--no-detect", "--json"],
+        ["evaluate", str(bad), "--data", "demo"],
+    ):
+        assert workbench.main(argv) == 2
+        captured = capsys.readouterr()
+        err = captured.err.strip().splitlines()
+        assert err == [err[0]] and err[0].startswith(f"error: '{bad}' {words}"), err
+        assert captured.out == ""
+
+
+def test_weights_stored_in_another_float_type_still_load(trained_run, tmp_path):
+    import torch
+
+    from training.checkpoint import load_checkpoint
+
+    payload = torch.load(trained_run / "best.pt", weights_only=True)
+    payload["state_dict"] = {
+        k: v.double() if v.is_floating_point() else v for k, v in payload["state_dict"].items()
+    }
+    torch.save(payload, tmp_path / "double.pt")
+    assert load_checkpoint(tmp_path / "double.pt").classes == tuple(payload["classes"])
+
+
+# ------------------------------------------------ --json output is always valid JSON
+
+
+def strict_json(text: str):
+    """Parse ``text`` as standard JSON: NaN and Infinity, which Python accepts, are errors."""
+
+    def refuse(name):
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_json_text_writes_non_finite_numbers_as_null():
+    import torch
+
+    from cli.common import json_text
+
+    data = {
+        "nan": float("nan"),
+        "inf": [float("-inf"), 1.5],
+        "numpy": np.float32(0.25),
+        "array": np.array([np.nan, 2.0]),
+        "tensor": torch.tensor(float("inf")),
+        3: Path("/tmp/x"),
+    }
+    assert strict_json(json_text(data)) == {
+        "nan": None,
+        "inf": [None, 1.5],
+        "numpy": 0.25,
+        "array": [None, 2.0],
+        "tensor": None,
+        "3": "/tmp/x",
+    }
+
+
+def test_every_json_printer_goes_through_json_text(monkeypatch, capsys):
+    import training.evaluate
+    import workbench
+
+    printers = [p.name for p in (ROOT / "cli").glob("*.py") if "json.dumps(" in p.read_text()]
+    assert printers == ["common.py"]  # json_text itself
+    fake = {"accuracy": float("nan"), "per_class": {"happy": {"recall": float("inf")}}}
+    monkeypatch.setattr(training.evaluate, "evaluate_checkpoint", lambda *a, **k: fake)
+    assert workbench.main(["evaluate", "run", "--json"]) == 0
+    assert strict_json(capsys.readouterr().out) == {
+        "accuracy": None,
+        "per_class": {"happy": {"recall": None}},
+    }
+
+
+# ------------------------------------------------ permission denied says so
+
+
+AS_NOBODY = """
+import contextlib, io, json, sys
+sys.path.insert(0, sys.argv[1])
+import workbench
+done = []
+for argv in json.loads(sys.argv[2]):
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = workbench.main(argv)
+    done.append([code, err.getvalue()])
+print(json.dumps(done))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root")
+@pytest.mark.skipif(not __import__("shutil").which("setpriv"), reason="needs setpriv (util-linux)")
+def test_permission_denied_is_said_for_every_kind_of_file_as_another_user():
+    """As root, lock files away (mode 000) and run the CLI as ``nobody``, for real."""
+    import shutil
+    import tempfile
+
+    import cv2
+    import soundfile as sf
+    from conftest import tone
+    from PIL import Image
+
+    base = Path(tempfile.mkdtemp(prefix="workbench-perm-"))  # in /tmp: nobody may enter
+    try:
+        base.chmod(0o777)
+        pre = ROOT / "pretrained"
+        face, speech = str(pre / "face_fer2013.pt"), str(pre / "speech_ravdess.pt")
+        Image.fromarray(np.full((48, 48), 100, np.uint8)).save(base / "face.png")
+        sf.write(base / "rec.wav", tone(1.0, 16_000), 16_000)
+        writer = cv2.VideoWriter(
+            str(base / "clip.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10, (64, 48)
+        )
+        for _ in range(5):
+            writer.write(np.full((48, 64, 3), 90, np.uint8))
+        writer.release()
+        shutil.copy(face, base / "model.pt")
+        (base / "faces" / "train" / "happy").mkdir(parents=True)
+        Image.fromarray(np.full((48, 48), 1, np.uint8)).save(base / "faces/train/happy/a.png")
+        for name in ("face.png", "rec.wav", "clip.mp4", "model.pt", "faces"):
+            (base / name).chmod(0)
+        cases = [
+            ["predict", f"{base}/face.png", "--model", face],
+            ["predict", f"{base}/rec.wav", "--model", speech],
+            ["predict", f"{base}/clip.mp4", "--face-model", face, "--speech-model", speech],
+            ["predict", str(pre / "face_fer2013.md"), "--model", f"{base}/model.pt"],
+            ["data-info", f"{base}/faces"],
+            ["live", "--camera", f"{base}/clip.mp4", "--face-model", face, "--seconds", "1"],
+            ["live", "--microphone", f"{base}/rec.wav", "--speech-model", speech],
+        ]
+        cases[3][1] = f"{base}/visible.png"  # a readable photo for the locked model
+        Image.fromarray(np.full((48, 48), 100, np.uint8)).save(base / "visible.png")
+        (base / "visible.png").chmod(0o644)
+        env = {
+            **{k: v for k, v in os.environ.items() if k != "WORKBENCH_DEBUG"},
+            **{k: str(base) for k in ("HOME", "MPLCONFIGDIR", "WORKBENCH_RUNS_DIR")},
+            **{k: str(base) for k in ("WORKBENCH_CACHE_DIR", "WORKBENCH_DATA_DIR")},
+            "WORKBENCH_PRETRAINED_DIR": str(base),
+        }
+        done = subprocess.run(
+            ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+            + [sys.executable, "-c", AS_NOBODY, str(ROOT), json.dumps(cases)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=240,
+        )
+        assert done.returncode == 0, done.stderr
+        locked = ["face.png", "rec.wav", "clip.mp4", "model.pt", "faces", "clip.mp4", "rec.wav"]
+        for argv, name, (code, err) in zip(cases, locked, json.loads(done.stdout)):
+            assert code == 2 and err == (
+                f"error: '{base / name}' cannot be read (permission denied); check its "
+                "permissions, or copy it somewhere you can read.\n"
+            ), (argv, err)
+    finally:
+        for p in base.rglob("*"):
+            p.chmod(0o755)
+        shutil.rmtree(base)
+
+
+def test_require_readable_says_permission_denied_where_opening_is_refused(tmp_path, monkeypatch):
+    import builtins
+
+    from datasets.audio import read_audio
+    from datasets.errors import require_readable
+    from datasets.images import read_gray
+    from training.checkpoint import read_checkpoint
+
+    real_open = builtins.open
+
+    def locked_open(file, *args, **kwargs):
+        if Path(file).name.startswith("locked"):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
+
+    for name in ("locked.png", "locked.wav", "locked.pt", "open.txt"):
+        (tmp_path / name).write_bytes(b"anything")
+    monkeypatch.setattr(builtins, "open", locked_open)
+    assert require_readable(tmp_path / "open.txt") == tmp_path / "open.txt"
+    assert require_readable(tmp_path / "missing.txt") == tmp_path / "missing.txt"  # the reader's
+    for read, name in (
+        (read_gray, "locked.png"),
+        (read_audio, "locked.wav"),
+        (read_checkpoint, "locked.pt"),
+    ):
+        with pytest.raises(WorkbenchError) as err:
+            read(tmp_path / name)
+        assert str(err.value) == (
+            f"'{tmp_path / name}' cannot be read (permission denied); check its permissions, "
+            "or copy it somewhere you can read."
+        )
+
+
+def test_library_log_records_stay_off_the_terminal(tmp_path):
+    """A read-only home folder makes matplotlib log where it put its cache instead: the
+    terminal still shows only the sentence (``WORKBENCH_DEBUG=1`` shows the record)."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a photo")
+    env = {k: v for k, v in os.environ.items() if k != "WORKBENCH_DEBUG"}
+    env["MPLCONFIGDIR"] = "/proc/no-such-folder"  # cannot be made, not even by root
+    command = [sys.executable, str(ROOT / "workbench.py"), "predict", str(notes)]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"error: '{notes}' is neither an image")
+    assert done.stderr.count("\n") == 1, done.stderr
+    loud = subprocess.run(
+        command, capture_output=True, text=True, env={**env, "WORKBENCH_DEBUG": "1"}, timeout=300
+    )
+    assert "Matplotlib created a temporary cache directory" in loud.stderr

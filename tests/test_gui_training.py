@@ -297,7 +297,9 @@ def test_a_damaged_run_folder_neither_stops_the_window_nor_opens(
     try:
         assert [r.dir for r in app.runs] == [good]  # the damaged one is skipped
         app.open_run(bad)
-        assert "metrics.json' lacks uar" in dialogs["errors"][-1] and len(app.runs) == 1
+        assert (
+            "metrics.json' is damaged (it lacks uar" in dialogs["errors"][-1] and len(app.runs) == 1
+        )
         assert "face" not in app.models
     finally:
         app.close()

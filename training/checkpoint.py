@@ -9,6 +9,7 @@ would execute code included).
 
 from __future__ import annotations
 
+import math
 import pickle
 import warnings
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from datasets.errors import WorkbenchError, describe, write_atomically
+from datasets.errors import WorkbenchError, describe, require_readable, write_atomically
 from models import MODELS, build_model
 
 FORMAT = "emotion-workbench-checkpoint"
@@ -67,7 +68,7 @@ def resolve_checkpoint(path: str | Path) -> Path:
 
 def read_checkpoint(path: str | Path) -> dict:
     """The raw checkpoint dict at ``path`` (a run folder or a file), checked to be ours."""
-    path = resolve_checkpoint(path)
+    path = require_readable(resolve_checkpoint(require_readable(path)))
     if path.suffix.lower() == ".onnx":  # predict runs these through training.onnx_model
         raise WorkbenchError(
             f"{describe(path)} is an ONNX model, which only predict can run; pass the run "
@@ -77,10 +78,6 @@ def read_checkpoint(path: str | Path) -> dict:
         with warnings.catch_warnings():  # garbage bytes can trigger unpickler warnings
             warnings.simplefilter("ignore")
             payload = torch.load(path, map_location="cpu", weights_only=True)
-    except PermissionError:
-        raise WorkbenchError(
-            f"{describe(path)} cannot be read (permission denied); check its permissions."
-        ) from None
     except pickle.UnpicklingError as exc:
         if "unsupported global" in str(exc).lower() or _builds_objects(path):
             # weights_only refused an object it does not know: possibly code to execute.
@@ -97,12 +94,15 @@ def read_checkpoint(path: str | Path) -> dict:
             f"{describe(path)} is not an Emotion Workbench checkpoint; use a best.pt from a "
             "run folder or a model in pretrained/."
         )
-    if payload.get("kind") not in MODELS:
+    if not isinstance(payload.get("kind"), str) or payload["kind"] not in MODELS:
         raise WorkbenchError(
             f"{describe(path)} holds a {payload.get('kind')!r} model, which this version of the "
             "workbench cannot load; update the workbench or train the model again."
         )
     wrong = [k for k, kind in REQUIRED.items() if not isinstance(payload.get(k), kind)]
+    wrong += [
+        k for k in OPTIONAL if payload.get(k) is not None and not isinstance(payload[k], dict)
+    ]
     if wrong or not all(isinstance(c, str) for c in payload["classes"]):
         raise WorkbenchError(
             f"{describe(path)} lacks a valid {', '.join(wrong) or 'classes'} entry, so it is "
@@ -113,6 +113,8 @@ def read_checkpoint(path: str | Path) -> dict:
 
 # What every checkpoint holds besides ``format`` and ``kind``.
 REQUIRED = {"model_config": dict, "state_dict": dict, "classes": list}
+# What some checkpoints hold, read as dicts when there.
+OPTIONAL = ("preprocessing", "split")
 
 
 def _builds_objects(path: Path) -> bool:
@@ -141,6 +143,33 @@ def _unreadable(path: Path) -> WorkbenchError:
     )
 
 
+def _numbers(value) -> tuple[int, bool]:
+    """The largest whole number anywhere in ``value`` (dicts and lists looked into), and
+    whether every number in it is finite."""
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        found = [_numbers(v) for v in value]
+        return max((n for n, _ in found), default=0), all(ok for _, ok in found)
+    if isinstance(value, float):
+        return 0, math.isfinite(value)
+    return (value if isinstance(value, int) else 0), True
+
+
+def damaged_weights(stored: dict, expected: dict) -> str | None:
+    """What is wrong with a checkpoint's tensors ``stored`` against the network's own
+    ``expected`` (name → tensor, e.g. on the meta device), shapes already matching: whole
+    numbers or true/false where learned numbers belong, or NaN / infinite values. None
+    when they can be loaded as they are."""
+    for name, want in expected.items():
+        got = stored[name]
+        if want.is_floating_point() and not got.is_floating_point():
+            return f"{str(got.dtype).removeprefix('torch.')} values where weights belong ({name})"
+        if got.is_floating_point() and not torch.isfinite(got).all():
+            return f"NaN or infinite weights ({name})"
+    return None
+
+
 def load_checkpoint(path: str | Path, *, kind: str | None = None, purpose: str = "") -> LoadedModel:
     """Rebuild the network saved at ``path``; with ``kind``, refuse any other kind of model.
 
@@ -158,17 +187,48 @@ def load_checkpoint(path: str | Path, *, kind: str | None = None, purpose: str =
         f"{describe(path)} does not match its own model settings (it may come from another "
         "version of the workbench); train the model again."
     )
+    stored = payload["state_dict"]
+    largest, finite = _numbers(payload["model_config"])
+    if not finite or largest > sum(
+        v.numel() for v in stored.values() if isinstance(v, torch.Tensor)
+    ):
+        # No size in a network's settings exceeds its count of weights: a larger one (a
+        # layer count of 10**30) would take forever to build, even without memory. A NaN
+        # (a dropout rate) would only fail once the network runs.
+        raise mismatch
     try:
         # First without memory (the "meta" device): settings that claim a giant network
         # beside small stored weights are refused before anything is built.
         with torch.device("meta"):
-            shapes = build_model(payload["kind"], payload["model_config"]).state_dict()
+            meta_model = build_model(payload["kind"], payload["model_config"])
+        shapes = meta_model.state_dict()
         stored = payload["state_dict"]
         if set(shapes) != set(stored) or any(
             not isinstance(stored[k], torch.Tensor) or stored[k].shape != v.shape
             for k, v in shapes.items()
         ):
             raise mismatch
+        n_outputs = meta_model.config.n_classes
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+        raise mismatch from exc
+    classes = payload["classes"]
+    twice = sorted({c for c in classes if classes.count(c) > 1})
+    if len(classes) != n_outputs or twice:
+        what = (
+            f"names the class {twice[0]!r} twice"
+            if twice
+            else f"names {len(classes)} classes for a network with {n_outputs} outputs"
+        )
+        raise WorkbenchError(
+            f"{describe(path)} {what}, so its answers cannot be labelled; train the model "
+            "again or use another checkpoint."
+        )
+    if problem := damaged_weights(stored, shapes):
+        raise WorkbenchError(
+            f"{describe(path)} holds {problem}, so its answers would be meaningless; train "
+            "the model again or use another checkpoint."
+        )
+    try:
         model = build_model(payload["kind"], payload["model_config"])
         model.load_state_dict(stored)
     except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:

@@ -10,7 +10,6 @@ own run folder beneath it.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -28,7 +27,7 @@ from .callbacks import Callback
 from .data import speech_actors
 from .fusion_data import PAIRING_NOTES
 from .plots import save_figure
-from .runs import new_run_dir, write_json
+from .runs import METRIC_TYPES, new_run_dir, read_run_json, write_json
 from .tasks import task_for
 from .train import TrainOptions, train_model
 
@@ -227,7 +226,11 @@ def actor_folds(
         run_dir = folder / f"fold{i:02d}"
         label = f"fold {i}/{k}: test actors {', '.join(map(str, split.test))}"
         if (run_dir / "metrics.json").is_file():
-            metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+            metrics = read_run_json(
+                run_dir / "metrics.json",
+                {**METRIC_TYPES, "val": dict},
+                f"delete {describe(run_dir)} and run the same command again to redo that fold",
+            )
             say(f"{label}: finished earlier")
         else:
             say(f"training {label}…")

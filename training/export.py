@@ -22,7 +22,7 @@ from .checkpoint import read_checkpoint
 from .evaluate import evaluate_checkpoint
 from .records import Run
 from .report import SPLIT_WORDS, describe_split
-from .runs import load_run
+from .runs import load_run, read_run_json
 from .tasks import task_for
 from .wording import model_words
 
@@ -317,12 +317,23 @@ def export_folds(folder: str | Path, out: str | Path, *, notes: str = "") -> Pat
     out = Path(out)
     if out.suffix != ".pt":
         raise WorkbenchError(f"{describe(out)} must end in .pt; name the starter model file.")
-    summary = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+    summary = read_run_json(
+        folder / "results.json",
+        {"finished": int, "folds": int, "rows": list, "protocol": str},
+        f"run 'train speech --folds K --out {folder}' again to rewrite it",
+    )
     if summary["finished"] != summary["folds"]:
         raise WorkbenchError(
             f"{describe(folder)} has {summary['finished']} of {summary['folds']} folds "
             f"finished; run 'train speech --folds {summary['folds']} --out {folder}' again "
             "to finish it, then export."
+        )
+    if not all(
+        isinstance(row, dict) and isinstance(row.get("run"), str) for row in summary["rows"]
+    ):
+        raise WorkbenchError(
+            f"{describe(folder / 'results.json')} is damaged (a fold row names no run); run "
+            f"'train speech --folds {summary['folds']} --out {folder}' again to rewrite it."
         )
     runs = [load_run(row["run"]) for row in summary["rows"]]
     payloads = [read_checkpoint(run.dir / "best.pt") for run in runs]

@@ -27,7 +27,7 @@ from models.face import single_view
 
 from . import distributed
 from .callbacks import Callback
-from .checkpoint import save_checkpoint
+from .checkpoint import read_checkpoint, save_checkpoint
 from .data import Inputs, Split, as_float, move
 from .device import (
     amp_dtype,
@@ -203,6 +203,34 @@ def warm_up() -> None:
     torch.optim.AdamW([torch.zeros(1, requires_grad=True)])
 
 
+def _restore(resume: dict, model, opt, scaler, shuffle_gen, aug_gen, config, device, out):
+    """Put a ``last.pt``'s state back: weights, optimiser, random generators; returns the
+    loop's history, first epoch, best epoch and key, epochs since the best, best weights."""
+    model.load_state_dict(resume["state_dict"])
+    opt.load_state_dict(resume["optimizer"])
+    history = [dict(h) for h in resume["history"]]
+    start_epoch = int(resume["epoch"]) + 1
+    best_epoch = int(resume["best_epoch"])
+    best_key = tuple(float(v) for v in resume["best_key"])
+    since_best = int(resume["since_best"])
+    if config.epochs > int(resume["fit_config"]["epochs"]):
+        since_best = 0  # extended on purpose: give the new epochs a chance
+    if resume.get("scaler"):
+        scaler.load_state_dict(resume["scaler"])
+    shuffle_gen.set_state(resume["rng"]["shuffle"])
+    torch.set_rng_state(resume["rng"]["torch"])
+    if resume["rng"].get("device_type") == device.type:
+        aug_gen.set_state(resume["rng"]["augment"])
+        if device.type == "cuda":
+            torch.cuda.set_rng_state(resume["rng"]["cuda"], device)
+    best_state = {k: v.clone() for k, v in model.state_dict().items()}
+    if out is not None and (out / "best.pt").exists():
+        best_state = read_checkpoint(out / "best.pt")["state_dict"]
+        model.load_state_dict(best_state)  # checks it fits this network…
+        model.load_state_dict(resume["state_dict"])  # …and goes on from the last epoch
+    return history, start_epoch, best_epoch, best_key, since_best, best_state
+
+
 def _deterministic_when_asked(loop: Callable) -> Callable:
     """Run the training loop inside ``deterministic_algorithms(config.deterministic)``."""
 
@@ -260,28 +288,17 @@ def fit(
     start_epoch, best_epoch, best_key, since_best = 1, 0, (-1.0, 0.0), 0
     best_state: dict = {}
     if resume is not None:
-        model.load_state_dict(resume["state_dict"])
-        opt.load_state_dict(resume["optimizer"])
-        history = list(resume["history"])
-        start_epoch = int(resume["epoch"]) + 1
-        best_epoch = int(resume["best_epoch"])
-        best_key = tuple(resume["best_key"])
-        since_best = int(resume["since_best"])
-        if config.epochs > int(resume["fit_config"]["epochs"]):
-            since_best = 0  # extended on purpose: give the new epochs a chance
-        if resume.get("scaler"):
-            scaler.load_state_dict(resume["scaler"])
-        shuffle_gen.set_state(resume["rng"]["shuffle"])
-        torch.set_rng_state(resume["rng"]["torch"])
-        if resume["rng"].get("device_type") == device.type:
-            aug_gen.set_state(resume["rng"]["augment"])
-            if device.type == "cuda":
-                torch.cuda.set_rng_state(resume["rng"]["cuda"], device)
-        best_state = {k: v.clone() for k, v in model.state_dict().items()}
-        if out is not None and (out / "best.pt").exists():
-            best_state = torch.load(out / "best.pt", map_location="cpu", weights_only=True)[
-                "state_dict"
-            ]
+        try:
+            history, start_epoch, best_epoch, best_key, since_best, best_state = _restore(
+                resume, model, opt, scaler, shuffle_gen, aug_gen, config, device, out
+            )
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as e:
+            # A last.pt (or the best.pt beside it) edited or damaged past its key checks.
+            where = describe(out / "last.pt") if out is not None else "The checkpoint"
+            raise WorkbenchError(
+                f"{where} is damaged ({e.__class__.__name__}), so its run cannot continue; "
+                "train anew, or --init from its best.pt."
+            ) from e
 
     # Under torchrun: DDP, synchronised batch norm, each process's rows of every batch.
     rep = distributed.Replica(model, device, len(train), config.batch_size, distributed.current())

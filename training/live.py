@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 
 from datasets.audio import FeatureParams, compute_features, read_audio, resample
-from datasets.errors import NoFaceError, WorkbenchError, describe
+from datasets.errors import NoFaceError, WorkbenchError, describe, require_readable
 from datasets.faces import default_detector
 
 from .predict import (
@@ -83,12 +83,29 @@ class LiveUpdate:
 
 # ------------------------------------------------------------------ the camera
 
+MOST_DEVICE = 1_000  # no machine has more cameras or sound cards; a larger number is a typo
+
+
+def _device_number(text: str, what: str) -> int | None:
+    """``text`` as a device's number (None when it names a file or URL instead); a number
+    no device can have is one sentence."""
+    if not text.isdigit():
+        return None
+    if int(text) >= MOST_DEVICE:
+        raise WorkbenchError(
+            f"--{what} {text} is not a {what} number this machine can have; pass 0 for the "
+            f"first {what}, or a file in its place."
+        )
+    return int(text)
+
 
 def open_camera(spec: str | int) -> tuple[cv2.VideoCapture, bool]:
     """The capture for ``--camera``: an index (a device) or a file or URL; and whether it is
     a device (real time). A source that does not open is one sentence naming it."""
     text = str(spec)
-    device = text.isdigit()
+    device = _device_number(text, "camera") is not None
+    if not device and "://" not in text:
+        require_readable(text)
     if not device and "://" not in text and not Path(text).is_file():
         raise WorkbenchError(
             f"{describe(text)} does not exist; pass a camera number (0 for the first), a "
@@ -108,7 +125,7 @@ def open_camera(spec: str | int) -> tuple[cv2.VideoCapture, bool]:
                 "using it and allow camera access, or pass a video file with --camera FILE."
             )
         raise WorkbenchError(
-            f"{describe(text)} could not be read as video; pass an .mp4/.avi file or a "
+            f"{describe(text) if '://' not in text else repr(text)} could not be read as video; pass an .mp4/.avi file or a "
             "stream URL OpenCV can open."
         )
     return cap, device
@@ -245,8 +262,8 @@ def open_microphone(spec: str | int, sample_rate: int = SAMPLE_RATE):
     """``--microphone``: a sound card's number ("default" for the system's default input),
     or a recording in its place; a source that cannot be used is one sentence."""
     text = str(spec)
-    if text.isdigit() or text == "default":
-        return CardMicrophone(int(text) if text.isdigit() else None, sample_rate)
+    if text == "default" or (number := _device_number(text, "microphone")) is not None:
+        return CardMicrophone(None if text == "default" else number, sample_rate)
     return RecordingMicrophone(text, sample_rate)
 
 

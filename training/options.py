@@ -16,10 +16,15 @@ from .device import choose_device
 from .fit import FitConfig
 from .fusion_data import PAIRINGS
 from .tasks import KINDS, task_for
-from .tasks.fusion import CALM_CHOICES, FUSION_CHOICES
+from .tasks.fusion import CALM_CHOICES, FUSION_CHOICES, MOST_FRAMES
 from .tasks.speech import VARIANT_CHOICES
 
 PRESET_CHOICES = ("quick", "full")
+# Upper bounds that no real use comes near: a larger value is a typo, and let through it
+# would fail deep inside a library (numpy's seeds are 32-bit) instead of in one sentence.
+MOST_EPOCHS = 100_000
+MOST_BATCH = 65_536
+MOST_SEED = 2**32 - 1
 OPTIMIZER_CHOICES = ("adamw", "sgd")
 # Re-exported, so the CLI takes every choice from here.
 __all__ = [
@@ -27,6 +32,7 @@ __all__ = [
     "CALM_CHOICES",
     "FUSION_CHOICES",
     "KINDS",
+    "MOST_FRAMES",
     "PAIRINGS",
     "VARIANT_CHOICES",
 ]
@@ -128,13 +134,17 @@ def check_options(opts: TrainOptions) -> None:
     task = task_for(opts.kind)
     if opts.preset not in PRESET_CHOICES:
         raise WorkbenchError(f"Unknown preset {opts.preset!r}; use quick or full.")
-    if opts.epochs is not None and opts.epochs < 1:
-        raise WorkbenchError(f"--epochs must be 1 or more, got {opts.epochs}.")
-    if opts.batch_size is not None and opts.batch_size < 2:
+    if opts.epochs is not None and not 1 <= opts.epochs <= MOST_EPOCHS:
+        raise WorkbenchError(f"--epochs must be from 1 to {MOST_EPOCHS}, got {opts.epochs}.")
+    if opts.patience is not None and not 0 <= opts.patience <= MOST_EPOCHS:
+        raise WorkbenchError(f"--patience must be from 0 to {MOST_EPOCHS}, got {opts.patience}.")
+    if opts.batch_size is not None and not 2 <= opts.batch_size <= MOST_BATCH:
         raise WorkbenchError(
-            f"--batch-size must be 2 or more (batch norm learns from several items at once), "
-            f"got {opts.batch_size}."
+            f"--batch-size must be from 2 (batch norm learns from several items at once) to "
+            f"{MOST_BATCH}, got {opts.batch_size}."
         )
+    if not 0 <= opts.seed <= MOST_SEED:
+        raise WorkbenchError(f"--seed must be from 0 to {MOST_SEED}, got {opts.seed}.")
     if opts.lr is not None and not 0 < opts.lr < 10:
         raise WorkbenchError(f"--lr must be a small positive number such as 0.001, got {opts.lr}.")
     if opts.optimizer not in (None, *OPTIMIZER_CHOICES):

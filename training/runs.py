@@ -7,6 +7,7 @@ config.json (what was trained on what), history.csv (per-epoch curves), metrics.
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import time
@@ -26,21 +27,6 @@ HUMAN_BASELINES = {
     "face": ("human, FER-2013 (≈65%)", 0.65),
     "speech": ("human, RAVDESS audio only (62%, Livingstone & Russo 2018)", 0.62),
 }
-
-
-# What every finished run's metrics.json holds (the charts and reports read these).
-METRIC_KEYS = (
-    "accuracy",
-    "uar",
-    "macro_f1",
-    "per_class",
-    "confusion",
-    "classes",
-    "split",
-    "n_items",
-    "epochs_run",
-    "best_epoch",
-)
 
 
 def new_run_dir(kind: str, out: str | Path | None = None) -> Path:
@@ -144,33 +130,130 @@ def read_history(path: Path) -> list[dict]:
     return table.to_dict("records")
 
 
+# What the readers of a run's JSON files rely on, key → type (a number is int or float,
+# never a bool, and finite).
+CONFIG_TYPES: dict[str, type | tuple[type, ...]] = {"kind": str, "data": dict}
+METRIC_TYPES: dict[str, type | tuple[type, ...]] = {
+    "accuracy": float,
+    "uar": float,
+    "macro_f1": float,
+    "per_class": dict,
+    "confusion": list,
+    "classes": list,
+    "split": str,
+    "n_items": int,
+    "epochs_run": int,
+    "best_epoch": int,
+}
+# What every finished run's metrics.json holds (the charts and reports read these).
+METRIC_KEYS = tuple(METRIC_TYPES)
+
+
+# How a problem names a JSON value's kind.
+JSON_NAMES = {
+    dict: "a JSON object",
+    list: "a list",
+    str: "a text",
+    int: "a whole number",
+    float: "a finite number",
+    bool: "true or false",
+    type(None): "null",
+}
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _fits(value, kind) -> bool:
+    if kind is float:
+        return _number(value)
+    if kind is int:
+        return _number(value) and float(value).is_integer()
+    return isinstance(value, kind)
+
+
+def run_json_problem(data, types: dict) -> str | None:
+    """What is wrong with ``data``, a run file's parsed JSON, for readers that rely on
+    ``types`` (key → type), in a few words; None when it holds what they need."""
+    if not isinstance(data, dict):
+        return f"it holds {JSON_NAMES.get(type(data), 'a value')}, not a JSON object"
+    missing = [k for k in types if k not in data]
+    if missing:
+        return f"it lacks {', '.join(missing)}"
+    for key, kind in types.items():
+        if not _fits(data[key], kind):
+            return f"{key} is not {JSON_NAMES.get(kind, 'of the right kind')}"
+    if "per_class" in types:  # the metrics' tables, which reports and charts read cell by cell
+        cells = [
+            v
+            for m in data["per_class"].values()
+            for v in (m.values() if isinstance(m, dict) else [m])
+        ]
+        rows = data["confusion"]
+        if not all(_number(v) for v in cells) or not all(
+            isinstance(r, list) and all(_number(v) for v in r) for r in rows
+        ):
+            return "per_class or confusion holds a value that is not a finite number"
+        if not all(isinstance(c, str) for c in data["classes"]):
+            return "classes holds a value that is not a name"
+    return None
+
+
+def read_run_json(path: Path, types: dict, remedy: str) -> dict:
+    """The JSON object in a run folder's ``path`` (config.json, metrics.json…), checked to
+    hold ``types`` (key → type, see ``run_json_problem``); otherwise one sentence naming the
+    file, what is wrong and ``remedy`` (e.g. "train anew"). Every reader of run files uses
+    it, so a damaged file is never an unexpected error."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise WorkbenchError(f"{describe(path)} is missing; {remedy}.") from None
+    except PermissionError:
+        raise WorkbenchError(
+            f"{describe(path)} cannot be read (permission denied); check its permissions."
+        ) from None
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError included
+        raise WorkbenchError(
+            f"{describe(path)} is damaged ({exc.__class__.__name__}); {remedy}."
+        ) from None
+    problem = run_json_problem(data, types)
+    if problem:
+        raise WorkbenchError(f"{describe(path)} is damaged ({problem}); {remedy}.")
+    return data
+
+
+FINISHED_RUN = "pass folders from runs/ whose training completed"
+
+
 def load_run(run_dir: str | Path) -> Run:
     """A finished run (``model`` is its best.pt)."""
     run_dir = Path(run_dir).expanduser()
     if run_dir.is_file():
         run_dir = run_dir.parent
-    try:
-        config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
-        metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
-        history = read_history(run_dir / "history.csv")
-        if not isinstance(config, dict) or not isinstance(metrics, dict):
-            raise ValueError("not a JSON object")
-    except (OSError, ValueError, TypeError) as exc:
+    if not (run_dir / "config.json").is_file() or not (run_dir / "metrics.json").is_file():
         raise WorkbenchError(
             f"{describe(run_dir)} is not a finished run folder (config.json, metrics.json "
-            "and history.csv are needed); pass folders from runs/ whose training completed."
-        ) from exc
-    missing = [k for k in METRIC_KEYS if k not in metrics]
-    if missing:
-        raise WorkbenchError(
-            f"{describe(run_dir / 'metrics.json')} lacks {', '.join(missing)}; it was not "
-            "written by this version of the workbench, so retrain or open another run."
+            f"and history.csv are needed); {FINISHED_RUN}."
         )
+    config = read_run_json(run_dir / "config.json", CONFIG_TYPES, FINISHED_RUN)
+    metrics = read_run_json(run_dir / "metrics.json", METRIC_TYPES, FINISHED_RUN)
+    history_path = run_dir / "history.csv"
+    try:
+        history = read_history(history_path)
+    except PermissionError:
+        raise WorkbenchError(
+            f"{describe(history_path)} cannot be read (permission denied); check its permissions."
+        ) from None
+    except (OSError, ValueError, TypeError) as exc:  # pandas' parser errors are ValueErrors
+        raise WorkbenchError(
+            f"{describe(history_path)} is damaged ({exc.__class__.__name__}); {FINISHED_RUN}."
+        ) from None
     return Run(
-        name=config.get("name") or run_dir.name,
+        name=str(config.get("name") or run_dir.name),
         dir=run_dir,
         model=run_dir / "best.pt",
-        kind=config.get("kind", "?"),
+        kind=config["kind"],
         config=config,
         history=history,
         metrics=metrics,
@@ -187,12 +270,12 @@ def find_runs(kind: str | None = None, root: str | Path | None = None) -> list[P
     root = Path(root) if root is not None else paths.runs_dir()
     found = []
     for best in [*root.glob("*/best.pt"), *root.glob("*/*/best.pt")]:
-        try:
-            config = json.loads((best.parent / "config.json").read_text(encoding="utf-8"))
-            metrics = json.loads((best.parent / "metrics.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        try:  # a damaged run is nobody's default: it is skipped, and refused when named
+            config = read_run_json(best.parent / "config.json", CONFIG_TYPES, FINISHED_RUN)
+            metrics = read_run_json(best.parent / "metrics.json", METRIC_TYPES, FINISHED_RUN)
+        except WorkbenchError:
             continue
-        if (kind is None or config.get("kind") == kind) and metrics.get("best_epoch", 0) > 0:
+        if (kind is None or config["kind"] == kind) and metrics["best_epoch"] > 0:
             found.append((best.stat().st_mtime, best.parent))
     return [p for _, p in sorted(found)]
 

@@ -10,13 +10,13 @@ other data in ``training.evaluate``.
 
 from __future__ import annotations
 
-import json
 import platform
 import threading
 import time
+import typing
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import torch
@@ -43,7 +43,7 @@ from .options import (
     fit_config,
 )
 from .report import write_confusion, write_curves, write_report
-from .runs import new_run_dir, owned, write_json
+from .runs import new_run_dir, owned, read_run_json, write_json
 from .tasks import KINDS, task_for
 from .tasks.speech import heard_of
 from .wording import skipped_sentence
@@ -318,6 +318,50 @@ RESUME_KEYS = (
 )
 
 
+def _resume_problem(payload: dict) -> str | None:
+    """What is wrong with a ``last.pt``'s loop state (numbers, history, loop settings), in
+    a few words; None when resuming can rely on it."""
+    whole = ("epoch", "best_epoch", "since_best")
+    if not all(isinstance(payload[k], int) and payload[k] >= 0 for k in whole):
+        return f"{', '.join(whole)} must be whole numbers"
+    history = payload["history"]
+    if not isinstance(history, list) or not all(
+        isinstance(h, dict) and isinstance(h.get("seconds"), (int, float)) for h in history
+    ):
+        return "its history is not a list of epochs"
+    try:
+        loop = FitConfig(**payload["fit_config"])
+    except (TypeError, ValueError):
+        return "its loop settings are not this version's"
+    for f in fields(FitConfig):
+        value, default = getattr(loop, f.name), f.default
+        kinds = (int, float) if isinstance(default, float) else type(default)
+        if isinstance(value, bool) or not isinstance(value, kinds):
+            return f"its loop setting {f.name} has the wrong type"
+    if not isinstance(payload["rng"], dict) or not isinstance(payload["optimizer"], dict):
+        return "its random or optimiser state is not a dictionary"
+    return None
+
+
+def _wrong_option_types(options: dict) -> list[str]:
+    """The saved options whose values are not of ``TrainOptions``' declared types."""
+    hints = typing.get_type_hints(TrainOptions)
+    wrong = []
+    for key, value in options.items():
+        allowed = tuple(
+            typing.get_origin(t) or t for t in (typing.get_args(hints[key]) or (hints[key],))
+        )
+        if float in allowed:
+            allowed += (int,)
+        if (isinstance(value, bool) and bool not in allowed) or not isinstance(value, allowed):
+            wrong.append(key)
+    return wrong
+
+
+# What resuming reads from a run's config.json.
+RESUME_CONFIG_TYPES = {"kind": str, "options": dict, "data": dict}
+
+
 def _resume_options(opts: TrainOptions) -> tuple[TrainOptions, dict, dict]:
     """The run's own options (data path, kind, preset, seed…) with only ``epochs`` (the new
     total) and ``device`` taken from ``opts``; its ``last.pt`` and ``config.json``."""
@@ -335,25 +379,22 @@ def _resume_options(opts: TrainOptions) -> tuple[TrainOptions, dict, dict]:
             f"{describe(last)} lacks {', '.join(missing)}, so it cannot continue a run (a "
             "best.pt copied over it, or damaged); train anew, or --init from its best.pt."
         )
-    try:
-        saved = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
-        if not (
-            isinstance(saved, dict)
-            and isinstance(saved.get("options"), dict)
-            and isinstance(saved.get("data"), dict)
-            and "path" in saved["data"]
-            and "kind" in saved
-        ):
-            raise ValueError("not a run's settings")
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    lost = "the run's settings are lost; train anew, or --init from its best.pt"
+    saved = read_run_json(run_dir / "config.json", RESUME_CONFIG_TYPES, lost)
+    if not isinstance(saved["data"].get("path"), (str, list)):
         raise WorkbenchError(
-            f"{describe(run_dir / 'config.json')} is damaged ({exc.__class__.__name__}), so the "
-            "run's settings are lost; train anew, or --init from its best.pt."
-        ) from None
+            f"{describe(run_dir / 'config.json')} is damaged (its data has no path); {lost}."
+        )
     if opts.kind != saved["kind"]:
         raise WorkbenchError(
             f"{describe(run_dir)} holds a {saved['kind']} run, not a {opts.kind} one; "
             f"resume it with 'train {saved['kind']} --resume {run_dir}'."
+        )
+    load_checkpoint(last, kind=opts.kind)  # weights that fit the settings saved with them
+    if problem := _resume_problem(payload):
+        raise WorkbenchError(
+            f"{describe(last)} is damaged ({problem}), so it cannot continue a run; train "
+            "anew, or --init from its best.pt."
         )
     try:
         merged = TrainOptions(
@@ -369,6 +410,11 @@ def _resume_options(opts: TrainOptions) -> tuple[TrainOptions, dict, dict]:
             f"{describe(run_dir / 'config.json')} holds options this version does not know "
             f"({exc}); train anew, or --init from its best.pt."
         ) from None
+    if wrong := _wrong_option_types(saved["options"]):
+        raise WorkbenchError(
+            f"{describe(run_dir / 'config.json')} is damaged ({', '.join(wrong)} "
+            f"{'has' if len(wrong) == 1 else 'have'} the wrong type); {lost}."
+        )
     # The run's own augmentation, even where a preset's default has changed since.
     merged.augment = saved.get("augment", merged.augment)
     merged.epochs = opts.epochs if opts.epochs is not None else payload["fit_config"]["epochs"]

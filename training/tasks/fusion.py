@@ -41,6 +41,7 @@ from .speech import SpeechReader, heard_of
 
 FUSION_CHOICES = (*FUSION_VARIANTS, "late", *SINGLE_VARIANTS)  # what --fusion accepts
 CALM_CHOICES = ("drop", "neutral")  # RAVDESS calm in class pairing: dropped or neutral
+MOST_FRAMES = 64  # face frames per clip (--frames): more only repeats frames, slowly
 PAIR_SEEDS = {"train": 0, "val": 1, "test": 2, "all": 3}  # added to the seed per split
 
 
@@ -247,8 +248,10 @@ class FusionTask(Task):
             raise WorkbenchError(f"Unknown pairing {opts.pairing!r}; use takes or class.")
         if opts.calm not in CALM_CHOICES:
             raise WorkbenchError(f"Unknown --calm {opts.calm!r}; use drop or neutral.")
-        if not 1 <= opts.n_frames <= 64:
-            raise WorkbenchError(f"--frames must be between 1 and 64, got {opts.n_frames}.")
+        if not 1 <= opts.n_frames <= MOST_FRAMES:
+            raise WorkbenchError(
+                f"--frames must be between 1 and {MOST_FRAMES}, got {opts.n_frames}."
+            )
 
     def run_record(self, opts) -> dict:
         return {"fusion": opts.fusion, "pairing": opts.pairing}
