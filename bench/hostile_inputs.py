@@ -125,6 +125,7 @@ class Ctx:
             WORKBENCH_RUNS_DIR=str(d / "runs"),
             MPLBACKEND="Agg",
             HOME=str(d),
+            TMPDIR=str(d / "tmp"),
             PYTHONDONTWRITEBYTECODE="1",
         )
         env.pop("DISPLAY", None)
@@ -711,10 +712,9 @@ def demo_data_cases() -> list[Case]:
         left = group_members(proc.pid)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        temps = [
-            p
-            for p in d.rglob("*")
-            if re.search(r"tmp|\.part$|^\.", p.name) and not p.name.startswith(".peak-")
+        # temporary folders go to $TMPDIR (d/tmp) or beside the output
+        temps = list((d / "tmp").iterdir()) + [
+            p for p in d.rglob("*") if re.search(r"tmp|\.part$", p.name) and p != d / "tmp"
         ]
         again = run_process(ctx, d, ["make-demo-data", "--out", str(out)], timeout=240)
         notes = []
@@ -1579,7 +1579,10 @@ def video_cases() -> list[Case]:
 
     def warned_no_sound(j):
         if not any("sound" in w.lower() for w in j.get("warnings", [])):
-            return "no warning that there was no sound to hear"
+            said = "; ".join(j.get("warnings", []))[:120] or "none"
+            return (
+                f"no warning that there was no sound to hear (warnings: {said}; keys: {sorted(j)})"
+            )
         return None
 
     cases = [
@@ -2308,7 +2311,8 @@ def all_cases() -> list[Case]:
 
 def run_case(ctx: Ctx, case: Case, index: int) -> dict:
     d = ctx.root / "cases" / f"{index:03d}"
-    d.mkdir(parents=True)
+    (d / "tmp").mkdir(parents=True)
+    (d / "tmp").chmod(0o1777)
     row = {"case": case.name, "group": case.group}
     try:
         if case.runner:
@@ -2432,6 +2436,8 @@ def main(argv: list[str] | None = None) -> int:
         root = Path(tempfile.mkdtemp(prefix="hostile-"))
     root.chmod(0o755)
     ctx = Ctx(root, python, tree / "workbench.py")
+    (root / "tmp").mkdir(exist_ok=True)
+    (root / "tmp").chmod(0o1777)
     start = time.monotonic()
     rows: list[dict] = []
     try:
