@@ -713,8 +713,13 @@ def demo_data_cases() -> list[Case]:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         # temporary folders go to $TMPDIR (d/tmp) or beside the output
-        temps = list((d / "tmp").iterdir()) + [
-            p for p in d.rglob("*") if re.search(r"tmp|\.part$", p.name) and p != d / "tmp"
+        # (torch keeps its compile cache, torchinductor_<user>, in $TMPDIR by design)
+        temps = [p for p in (d / "tmp").iterdir() if not p.name.startswith("torchinductor_")] + [
+            p
+            for p in d.rglob("*")
+            if re.search(r"tmp|\.part$", p.name)
+            and p != d / "tmp"
+            and "torchinductor_" not in str(p)
         ]
         again = run_process(ctx, d, ["make-demo-data", "--out", str(out)], timeout=240)
         notes = []
