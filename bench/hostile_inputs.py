@@ -1585,9 +1585,7 @@ def video_cases() -> list[Case]:
     def warned_no_sound(j):
         if not any("sound" in w.lower() for w in j.get("warnings", [])):
             said = "; ".join(j.get("warnings", []))[:120] or "none"
-            return (
-                f"no warning that there was no sound to hear (warnings: {said}; keys: {sorted(j)})"
-            )
+            return f"no warning that there was no sound to hear (warnings: {said}; sound from: {(j.get('speech') or {}).get('audio_from')})"
         return None
 
     cases = [
@@ -2273,17 +2271,17 @@ def new_user_cases() -> list[Case]:
             return ["data-info", str(d / "real.csv"), "--json"]
 
         def real_wav(ctx, d):
-            wav = first("*.wav", SHARED_DATA / "ravdess_speech_16k")
+            wav = first("*.flac", SHARED_DATA / "ravdess_speech_16k")
             return ["predict", str(wav), "--model", str(run_dir(ctx, "speech")), "--json"]
 
         def real_flac(ctx, d):
-            flac = first("*.flac", SHARED_DATA / "ravdess_wav48k_samples")
+            flac = first("*.wav", SHARED_DATA / "ravdess_wav48k_samples")
             return ["predict", str(flac), "--model", str(run_dir(ctx, "speech")), "--json"]
 
         cases += [
             Case("real FER-2013 slice (400 rows): data-info", "real data", real_fer, expect="ok"),
-            Case("real RAVDESS recording: predict", "real data", real_wav, expect="ok"),
-            Case("real RAVDESS 48 kHz FLAC: predict", "real data", real_flac),
+            Case("real RAVDESS 16 kHz FLAC: predict", "real data", real_wav, expect="ok"),
+            Case("real RAVDESS 48 kHz WAV: predict", "real data", real_flac),
         ]
     return cases
 
