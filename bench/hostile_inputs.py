@@ -237,7 +237,8 @@ def judge(case: Case, res: Result, extra: str | None) -> tuple[str, str]:
         if case.expect == "error":
             return "fail", "exit 0 where a refusal was expected"
     elif res.rc == 2:
-        errors = [line for line in lines if is_error_line(line)]
+        # one sentence: the error line, or the only line when it has no "error:" prefix
+        errors = [line for line in lines if is_error_line(line)] or lines[-1:] * (len(lines) == 1)
         if case.expect == "ok":
             return "fail", "refused where it should have worked"
         if len(errors) != 1:

@@ -39,6 +39,7 @@ def test_one_sentence_refusals_pass(sweep):
     progress = "Generating demo data:   5.6%   \rGenerating demo data:   7.0%   error: no room.\n"
     assert sweep.meaningful_lines(progress) == ["error: no room."]
     assert verdict(sweep, 2, progress)[0] == "pass"
+    assert verdict(sweep, 2, "No display is available; run 'make demo'.\n")[0] == "pass"
     assert verdict(sweep, 0, "loading…\n", '{"top": "happy"}', command="a --json")[0] == "pass"
 
 
