@@ -1571,8 +1571,11 @@ def video_cases() -> list[Case]:
         return None
 
     def silent(ctx, d):
+        # two levels down: the product also looks for the take's 03- recording in the
+        # folder above the clip's, which must be this case's own
         clip = first("02-*.mp4", ctx.demo / "ravdess")
-        target = shutil.copy(clip, d / clip.name)
+        (d / "alone" / "Actor_01").mkdir(parents=True)
+        target = shutil.copy(clip, d / "alone" / "Actor_01" / clip.name)
         return [
             "predict",
             str(target),
