@@ -130,8 +130,22 @@ def under_torchrun() -> bool:
     return all(k in os.environ for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK"))
 
 
+def os_error_sentence(exc: OSError, out: str | None) -> str:
+    """One sentence for a file-system failure no reader foresaw. A full disk says so, and
+    names the file, or else the output folder the command was writing (an error raised in
+    a worker process or by a C library often carries no file name)."""
+    import errno
+
+    place = exc.filename or out
+    what = f" '{place}'" if place else ""
+    if exc.errno == errno.ENOSPC:
+        return f"cannot write{what}: the disk is full; free some space or choose another disk."
+    return f"cannot use{what} ({exc.strerror or exc}); check the path and its permissions."
+
+
 def main(argv: list[str] | None = None) -> int:
     quiet_libraries()
+    args = None
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
@@ -166,11 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except OSError as exc:
         # A file-system problem the loaders did not foresee: still one sentence, no traceback.
-        what = f" '{exc.filename}'" if exc.filename else ""
-        print(
-            f"error: cannot use{what} ({exc.strerror or exc}); check the path and its permissions.",
-            file=sys.stderr,
-        )
+        print(f"error: {os_error_sentence(exc, getattr(args, 'out', None))}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except Exception as exc:
         if os.environ.get("WORKBENCH_DEBUG"):

@@ -47,15 +47,22 @@ def require_readable(path: str | Path) -> Path:
     video" from the library that would read it next. Other problems (a missing file)
     are left to the reader, which words them for its kind of file."""
     import os
+    import stat
 
     path = Path(path)
     try:
-        if path.is_dir():
+        mode = os.stat(path).st_mode
+        if stat.S_ISDIR(mode):
             with os.scandir(path):
                 pass
-        else:
+        elif stat.S_ISREG(mode):
             with open(path, "rb"):
                 pass
+        else:  # a pipe or a device: opening one could block until a writer comes
+            raise WorkbenchError(
+                f"{describe(path)} is not a regular file (a pipe or a device); save what it "
+                "carries as a file and pass that."
+            )
     except PermissionError:
         raise permission_denied(path) from None
     except OSError:

@@ -147,6 +147,9 @@ def scan_ravdess(root: str | Path) -> RavdessScan:
             if name.startswith(".") or not name.lower().endswith(SUFFIXES):
                 continue  # README, .DS_Store and the like are not data
             p = Path(dirpath) / name
+            if not os.access(p, os.R_OK):  # listed here as training lists it: never silently
+                skipped.append({"path": os.path.relpath(p, root), "reason": "permission denied"})
+                continue
             try:
                 clips.append(parse_name(p))
             except ValueError as exc:

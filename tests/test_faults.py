@@ -197,6 +197,20 @@ def test_a_fer_folder_cache_counts_its_images_against_the_folder(tmp_path):
     assert len(again.images) == len(first.images) == 6
 
 
+def test_a_fer_csv_cache_counts_its_faces_against_the_csv_rows(fer_csv, tmp_path):
+    """A valid entry holding five consistent faces of a 49-row CSV is made again."""
+    from datasets.fer2013 import load_fer2013
+
+    cache_dir = tmp_path / "cache"
+    first = load_fer2013(fer_csv.parent, cache_dir=cache_dir)
+    (entry,) = (cache_dir / "fer2013").glob("*.npz")
+    with np.load(entry) as z:
+        arrays = {k: z[k] for k in z.files}
+    np.savez(entry, **{k: (v[:5] if len(v) == 49 else v) for k, v in arrays.items()})
+    again = load_fer2013(fer_csv.parent, cache_dir=cache_dir)
+    assert len(again.images) == len(first.images) == 49
+
+
 @pytest.mark.parametrize("damage", ["nan", "shape"])
 def test_speech_features_cached_with_nan_or_another_shape_are_made_again(
     ravdess_dir, tmp_path, damage
@@ -884,3 +898,64 @@ def test_library_log_records_stay_off_the_terminal(tmp_path):
         command, capture_output=True, text=True, env={**env, "WORKBENCH_DEBUG": "1"}, timeout=300
     )
     assert "Matplotlib created a temporary cache directory" in loud.stderr
+
+
+def test_a_pipe_given_as_a_file_is_refused_at_once_not_waited_on(tmp_path):
+    fifo = tmp_path / "pipe.wav"
+    os.mkfifo(fifo)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"from datasets.errors import require_readable; require_readable({str(fifo)!r})",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,  # opening a pipe with no writer would wait forever
+    )
+    assert "is not a regular file (a pipe or a device)" in done.stderr
+
+
+def test_a_full_disk_no_writer_foresaw_names_the_output_and_says_the_disk_is_full(
+    tmp_path, monkeypatch, capsys
+):
+    """An ENOSPC raised in a worker process carries no file name: the sentence names the
+    command's output instead, and says the disk is full."""
+    import errno
+
+    import datasets.demo
+    import workbench
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(datasets.demo, "make_demo_data", full)
+    out = tmp_path / "demo"
+    assert workbench.main(["make-demo-data", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"error: cannot write '{out}': the disk is full; free some space or choose another disk."
+    ]
+
+
+def test_data_info_lists_recordings_it_may_not_read_as_training_does(tmp_path, monkeypatch):
+    """``os.access`` answers for the real user (root may read anything, so it is faked)."""
+    from conftest import write_ravdess
+
+    import datasets.ravdess
+    from datasets.info import data_info
+
+    root = write_ravdess(tmp_path / "rav")
+    locked = sorted(root.rglob("*.wav"))[:3]
+    real_access = os.access
+    monkeypatch.setattr(
+        datasets.ravdess.os,
+        "access",
+        lambda p, mode: Path(p) not in locked and real_access(p, mode),
+    )
+    info = data_info(root)
+    skipped = {s["path"]: s["reason"] for s in info["skipped"]}
+    assert {str(p.relative_to(root)) for p in locked} <= set(skipped)
+    assert {skipped[str(p.relative_to(root))] for p in locked} == {"permission denied"}
+    assert info["n_items"] == len(list(root.rglob("*.wav"))) - 3
