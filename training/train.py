@@ -336,7 +336,7 @@ def _resume_problem(payload: dict) -> str | None:
     for f in fields(FitConfig):
         value, default = getattr(loop, f.name), f.default
         kinds = (int, float) if isinstance(default, float) else type(default)
-        if isinstance(value, bool) or not isinstance(value, kinds):
+        if isinstance(value, bool) != isinstance(default, bool) or not isinstance(value, kinds):
             return f"its loop setting {f.name} has the wrong type"
     if not isinstance(payload["rng"], dict) or not isinstance(payload["optimizer"], dict):
         return "its random or optimiser state is not a dictionary"
