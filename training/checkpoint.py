@@ -170,6 +170,16 @@ def damaged_weights(stored: dict, expected: dict) -> str | None:
     return None
 
 
+def wrong_kind(path: Path, found: str, kind: str, purpose: str, what: str) -> WorkbenchError:
+    """The sentence for a model of kind ``found`` where a ``kind`` one is needed (``purpose``
+    says for what, e.g. "an image"; ``what`` names what to pass instead)."""
+    need = f" for {purpose}" if purpose else ""
+    return WorkbenchError(
+        f"{describe(path)} is a {KIND_WORDS[found]} model, but a "
+        f"{KIND_WORDS.get(kind, kind)} model is needed{need}; pass a {kind} {what}."
+    )
+
+
 def load_checkpoint(path: str | Path, *, kind: str | None = None, purpose: str = "") -> LoadedModel:
     """Rebuild the network saved at ``path``; with ``kind``, refuse any other kind of model.
 
@@ -178,11 +188,7 @@ def load_checkpoint(path: str | Path, *, kind: str | None = None, purpose: str =
     payload = read_checkpoint(path)
     path = resolve_checkpoint(path)
     if kind is not None and payload["kind"] != kind:
-        need = f" for {purpose}" if purpose else ""
-        raise WorkbenchError(
-            f"{describe(path)} is a {KIND_WORDS[payload['kind']]} model, but a "
-            f"{KIND_WORDS.get(kind, kind)} model is needed{need}; pass a {kind} run or checkpoint."
-        )
+        raise wrong_kind(path, payload["kind"], kind, purpose, "run or checkpoint")
     mismatch = WorkbenchError(
         f"{describe(path)} does not match its own model settings (it may come from another "
         "version of the workbench); train the model again."

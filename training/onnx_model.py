@@ -18,7 +18,7 @@ import torch
 
 from datasets.errors import WorkbenchError, describe
 
-from .checkpoint import KIND_WORDS, LoadedModel
+from .checkpoint import KIND_WORDS, LoadedModel, wrong_kind
 from .onnx_export import SIDECAR_FORMAT, session, sidecar_path
 
 
@@ -108,11 +108,7 @@ def load_onnx(path: str | Path, *, kind: str | None = None, purpose: str = "") -
     path = Path(path).expanduser()
     sidecar = read_sidecar(path)
     if kind is not None and sidecar["kind"] != kind:
-        need = f" for {purpose}" if purpose else ""
-        raise WorkbenchError(
-            f"{describe(path)} is a {KIND_WORDS[sidecar['kind']]} model, but a "
-            f"{KIND_WORDS.get(kind, kind)} model is needed{need}; pass a {kind} model."
-        )
+        raise wrong_kind(path, sidecar["kind"], kind, purpose, "model")
     wb = sidecar["workbench"]
     return LoadedModel(
         model=OnnxNetwork(path, sidecar["kind"]),
