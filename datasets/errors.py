@@ -107,3 +107,6 @@ def write_atomically(path: str | Path, write) -> None:
         else:
             raise
         raise WorkbenchError(f"Cannot write {describe(path)}: {why}.") from exc
+    except BaseException:  # any other failure (a refused self-check, Ctrl+C): no temporary left
+        tmp.unlink(missing_ok=True)
+        raise

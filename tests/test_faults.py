@@ -312,18 +312,6 @@ def test_a_checkpoint_claiming_a_giant_network_is_refused_before_building_it(tmp
 # --------------------------------- damaged runs and checkpoints: one sentence, exit 2
 
 
-@pytest.fixture(scope="module")
-def trained_run(tmp_path_factory):
-    from conftest import fer_rows, write_fer_csv
-
-    base = tmp_path_factory.mktemp("damaged")
-    rows = fer_rows(4) + fer_rows(2, ("PublicTest",), seed=1)
-    fer = write_fer_csv(base / "fer" / "fer2013.csv", rows, "emotion,pixels,Usage")
-    run = base / "run"
-    train_model(TrainOptions(kind="face", data=str(fer.parent), epochs=1, out=str(run)))
-    return run
-
-
 def damaged_copy(run: Path, tmp_path: Path, damage: str) -> Path:
     import shutil
 
@@ -389,11 +377,11 @@ def damaged_copy(run: Path, tmp_path: Path, damage: str) -> Path:
     ],
 )
 def test_a_damaged_run_or_checkpoint_is_one_sentence_and_exit_2(
-    trained_run, tmp_path, capsys, monkeypatch, damage, command, words
+    tiny_face_run, tmp_path, capsys, monkeypatch, damage, command, words
 ):
     import workbench
 
-    copy = damaged_copy(trained_run, tmp_path, damage)
+    copy = damaged_copy(tiny_face_run, tmp_path, damage)
     face = tmp_path / "face.png"
     from PIL import Image
 
@@ -519,7 +507,7 @@ def test_a_full_disk_while_saving_a_checkpoint_or_picture_is_one_sentence(tmp_pa
 
 
 def test_a_picture_name_matplotlib_cannot_write_is_refused_before_writing(
-    trained_run, tmp_path, capsys
+    tiny_face_run, tmp_path, capsys
 ):
     from matplotlib.figure import Figure
 
@@ -534,7 +522,7 @@ def test_a_picture_name_matplotlib_cannot_write_is_refused_before_writing(
     save_figure(figure, tmp_path / "chart.svg")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["chart.svg"]
     out = tmp_path / "compare.xyz"
-    assert workbench.main(["compare", str(trained_run), "--out", str(out)]) == 2
+    assert workbench.main(["compare", str(tiny_face_run), "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith(f"error: Cannot write '{out}': matplotlib does not write .xyz")
 
@@ -677,14 +665,14 @@ def _first_weight(state: dict) -> str:
     ],
 )
 def test_a_checkpoint_with_untrustworthy_contents_is_refused_by_name(
-    trained_run, tmp_path, capsys, damage, words
+    tiny_face_run, tmp_path, capsys, damage, words
 ):
     import torch
     from PIL import Image
 
     import workbench
 
-    payload = torch.load(trained_run / "best.pt", weights_only=True)
+    payload = torch.load(tiny_face_run / "best.pt", weights_only=True)
     bad = tmp_path / "bad.pt"
     torch.save(damage(payload, _first_weight(payload["state_dict"])), bad)
     face = tmp_path / "face.png"
@@ -700,12 +688,12 @@ def test_a_checkpoint_with_untrustworthy_contents_is_refused_by_name(
         assert captured.out == ""
 
 
-def test_weights_stored_in_another_float_type_still_load(trained_run, tmp_path):
+def test_weights_stored_in_another_float_type_still_load(tiny_face_run, tmp_path):
     import torch
 
     from training.checkpoint import load_checkpoint
 
-    payload = torch.load(trained_run / "best.pt", weights_only=True)
+    payload = torch.load(tiny_face_run / "best.pt", weights_only=True)
     payload["state_dict"] = {
         k: v.double() if v.is_floating_point() else v for k, v in payload["state_dict"].items()
     }

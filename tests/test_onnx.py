@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 from conftest import ROOT
 from PIL import Image
 
@@ -238,17 +237,6 @@ def test_the_readme_example_classifies_a_face_as_predict_does(exported, face_png
     expected = predict_json(capsys, face_png, "--model", exported["runs"]["face"])
     assert name == expected["top"]
     assert abs(float(prob) - expected["probabilities"][name]) <= TOL
-
-
-def test_feature_transform_is_the_training_features():
-    """The graph's features come from the module training uses: same numbers."""
-    from datasets.audio import FeatureParams, compute_features, feature_transform
-
-    params = FeatureParams()
-    windows = np.random.default_rng(0).normal(0, 0.05, (2, params.n_samples)).astype(np.float32)
-    with torch.no_grad():
-        graph_side = feature_transform(params)(torch.from_numpy(windows)).numpy()
-    assert np.array_equal(graph_side, compute_features(windows, params))
 
 
 def test_early_fusion_exports_and_fuses_as_pytorch_does(exported, tmp_path):

@@ -208,7 +208,6 @@ def load_checkpoint(path: str | Path, *, kind: str | None = None, purpose: str =
         with torch.device("meta"):
             meta_model = build_model(payload["kind"], payload["model_config"])
         shapes = meta_model.state_dict()
-        stored = payload["state_dict"]
         if set(shapes) != set(stored) or any(
             not isinstance(stored[k], torch.Tensor) or stored[k].shape != v.shape
             for k, v in shapes.items()

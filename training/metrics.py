@@ -34,13 +34,13 @@ def predict_proba(
     device = device or next(model.parameters()).device
     model.eval()
     probs, loss_sum = [], 0.0
-    for batch in data.batches(batch_size):
-        x = as_float(move(batch["x"], device))
-        y = batch["y"].to(device, non_blocking=True)
-        with torch.autocast(device.type, enabled=False), full_fp32():
+    with torch.autocast(device.type, enabled=False), full_fp32():
+        for batch in data.batches(batch_size):
+            x = as_float(move(batch["x"], device))
+            y = batch["y"].to(device, non_blocking=True)
             logits = model(x).float()
-        loss_sum += nn.functional.cross_entropy(logits, y, reduction="sum").item()
-        probs.append(torch.softmax(logits, dim=1).cpu())
+            loss_sum += nn.functional.cross_entropy(logits, y, reduction="sum").item()
+            probs.append(torch.softmax(logits, dim=1).cpu())
     return torch.cat(probs).numpy(), loss_sum / max(len(data), 1)
 
 

@@ -409,7 +409,6 @@ def export_onnx(model: str | Path, out: str | Path) -> dict:
         program.save(str(tmp), external_data=False)
         diff = self_check(loaded, graph, tmp)
         if not diff <= TOLERANCE:
-            tmp.unlink(missing_ok=True)
             if np.isfinite(diff):
                 why = f"gives probabilities {diff:.1e} away from PyTorch's (over {TOLERANCE:g})"
             else:

@@ -252,7 +252,7 @@ def hear(
     first = None
     for i in range(0, len(starts), WINDOW_BATCH):
         batch = windows_at(y, starts[i : i + WINDOW_BATCH], n)
-        x, shown = speech_input(loaded, batch, params)
+        x, shown = speech_input(loaded, batch, params, show=first is None)
         first = shown if first is None else first
         probs[i : i + len(batch)] = softmax_batch(loaded, x)
         if progress is not None:
@@ -285,14 +285,15 @@ def takes_windows(loaded: LoadedModel) -> bool:
 
 
 def speech_input(
-    loaded: LoadedModel, windows: np.ndarray, params: FeatureParams
-) -> tuple[torch.Tensor, np.ndarray]:
+    loaded: LoadedModel, windows: np.ndarray, params: FeatureParams, *, show: bool = True
+) -> tuple[torch.Tensor, np.ndarray | None]:
     """The speech network's input for (B, n_samples) analysis ``windows`` — their
     (B, 1, n_bins, n_frames) features, or the windows themselves for a model that computes
-    its own (``takes_windows``) — and the first window's features, for showing."""
+    its own (``takes_windows``) — and, with ``show``, the first window's features for
+    showing (a graph's caller computes them only then)."""
     if takes_windows(loaded):
         x = torch.from_numpy(np.ascontiguousarray(windows, np.float32))
-        return x, compute_features(windows[:1], params)[0]
+        return x, compute_features(windows[:1], params)[0] if show else None
     feats = compute_features(windows, params)  # (B, n_bins, n_frames)
     return torch.from_numpy(feats).unsqueeze(1), feats[0]
 
@@ -362,7 +363,7 @@ def fuse(
         "found": torch.from_numpy(found)[None],
     }
     # (1, 1, bins, T) features, or the (1, n_samples) window for an ONNX graph
-    sound, _ = speech_input(loaded, window(y, params)[None], params)
+    sound, _ = speech_input(loaded, window(y, params)[None], params, show=False)
     stored["window" if takes_windows(loaded) else "features"] = sound
     probs = _finite(loaded, torch.softmax(loaded.model(as_float(stored)).float(), dim=1)[0].numpy())
     return as_distribution(loaded.classes, probs)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from datasets import paths
-from datasets.errors import WorkbenchError, describe, write_atomically
+from datasets.errors import WorkbenchError, describe, permission_denied, write_atomically
 
 from .records import Run
 
@@ -210,9 +210,7 @@ def read_run_json(path: Path, types: dict, remedy: str) -> dict:
     except FileNotFoundError:
         raise WorkbenchError(f"{describe(path)} is missing; {remedy}.") from None
     except PermissionError:
-        raise WorkbenchError(
-            f"{describe(path)} cannot be read (permission denied); check its permissions."
-        ) from None
+        raise permission_denied(path) from None
     except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError included
         raise WorkbenchError(
             f"{describe(path)} is damaged ({exc.__class__.__name__}); {remedy}."
@@ -242,9 +240,7 @@ def load_run(run_dir: str | Path) -> Run:
     try:
         history = read_history(history_path)
     except PermissionError:
-        raise WorkbenchError(
-            f"{describe(history_path)} cannot be read (permission denied); check its permissions."
-        ) from None
+        raise permission_denied(history_path) from None
     except (OSError, ValueError, TypeError) as exc:  # pandas' parser errors are ValueErrors
         raise WorkbenchError(
             f"{describe(history_path)} is damaged ({exc.__class__.__name__}); {FINISHED_RUN}."
