@@ -180,12 +180,15 @@ def wrong_kind(path: Path, found: str, kind: str, purpose: str, what: str) -> Wo
     )
 
 
-def load_checkpoint(path: str | Path, *, kind: str | None = None, purpose: str = "") -> LoadedModel:
+def load_checkpoint(
+    path: str | Path, *, kind: str | None = None, purpose: str = "", payload: dict | None = None
+) -> LoadedModel:
     """Rebuild the network saved at ``path``; with ``kind``, refuse any other kind of model.
 
-    ``purpose`` words the refusal, e.g. ``purpose="an image"``.
+    ``purpose`` words the refusal, e.g. ``purpose="an image"``; ``payload`` is the file's
+    ``read_checkpoint`` when the caller has read it already.
     """
-    payload = read_checkpoint(path)
+    payload = payload if payload is not None else read_checkpoint(path)
     path = resolve_checkpoint(path)
     if kind is not None and payload["kind"] != kind:
         raise wrong_kind(path, payload["kind"], kind, purpose, "run or checkpoint")

@@ -390,7 +390,7 @@ def _resume_options(opts: TrainOptions) -> tuple[TrainOptions, dict, dict]:
             f"{describe(run_dir)} holds a {saved['kind']} run, not a {opts.kind} one; "
             f"resume it with 'train {saved['kind']} --resume {run_dir}'."
         )
-    load_checkpoint(last, kind=opts.kind)  # weights that fit the settings saved with them
+    load_checkpoint(last, kind=opts.kind, payload=payload)  # weights fit their settings
     if problem := _resume_problem(payload):
         raise WorkbenchError(
             f"{describe(last)} is damaged ({problem}), so it cannot continue a run; train "
